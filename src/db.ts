@@ -1,0 +1,56 @@
+// Where the runner's connection comes from: DATABASE_URL when the user gives one, otherwise the
+// embedded default database under ./.deletion-kit, created and started on demand.
+import path from 'node:path';
+import pg from 'pg';
+import { clusterUrl, initCluster, startCluster } from './embedded.ts';
+
+/** The embedded default lives here, relative to the directory the command runs in. */
+export const EMBEDDED_ROOT = () => path.resolve(process.env.DELETION_KIT_HOME ?? '.deletion-kit');
+
+/** A user-facing error: printed as one line, exit code 1, no stack. */
+export class UserError extends Error {}
+
+/** The URL with its password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable DATABASE_URL>';
+  }
+}
+
+/** Starts the embedded cluster when needed and makes sure its database exists. */
+export async function embeddedUrl(): Promise<string> {
+  const root = EMBEDDED_ROOT();
+  const config = await initCluster(root);
+  startCluster(root);
+  const admin = new pg.Client({ connectionString: clusterUrl(config, 'postgres') });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.database]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(config.database)}`);
+  } finally {
+    await admin.end();
+  }
+  return clusterUrl(config);
+}
+
+export async function databaseUrl(): Promise<string> {
+  return process.env.DATABASE_URL || (await embeddedUrl());
+}
+
+/** Connects, or throws a UserError that names the server (password hidden) and the reason. */
+export async function connect(url?: string): Promise<pg.Client> {
+  const target = url ?? (await databaseUrl());
+  const client = new pg.Client({ connectionString: target, application_name: 'deletion-kit', connectionTimeoutMillis: 10_000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    const reason = (err as Error).message || (err as { code?: string }).code || String(err);
+    throw new UserError(`cannot connect to ${redactUrl(target)}: ${reason}`);
+  }
+  client.on('error', () => {}); // a dropped connection surfaces on the next query instead
+  return client;
+}

@@ -1,0 +1,104 @@
+// Test clusters: a throwaway embedded PostgreSQL per major, a migrated template database with pgTAP
+// loaded, and fresh databases cloned from it (CREATE DATABASE ... TEMPLATE takes a few ms).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { clusterUrl, initCluster, startCluster, stopCluster, type ClusterConfig } from '../embedded.ts';
+import { migrateUp } from '../migrate.ts';
+
+export const TEMPLATE_DB = 'dk_template';
+
+export interface TestCluster {
+  root: string;
+  config: ClusterConfig;
+  adminUrl: string;
+  stop(): void;
+}
+
+/** Settings that make a throwaway server fast; durability is not needed for tests. */
+const FAST = ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=200'];
+
+/** A throwaway cluster; `durable` keeps PostgreSQL's default settings (for benchmarks). */
+export async function startTestCluster(major: number, { durable = false } = {}): Promise<TestCluster> {
+  const root = mkdtempSync(path.join(os.tmpdir(), `deletion-kit-pg${major}-`));
+  execFileSync('chmod', ['755', root]);
+  const config = await initCluster(root, major);
+  startCluster(root, durable ? ['-c max_connections=200'] : FAST);
+  return {
+    root,
+    config,
+    adminUrl: clusterUrl(config, 'postgres'),
+    stop() {
+      try {
+        stopCluster(root, 'immediate');
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** pgTAP's pure-SQL build, from Debian's postgresql-NN-pgtap package (.ci/run installs it). */
+export function pgtapSql(): string {
+  let sharedir: string;
+  try {
+    sharedir = execFileSync('pg_config', ['--sharedir'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('pg_config not found: install pgTAP with `apt-get install -y postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl`');
+  }
+  try {
+    return readFileSync(path.join(sharedir, 'extension', 'pgtap.sql'), 'utf8');
+  } catch {
+    throw new Error(`pgtap.sql not found under ${sharedir}/extension: apt-get install -y postgresql-15-pgtap`);
+  }
+}
+
+async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The template every test database is cloned from: all migrations and modules, pgTAP in schema `tap`. */
+export async function buildTemplate(cluster: TestCluster): Promise<void> {
+  await withClient(cluster.adminUrl, (c) => c.query(`CREATE DATABASE ${TEMPLATE_DB}`));
+  await withClient(clusterUrl(cluster.config, TEMPLATE_DB), async (c) => {
+    await migrateUp(c);
+    await c.query('CREATE SCHEMA tap');
+    await c.query('SET search_path = tap');
+    await c.query(pgtapSql());
+    await c.query('GRANT USAGE ON SCHEMA tap TO PUBLIC');
+    await c.query('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tap TO PUBLIC');
+  });
+}
+
+let counter = 0;
+
+/** A new database: a clone of the migrated template, or an empty one. Returns its URL and name. */
+export async function createDatabase(adminUrl: string, { empty = false } = {}): Promise<{ name: string; url: string }> {
+  const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+  const template = empty ? 'template0' : TEMPLATE_DB;
+  // A template must have no other sessions while it is copied; retry briefly when another clone is under way.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt > 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
