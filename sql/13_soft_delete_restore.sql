@@ -140,7 +140,7 @@ BEGIN
       USING ERRCODE = '55000';
   END IF;
 
-  conflicts := ARRAY(SELECT deletion.restore_parent_conflicts(op));
+  conflicts := ARRAY(SELECT c FROM deletion.restore_parent_conflicts(op) AS c ORDER BY 1);
   IF cardinality(conflicts) = 0 THEN
     BEGIN
       FOR target IN SELECT deletion.soft_delete_operation_tables(op) LOOP
@@ -152,7 +152,7 @@ BEGIN
       END LOOP;
     EXCEPTION WHEN unique_violation THEN
       -- Rolled back to before the first UPDATE; now name every conflict, not only the first one.
-      conflicts := ARRAY(SELECT deletion.restore_conflicts(op));
+      conflicts := ARRAY(SELECT c FROM deletion.restore_conflicts(op) AS c ORDER BY 1);
       IF cardinality(conflicts) = 0 THEN
         conflicts := ARRAY[SQLERRM];
       END IF;
