@@ -193,6 +193,7 @@ DECLARE
   caller_reason text := current_setting('deletion.reason', true);
   op uuid;
   earlier_op uuid;
+  still_there boolean;
 BEGIN
   PERFORM deletion.require_soft_delete_table(target);
   predicate := deletion.key_predicate(target, pk);
@@ -206,8 +207,10 @@ BEGIN
   IF op IS NOT NULL THEN
     RETURN op;
   END IF;
-  EXECUTE format('SELECT deletion_op FROM %s WHERE %s', target, predicate) INTO earlier_op;
-  IF FOUND THEN
+  -- Why not? A row the caller can see but that is already deleted (visible only to roles that bypass
+  -- row-level security), or no row the caller can see at all.
+  EXECUTE format('SELECT true, deletion_op FROM %s WHERE %s', target, predicate) INTO still_there, earlier_op;
+  IF still_there THEN
     RAISE EXCEPTION 'row % of % is already soft-deleted (operation %)', pk, target, earlier_op
       USING ERRCODE = '55000', HINT = format('restore it with SELECT deletion.restore(%L::uuid)', earlier_op);
   END IF;

@@ -181,13 +181,14 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 DECLARE
+  found_row boolean;
   deleted timestamptz;
   op uuid;
 BEGIN
   PERFORM deletion.require_soft_delete_table(target);
-  EXECUTE format('SELECT deleted_at, deletion_op FROM %s WHERE %s', target, deletion.key_predicate(target, pk))
-    INTO deleted, op;
-  IF NOT FOUND THEN
+  EXECUTE format('SELECT true, deleted_at, deletion_op FROM %s WHERE %s', target, deletion.key_predicate(target, pk))
+    INTO found_row, deleted, op;
+  IF found_row IS NULL THEN
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
   IF deleted IS NULL THEN
