@@ -5,29 +5,37 @@
 -- a row in a hard-delete table keeps pointing at its soft-deleted parent, which still exists.
 
 -- The soft-delete tables that exist: registered with soft_delete = true.
+-- (Functions that read the soft-delete registry columns are PL/pgSQL, whose bodies are resolved when
+-- called: `migrate down` past 0010 rebuilds the engine on a registry without those columns, and the
+-- module must still load there.)
 CREATE OR REPLACE FUNCTION deletion.soft_delete_tables()
 RETURNS SETOF regclass
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
+BEGIN
+  RETURN QUERY
   SELECT c.oid::regclass
     FROM deletion.table_policies tp
     JOIN pg_namespace n ON n.nspname = tp.table_schema
     JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = tp.table_name
    WHERE tp.soft_delete
-   ORDER BY tp.table_schema, tp.table_name
+   ORDER BY tp.table_schema, tp.table_name;
+END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_tables() IS 'The existing tables whose registry row says soft_delete.';
 
 -- True when the table is a soft-delete table.
 CREATE OR REPLACE FUNCTION deletion.is_soft_delete_table(target regclass)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT coalesce((deletion.policy_of(target)).soft_delete, false)
+BEGIN
+  RETURN coalesce((deletion.policy_of(target)).soft_delete, false);
+END
 $$;
 COMMENT ON FUNCTION deletion.is_soft_delete_table(regclass) IS 'True when the table''s registry row says soft_delete.';
 

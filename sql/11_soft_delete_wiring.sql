@@ -120,6 +120,9 @@ DECLARE
   wrong text;
   has_own_permissive boolean;
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete') THEN
+    RETURN;  -- migrated down below 0010: soft delete is not installed
+  END IF;
   IF policy.table_name IS NULL OR NOT policy.soft_delete THEN
     -- Off (or never on): remove the behaviour, keep the data and indexes.
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);

@@ -12,13 +12,16 @@
 -- The tables an operation marked rows in, from its log row.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_operation_tables(op uuid)
 RETURNS SETOF regclass
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
+BEGIN
+  RETURN QUERY
   SELECT to_regclass(t)
     FROM deletion.soft_delete_operations o, jsonb_object_keys(o.rows_per_table) AS t
-   WHERE o.op = soft_delete_operation_tables.op AND to_regclass(t) IS NOT NULL
+   WHERE o.op = soft_delete_operation_tables.op AND to_regclass(t) IS NOT NULL;
+END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_operation_tables(uuid) IS 'The existing tables a soft-delete operation marked rows in.';
 
@@ -122,7 +125,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  operation deletion.soft_delete_operations;
+  operation record;
   conflicts text[];
   target regclass;
   restored bigint := 0;
