@@ -83,6 +83,9 @@ BEGIN
   UPDATE deletion.soft_delete_operations o
      SET purged_at = now()
    WHERE o.deleted_at < cutoff AND o.restored_at IS NULL AND o.purged_at IS NULL;
+  -- Hand-off rows of transactions that are over (a statement that failed between its row and
+  -- statement triggers leaves none, but upkeep should not depend on it).
+  DELETE FROM deletion.soft_delete_requests r WHERE r.xact_id < pg_snapshot_xmin(pg_current_snapshot());
 END
 $$;
 COMMENT ON FUNCTION deletion.purge_soft_deleted(interval) IS 'Hard-deletes rows soft-deleted longer ago than the given age, in batches, leaves first; returns rows removed per table (deletion_admin only).';
