@@ -3,7 +3,7 @@
 -- Soft delete: the registry's two options, the log of soft-delete operations (one row per operation,
 -- the trash reads it), the unique constraints converted to partial unique indexes (so they can be put
 -- back), and the hand-off table between a plain DELETE/UPDATE and the statement-level cascade.
--- The per-table wiring (columns, indexes, policies, triggers) is code: sql/10_soft_delete_wiring.sql.
+-- The per-table wiring (columns, indexes, policies, triggers) is code: sql/11_soft_delete_wiring.sql.
 
 ALTER TABLE deletion.table_policies
   ADD COLUMN soft_delete boolean NOT NULL DEFAULT false,

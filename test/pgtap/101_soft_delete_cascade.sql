@@ -1,7 +1,7 @@
 -- Soft delete and its cascade on the lab schema (uuid keys, composite keys, a self-referencing tree,
 -- SET NULL): deletion.soft_delete, a plain DELETE, UPDATE ... SET deleted_at, the hard path.
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents', 'lab.approvals']::regclass[]) t;
@@ -106,6 +106,25 @@ INSERT INTO lab.bins VALUES (1);
 INSERT INTO lab.bin_items VALUES (1, 1);
 SELECT throws_ok($$ DELETE FROM lab.bins WHERE id = 1 $$, 'PD103', NULL,
                  'a cascade from a hard-delete table into a soft-delete table is refused, not turned into a dangling soft delete');
+
+-- Two tables that cascade into each other: the walk repeats until it marks nothing new.
+CREATE TABLE lab.ring_a (id int PRIMARY KEY, b_id int);
+CREATE TABLE lab.ring_b (id int PRIMARY KEY, a_id int REFERENCES lab.ring_a ON DELETE CASCADE);
+ALTER TABLE lab.ring_a ADD FOREIGN KEY (b_id) REFERENCES lab.ring_b ON DELETE CASCADE;
+CREATE INDEX ON lab.ring_a (b_id);
+CREATE INDEX ON lab.ring_b (a_id);
+SELECT deletion.enable_soft_delete('lab.ring_a');
+SELECT deletion.enable_soft_delete('lab.ring_b');
+INSERT INTO lab.ring_a VALUES (1, NULL);
+INSERT INTO lab.ring_b VALUES (1, 1);
+INSERT INTO lab.ring_a VALUES (2, 1);
+INSERT INTO lab.ring_b VALUES (2, 2);
+INSERT INTO lab.ring_a VALUES (3, NULL);
+SELECT ok((SELECT bool_and(in_cycle) FROM deletion.soft_delete_cascade_plan('lab.ring_a')), 'the plan knows the two tables form a cycle');
+SELECT lives_ok($$ SELECT deletion.soft_delete('lab.ring_a', '1') $$, 'soft delete into a cycle of tables');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM (SELECT 'a' || id AS x FROM lab.ring_a WHERE deleted_at IS NOT NULL
+                                                UNION ALL SELECT 'b' || id FROM lab.ring_b WHERE deleted_at IS NOT NULL) s),
+          ARRAY['a1', 'a2', 'b1', 'b2'], 'reaches a1 -> b1 -> a2 -> b2, and not the unrelated a3');
 
 -- The hard path: a privileged role with deletion.mode = 'hard'.
 SET LOCAL deletion.mode = 'hard';
