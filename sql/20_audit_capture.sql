@@ -29,22 +29,24 @@ COMMENT ON FUNCTION audit.acting_role() IS 'The role the current statement runs 
 -- the client (or a function) issued directly fires it at trigger depth 1 and starts a new number;
 -- the DELETEs and UPDATEs that foreign-key actions and triggers run inside it fire it deeper and keep
 -- the number, so a statement and its whole cascade share (txid, statement_seq). The number lives in a
--- transaction-local setting, 'seq/root table oid/statement timestamp'; a cascade whose root table is
--- not audited starts a number of its own (root 0) when the statement timestamp moved on.
+-- transaction-local setting, 'seq/root table oid/statement timestamp'. A cascade whose root table is
+-- not audited starts a number of its own (root 0) when the statement timestamp has moved on. The
+-- setting only groups rows; nothing about privilege or identity is read from it.
 CREATE OR REPLACE FUNCTION audit.begin_statement()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  marker text[] := string_to_array(current_setting('audit.statement', true), '/');
-  stamp text := statement_timestamp()::text;
+  marker text := current_setting('audit.statement', true);
 BEGIN
-  IF pg_trigger_depth() = 1 OR marker[3] IS DISTINCT FROM stamp THEN
+  IF pg_trigger_depth() = 1 THEN
     PERFORM set_config('audit.statement',
-                       concat_ws('/', coalesce(marker[1]::integer, 0) + 1,
-                                      CASE WHEN pg_trigger_depth() = 1 THEN TG_RELID ELSE 0 END,
-                                      stamp),
+                       concat_ws('/', coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0) + 1, TG_RELID, statement_timestamp()),
+                       true);
+  ELSIF split_part(marker, '/', 3) IS DISTINCT FROM statement_timestamp()::text THEN
+    PERFORM set_config('audit.statement',
+                       concat_ws('/', coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0) + 1, 0, statement_timestamp()),
                        true);
   END IF;
   RETURN NULL;
@@ -52,7 +54,9 @@ END
 $$;
 COMMENT ON FUNCTION audit.begin_statement() IS 'BEFORE STATEMENT trigger: numbers top-level statements so a statement and its cascades share (txid, statement_seq).';
 
--- Writes the transaction's metadata once (the first audited statement of a transaction wins).
+-- Writes the transaction's metadata once (the first audited statement of a transaction wins). The
+-- check reads the table, not a setting, so a session cannot make its deletes anonymous by claiming
+-- its metadata was already written.
 CREATE OR REPLACE FUNCTION audit.note_transaction(xid bigint)
 RETURNS void
 LANGUAGE plpgsql
@@ -60,10 +64,12 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 BEGIN
-  INSERT INTO audit.transactions (txid, started_at, actor, reason, application_name, session_role, acting_role, backend_pid, client_addr)
-  VALUES (xid, now(), deletion.current_actor(), deletion.current_reason(), nullif(current_setting('application_name'), ''),
-          session_user, audit.acting_role(), pg_backend_pid(), inet_client_addr())
-  ON CONFLICT (txid, started_at) DO NOTHING;
+  IF NOT EXISTS (SELECT FROM audit.transactions t WHERE t.txid = xid AND t.started_at = now()) THEN
+    INSERT INTO audit.transactions (txid, started_at, actor, reason, application_name, session_role, acting_role, backend_pid, client_addr)
+    VALUES (xid, now(), deletion.current_actor(), deletion.current_reason(), nullif(current_setting('application_name'), ''),
+            session_user, audit.acting_role(), pg_backend_pid(), inet_client_addr())
+    ON CONFLICT (txid, started_at) DO NOTHING;
+  END IF;
 END
 $$;
 COMMENT ON FUNCTION audit.note_transaction(bigint) IS 'Stores who, why and from where for the current transaction, once.';
@@ -82,16 +88,18 @@ AS $$
 DECLARE
   excluded text[] := TG_ARGV[0]::text[];
   k text[] := TG_ARGV[1]::text[];
-  marker text[] := string_to_array(current_setting('audit.statement', true), '/');
+  marker text := current_setting('audit.statement', true);
   xid bigint;
 BEGIN
   IF NOT EXISTS (SELECT FROM old_rows) THEN
     RETURN NULL;
   END IF;
   xid := pg_current_xact_id()::text::bigint;
-  PERFORM audit.note_transaction(xid);
+  IF NOT EXISTS (SELECT FROM audit.transactions t WHERE t.txid = xid AND t.started_at = now()) THEN
+    PERFORM audit.note_transaction(xid);
+  END IF;
   INSERT INTO audit.log (txid, statement_seq, table_name, action, record_id, primary_key, old_data, via_cascade)
-  SELECT xid, coalesce(marker[1]::integer, 0), format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'DELETE',
+  SELECT xid, coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0), format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'DELETE',
          CASE cardinality(k)
            WHEN 0 THEN NULL
            WHEN 1 THEN r.img ->> k[1]
@@ -105,7 +113,7 @@ BEGIN
            ELSE (SELECT jsonb_object_agg(c, r.img -> c) FROM unnest(k) AS u(c))
          END,
          r.img,
-         coalesce(marker[2], '0') <> TG_RELID::text
+         split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text
     FROM (SELECT to_jsonb(o) - excluded AS img FROM old_rows o) r;
   RETURN NULL;
 END
@@ -113,8 +121,9 @@ $$;
 COMMENT ON FUNCTION audit.capture_delete() IS 'AFTER DELETE statement trigger: logs every deleted row of the statement with one INSERT.';
 
 -- AFTER UPDATE FOR EACH STATEMENT: the old image of every changed row and the new values of the
--- columns that changed, old and new rows paired by primary key. Rows an UPDATE left as they were are
--- not logged. This is how the UPDATEs of ON DELETE SET NULL reach the log, which restore undoes.
+-- columns that changed, old and new rows paired by primary key (its JSON array, key_of). Rows an
+-- UPDATE left as they were are not logged. This is how the UPDATEs of ON DELETE SET NULL reach the
+-- log, which restore undoes.
 CREATE OR REPLACE FUNCTION audit.capture_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -124,35 +133,37 @@ AS $$
 DECLARE
   excluded text[] := TG_ARGV[0]::text[];
   k text[] := TG_ARGV[1]::text[];
-  marker text[] := string_to_array(current_setting('audit.statement', true), '/');
+  marker text := current_setting('audit.statement', true);
   xid bigint;
 BEGIN
   IF NOT EXISTS (SELECT FROM old_rows) THEN
     RETURN NULL;
   END IF;
   xid := pg_current_xact_id()::text::bigint;
-  PERFORM audit.note_transaction(xid);
+  IF NOT EXISTS (SELECT FROM audit.transactions t WHERE t.txid = xid AND t.started_at = now()) THEN
+    PERFORM audit.note_transaction(xid);
+  END IF;
   INSERT INTO audit.log (txid, statement_seq, table_name, action, record_id, primary_key, old_data, changed, via_cascade)
-  SELECT xid, coalesce(marker[1]::integer, 0), format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'UPDATE',
+  SELECT xid, coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0), format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'UPDATE',
+         CASE cardinality(k) WHEN 0 THEN NULL WHEN 1 THEN o.img ->> k[1] ELSE o.key::text END,
          CASE cardinality(k)
            WHEN 0 THEN NULL
-           WHEN 1 THEN o.img ->> k[1]
-           ELSE o.key::text
+           WHEN 1 THEN jsonb_build_object(k[1], o.img -> k[1])
+           ELSE (SELECT jsonb_object_agg(c, o.img -> c) FROM unnest(k) AS u(c))
          END,
-         o.key_object, o.img,
+         o.img,
          (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(n.img) e WHERE e.value IS DISTINCT FROM o.img -> e.key),
-         coalesce(marker[2], '0') <> TG_RELID::text
-    FROM (SELECT to_jsonb(r) - excluded AS img FROM old_rows r) o0
-    CROSS JOIN LATERAL (
-      SELECT o0.img,
-             (SELECT jsonb_agg(o0.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) AS key,
-             (SELECT jsonb_object_agg(c, o0.img -> c) FROM unnest(k) AS u(c)) AS key_object
-    ) o
-    LEFT JOIN (
-      SELECT to_jsonb(r) - excluded AS img,
-             (SELECT jsonb_agg(to_jsonb(r) -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) AS key
-        FROM new_rows r
-    ) n ON n.key = o.key
+         split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text
+    FROM (SELECT r.img,
+                 CASE cardinality(k) WHEN 1 THEN jsonb_build_array(r.img -> k[1])
+                      ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
+            FROM (SELECT to_jsonb(x) - excluded AS img FROM old_rows x) r) o
+    LEFT JOIN
+         (SELECT r.img,
+                 CASE cardinality(k) WHEN 1 THEN jsonb_build_array(r.img -> k[1])
+                      ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
+            FROM (SELECT to_jsonb(x) - excluded AS img FROM new_rows x) r) n
+      ON n.key = o.key AND cardinality(k) > 0
    WHERE n.img IS DISTINCT FROM o.img;
   RETURN NULL;
 END

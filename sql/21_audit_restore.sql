@@ -121,12 +121,14 @@ BEGIN
    WHERE p.deleted
       OR (p.changed_by_foreign_keys AND cc.columns <@ coalesce(s.columns, '{}'));
   CREATE INDEX ON pg_temp.audit_restore_rows (row_id);
+  CREATE INDEX ON pg_temp.audit_restore_rows (target, level);
   ANALYZE pg_temp.audit_restore_rows;
 
   DROP TABLE IF EXISTS pg_temp.audit_restore_conflicts;
   CREATE TEMPORARY TABLE audit_restore_conflicts (table_name text, record_id text, detail text) ON COMMIT DROP;
   DROP TABLE IF EXISTS pg_temp.audit_restore_edges;
-  CREATE TEMPORARY TABLE audit_restore_edges (child bigint, parent bigint, columns text[], nullable boolean) ON COMMIT DROP;
+  CREATE TEMPORARY TABLE audit_restore_edges (child bigint, parent bigint, foreign_key oid, columns text[], nullable boolean) ON COMMIT DROP;
+  CREATE INDEX ON pg_temp.audit_restore_edges (child, foreign_key);
 END
 $$;
 COMMENT ON FUNCTION audit.collect_restore_rows(bigint, integer[]) IS 'Restore step 1: the rows a set of logged statements deleted or set to NULL, one per (table, key), into pg_temp.audit_restore_rows.';
@@ -134,14 +136,14 @@ COMMENT ON FUNCTION audit.collect_restore_rows(bigint, integer[]) IS 'Restore st
 -- The foreign keys that matter to a restore: those of every table with rows to insert or re-link,
 -- with their columns in order, as text arrays for building statements.
 CREATE OR REPLACE FUNCTION audit.restore_foreign_keys()
-RETURNS TABLE (constraint_name name, child regclass, parent regclass, child_columns text[], parent_columns text[], nullable boolean)
+RETURNS TABLE (constraint_oid oid, constraint_name name, child regclass, parent regclass, child_columns text[], parent_columns text[], nullable boolean)
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
 BEGIN
   RETURN QUERY
-  SELECT con.conname, con.conrelid::regclass, con.confrelid::regclass,
+  SELECT con.oid, con.conname, con.conrelid::regclass, con.confrelid::regclass,
          ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY u(attnum, n)
                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.attnum ORDER BY u.n),
          ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY u(attnum, n)
@@ -165,6 +167,40 @@ AS $$
 $$;
 COMMENT ON FUNCTION audit.column_list(text, text[]) IS 'Columns qualified by an alias, as SQL text.';
 
+-- The values of some columns of a logged row image, as SQL that casts each to its column's type:
+-- (image, 'public.issues', {workspace_id}) -> '(image ->> ''workspace_id'')::bigint'. Cheaper than
+-- jsonb_populate_record for the few key columns the checks compare; types whose JSON form is not
+-- their text form (arrays, composites, json) go through jsonb_populate_record.
+CREATE OR REPLACE FUNCTION audit.typed_values(image text, target regclass, columns text[])
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT string_agg(
+           CASE WHEN t.typcategory IN ('A', 'C') OR t.oid IN ('json'::regtype, 'jsonb'::regtype)
+                THEN format('(jsonb_populate_record(NULL::%s, jsonb_build_object(%L, %s -> %L))).%I', target, c, image, c, c)
+                ELSE format('(%s ->> %L)::%s', image, c, format_type(a.atttypid, a.atttypmod)) END,
+           ', ' ORDER BY u.n)
+    FROM unnest(columns) WITH ORDINALITY u(c, n)
+    JOIN pg_attribute a ON a.attrelid = target AND a.attname = u.c
+    JOIN pg_type t ON t.oid = a.atttypid
+$$;
+COMMENT ON FUNCTION audit.typed_values(text, regclass, text[]) IS 'SQL for some columns of a JSONB row image, each cast to its column''s type.';
+
+-- The values of some columns of a logged row image as one JSONB array, for joining rows of the
+-- restore with each other (a foreign key's columns against the referenced key's).
+CREATE OR REPLACE FUNCTION audit.json_values(image text, columns text[])
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT format('jsonb_build_array(%s)', string_agg(format('%s -> %L', image, c), ', ' ORDER BY n))
+    FROM unnest(columns) WITH ORDINALITY u(c, n)
+$$;
+COMMENT ON FUNCTION audit.json_values(text, text[]) IS 'SQL for some columns of a JSONB row image as a JSONB array.';
+
 -- Step 2: every conflict, into pg_temp.audit_restore_conflicts; also the edges between restored rows
 -- (child row needs parent row) that step 3 orders by.
 CREATE OR REPLACE FUNCTION audit.check_restore_rows()
@@ -173,7 +209,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  t record;
+  t record;  -- a table of the restore
   fk record;
   uq record;
   key_columns text[];
@@ -185,17 +221,18 @@ BEGIN
 
   -- columns dropped since capture, and NOT NULL columns (without a default) added since or never logged
   INSERT INTO pg_temp.audit_restore_conflicts
-  SELECT DISTINCT r.table_name, NULL::text, format('column %I of %s was dropped since the delete was logged', k, r.table_name)
-    FROM pg_temp.audit_restore_rows r, jsonb_object_keys(r.image) k
-   WHERE r.target IS NOT NULL
-     AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = r.target AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
+  SELECT l.table_name, NULL::text, format('column %I of %s was dropped since the delete was logged', l.column_name, l.table_name)
+    FROM (SELECT DISTINCT r.target, r.table_name, k AS column_name
+            FROM pg_temp.audit_restore_rows r, jsonb_object_keys(r.image) k
+           WHERE r.target IS NOT NULL) l
+   WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = l.target AND a.attname = l.column_name AND a.attnum > 0 AND NOT a.attisdropped);
   INSERT INTO pg_temp.audit_restore_conflicts
-  SELECT DISTINCT r.table_name, NULL::text,
-         format('column %I of %s is NOT NULL without a default and the log has no value for it (added since the delete, or excluded from the log)', a.attname, r.table_name)
-    FROM pg_temp.audit_restore_rows r
-    JOIN pg_attribute a ON a.attrelid = r.target AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+  SELECT tb.table_name, NULL::text,
+         format('column %I of %s is NOT NULL without a default and the log has no value for it (added since the delete, or excluded from the log)', a.attname, tb.table_name)
+    FROM (SELECT DISTINCT r.target, r.table_name FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' AND r.target IS NOT NULL) tb
+    JOIN pg_attribute a ON a.attrelid = tb.target AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
                        AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
-   WHERE r.kind = 'insert' AND NOT r.image ? a.attname;
+   WHERE EXISTS (SELECT FROM pg_temp.audit_restore_rows r WHERE r.target = tb.target AND r.kind = 'insert' AND NOT r.image ? a.attname::text);
 
   FOR t IN SELECT DISTINCT r.target FROM pg_temp.audit_restore_rows r WHERE r.target IS NOT NULL LOOP
     SELECT array_agg(k.column_name::text) INTO key_columns FROM deletion.primary_key_columns(t.target) k;
@@ -204,17 +241,17 @@ BEGIN
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
         SELECT r.table_name, r.record_id, 'its primary key is taken: a row with this key exists now'
-          FROM pg_temp.audit_restore_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, r.image) p
+          FROM pg_temp.audit_restore_rows r
          WHERE r.target = $1 AND r.kind = 'insert' AND EXISTS (SELECT FROM %1$s t WHERE (%2$s) = (%3$s))$q$,
-        t.target, audit.column_list('t', key_columns), audit.column_list('p', key_columns)) USING t.target;
+        t.target, audit.column_list('t', key_columns), audit.typed_values('r.image', t.target, key_columns)) USING t.target;
       -- a row to re-link that is gone
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
         SELECT r.table_name, r.record_id, format('the row whose %%s was set to NULL no longer exists, so it cannot be re-linked',
                                                  (SELECT string_agg(k, ', ') FROM jsonb_object_keys(r.image) k))
-          FROM pg_temp.audit_restore_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, r.primary_key) p
+          FROM pg_temp.audit_restore_rows r
          WHERE r.target = $1 AND r.kind = 'relink' AND NOT EXISTS (SELECT FROM %1$s t WHERE (%2$s) = (%3$s))$q$,
-        t.target, audit.column_list('t', key_columns), audit.column_list('p', key_columns)) USING t.target;
+        t.target, audit.column_list('t', key_columns), audit.typed_values('r.primary_key', t.target, key_columns)) USING t.target;
     END IF;
     -- a unique value taken now (partial unique indexes: when both rows fall under the predicate)
     FOR uq IN
@@ -228,48 +265,44 @@ BEGIN
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
         SELECT r.table_name, r.record_id, format('unique index %%s: (%3$s) is taken by another row now', %4$L)
-          FROM pg_temp.audit_restore_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, r.image) p
+          FROM pg_temp.audit_restore_rows r
          WHERE r.target = $1 AND r.kind = 'insert'
-           AND EXISTS (SELECT FROM (SELECT p.*) t WHERE %5$s)
-           AND EXISTS (SELECT FROM %1$s t WHERE (%2$s) = (%6$s) AND %5$s)$q$,
+           AND (%5$L IS NULL OR EXISTS (SELECT FROM (SELECT (jsonb_populate_record(NULL::%1$s, r.image)).*) t WHERE %6$s))
+           AND EXISTS (SELECT FROM %1$s t WHERE (%2$s) = (%7$s) AND %6$s)$q$,
         t.target, audit.column_list('t', uq.columns), array_to_string(uq.columns, ', '), uq.index_name,
-        coalesce(uq.predicate, 'true'), audit.column_list('p', uq.columns)) USING t.target;
+        uq.predicate, coalesce(uq.predicate, 'true'), audit.typed_values('r.image', t.target, uq.columns)) USING t.target;
     END LOOP;
   END LOOP;
 
   -- Foreign keys: each restored row's parent must exist now or be restored too. The second kind is
-  -- an edge: the child must be inserted after the parent.
+  -- an edge: the child must be inserted after the parent. Rows of the restore are joined with each
+  -- other on the JSONB values of the key columns (the same types on both sides of a foreign key).
   FOR fk IN SELECT * FROM audit.restore_foreign_keys() LOOP
-    EXECUTE format($q$
-      INSERT INTO pg_temp.audit_restore_edges (child, parent, columns, nullable)
-      SELECT c.row_id, pr.row_id, $3, $4
-        FROM (SELECT r.row_id, r.kind, %3$s
-                FROM pg_temp.audit_restore_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, r.image) p
-               WHERE r.target = $1 AND num_nulls(%3$s) = 0) c
-        JOIN (SELECT r.row_id, %4$s
-                FROM pg_temp.audit_restore_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::%2$s, r.image) p
-               WHERE r.target = $2 AND r.kind = 'insert') pr
-          ON (%5$s) = (%6$s)
-       WHERE c.row_id <> pr.row_id$q$,
-      fk.child, fk.parent,
-      audit.column_list('p', fk.child_columns), audit.column_list('p', fk.parent_columns),
-      audit.column_list('c', fk.child_columns), audit.column_list('pr', fk.parent_columns))
-      USING fk.child, fk.parent, fk.child_columns, fk.nullable;
+    IF EXISTS (SELECT FROM pg_temp.audit_restore_rows r WHERE r.target = fk.parent AND r.kind = 'insert') THEN
+      EXECUTE format($q$
+        INSERT INTO pg_temp.audit_restore_edges (child, parent, foreign_key, columns, nullable)
+        SELECT c.row_id, p.row_id, $5, $3, $4
+          FROM pg_temp.audit_restore_rows c
+          JOIN pg_temp.audit_restore_rows p ON %1$s = %2$s
+         WHERE c.target = $1 AND p.target = $2 AND p.kind = 'insert' AND c.row_id <> p.row_id
+           AND NOT %1$s @> '[null]'$q$,
+        audit.json_values('c.image', fk.child_columns), audit.json_values('p.image', fk.parent_columns))
+        USING fk.child, fk.parent, fk.child_columns, fk.nullable, fk.constraint_oid;
+      ANALYZE pg_temp.audit_restore_edges;
+    END IF;
     EXECUTE format($q$
       INSERT INTO pg_temp.audit_restore_conflicts
       SELECT r.table_name, r.record_id,
-             format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', %2$L, %7$L, %8$L)
-        FROM pg_temp.audit_restore_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, r.image) p
-       WHERE r.target = $1 AND num_nulls(%3$s) = 0
-         AND NOT EXISTS (SELECT FROM %2$s t WHERE (%4$s) = (%3$s))
-         AND NOT EXISTS (SELECT FROM pg_temp.audit_restore_edges e WHERE e.child = r.row_id AND e.columns = $2::text[])$q$,
+             format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', %2$L, %5$L, %6$L)
+        FROM pg_temp.audit_restore_rows r
+       WHERE r.target = $1 AND NOT %7$s @> '[null]'
+         AND NOT EXISTS (SELECT FROM pg_temp.audit_restore_edges e WHERE e.child = r.row_id AND e.foreign_key = $2)
+         AND NOT EXISTS (SELECT FROM %2$s t WHERE (%4$s) = (%3$s))$q$,
       fk.child, fk.parent,
-      audit.column_list('p', fk.child_columns), audit.column_list('t', fk.parent_columns),
-      NULL, NULL, array_to_string(fk.child_columns, ', '), fk.constraint_name)
-      USING fk.child, fk.child_columns;
+      audit.typed_values('r.image', fk.child, fk.child_columns), audit.column_list('t', fk.parent_columns),
+      array_to_string(fk.child_columns, ', '), fk.constraint_name, audit.json_values('r.image', fk.child_columns))
+      USING fk.child, fk.constraint_oid;
   END LOOP;
-  CREATE INDEX ON pg_temp.audit_restore_edges (child);
-  ANALYZE pg_temp.audit_restore_edges;
 END
 $$;
 COMMENT ON FUNCTION audit.check_restore_rows() IS 'Restore step 2: every conflict into pg_temp.audit_restore_conflicts, and the parent-before-child edges between restored rows.';
