@@ -65,8 +65,10 @@ COMMENT ON FUNCTION audit.next_statement() IS 'Allocates the next statement numb
 -- Step 1: the rows to restore, one per (table, key), in pg_temp.audit_restore_rows.
 --   kind 'insert': deleted in scope; image = the row before the scope's first change of it.
 --   kind 'relink': only updated in scope, by ON DELETE SET NULL / SET DEFAULT actions; image = the old
---                  values of the columns those actions changed.
--- Updates made by statements themselves (not by a foreign-key action) are not undone.
+--                  values of the columns those actions changed. Such an update belongs to a statement
+--                  that deleted rows, and changed only columns of SET NULL / SET DEFAULT foreign keys
+--                  (a self-referencing one included, so via_cascade is not required).
+-- Updates made by UPDATE statements themselves are not undone.
 CREATE OR REPLACE FUNCTION audit.collect_restore_rows(scope_txid bigint, scope_statements integer[])
 RETURNS void
 LANGUAGE plpgsql
@@ -75,10 +77,14 @@ AS $$
 BEGIN
   DROP TABLE IF EXISTS pg_temp.audit_restore_rows;
   CREATE TEMPORARY TABLE audit_restore_rows ON COMMIT DROP AS
-  WITH entries AS (
-    SELECT l.*
+  WITH logged AS (
+    SELECT l.*, bool_or(l.action = 'DELETE') OVER (PARTITION BY l.statement_seq) AS statement_deleted
       FROM audit.log l
      WHERE l.txid = scope_txid AND l.statement_seq = ANY (scope_statements) AND l.action IN ('DELETE', 'UPDATE')
+  ), entries AS (
+    -- only statements that deleted rows are undone; UPDATE statements (a restore's own re-links,
+    -- statistics recounts) are left alone, and their images must not be taken for a row's original
+    SELECT * FROM logged WHERE statement_deleted
   ), set_null_columns AS (
     -- the columns an ON DELETE SET NULL / SET DEFAULT foreign key may change, per table
     SELECT format('%I.%I', n.nspname, c.relname) AS table_name, array_agg(DISTINCT a.attname::text) AS columns
@@ -98,7 +104,7 @@ BEGIN
            coalesce(e.record_id, 'log#' || e.id) AS row_key,
            min(e.id) AS first_id,
            bool_or(e.action = 'DELETE') AS deleted,
-           bool_and(e.action = 'DELETE' OR e.via_cascade) AS changed_by_foreign_keys,
+           bool_and(e.action = 'DELETE' OR e.statement_deleted) AS changed_by_foreign_keys,
            (array_agg(e.old_data ORDER BY e.id))[1] AS before_image,
            (array_agg(e.primary_key ORDER BY e.id))[1] AS primary_key,
            (array_agg(e.record_id ORDER BY e.id))[1] AS record_id
