@@ -17,12 +17,12 @@ BEGIN
   SELECT count(*) FILTER (WHERE q.failed_at IS NULL AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= now()))::bigint AS pending,
          count(*) FILTER (WHERE q.failed_at IS NULL AND q.lease_expires_at > now())::bigint                                 AS in_progress,
          count(*) FILTER (WHERE q.failed_at IS NOT NULL)::bigint                                                            AS failed,
-         count(*) FILTER (WHERE q.failed_at IS NULL AND q.attempts > 0)::bigint                                             AS retrying,
+         count(*) FILTER (WHERE q.failed_at IS NULL AND q.lease_expires_at IS NULL AND q.last_error IS NOT NULL)::bigint    AS retrying,
          min(q.queued_at) FILTER (WHERE q.failed_at IS NULL)                                                                AS oldest_pending_queued_at,
          coalesce(extract(epoch FROM now() - min(q.queued_at) FILTER (WHERE q.failed_at IS NULL)), 0)::double precision  AS oldest_pending_age_seconds,
          coalesce(sum(q.attempts), 0)::bigint                                                                               AS attempts
     FROM deletion.pending_file_deletions q;
-  COMMENT ON VIEW deletion.vw_file_cleanup_stats IS 'File cleanup backlog: pending, in progress, failed, retrying (pending after a failure), oldest pending age, attempts so far.';
+  COMMENT ON VIEW deletion.vw_file_cleanup_stats IS 'File cleanup backlog: pending, in progress, failed, retrying (pending again after a failed attempt), oldest pending age, attempts so far.';
 
   -- The files that failed for good, newest first, with what storage said: what `files stats` lists
   -- and what an operator fixes before `deletion-kit files retry --failed`.
