@@ -2,7 +2,7 @@
 -- transaction, whoever deletes it and however (cascade, function, TRUNCATE), on the lab schema
 -- (uuid keys, a composite key, a self-referencing tree).
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 \i test/fixtures/lab_schema.sql
 
@@ -67,6 +67,19 @@ SELECT ok((SELECT bool_and(attempts = 0 AND failed_at IS NULL AND lease_owner IS
 SELECT is(deletion.key_predicate('lab.folders', (SELECT source_pk FROM deletion.pending_file_deletions WHERE storage_key = 'icons/root.png')),
           $q$org_id = '00000000-0000-4000-8000-00000000000a'::uuid AND id = '1'::integer$q$,
           'a composite source key follows the engine''s key convention');
+
+-- One statement deleting a parent and (by hand) its children: the children's trigger fires once, each row once.
+DELETE FROM deletion.pending_file_deletions;
+INSERT INTO lab.folders (org_id, id, parent_id, name, icon_key) VALUES
+  ('00000000-0000-4000-8000-00000000000b', 2, 1, 'cte parent', 'icons/cte-parent.png'),
+  ('00000000-0000-4000-8000-00000000000b', 3, 2, 'cte child', 'icons/cte-child.png');
+WITH children AS (DELETE FROM lab.folders WHERE org_id = '00000000-0000-4000-8000-00000000000b' AND id = 3 RETURNING id)
+DELETE FROM lab.folders WHERE org_id = '00000000-0000-4000-8000-00000000000b' AND id = 2;
+SELECT bag_eq($$ SELECT storage_key FROM deletion.pending_file_deletions $$, ARRAY['icons/cte-parent.png', 'icons/cte-child.png'],
+              'a data-modifying CTE and its outer DELETE queue both rows, once each');
+DELETE FROM deletion.pending_file_deletions;
+INSERT INTO deletion.pending_file_deletions (storage_key, source_schema, source_table)
+SELECT storage_key, 'lab', 'documents' FROM unnest(ARRAY['docs/1.pdf', 'docs/2.pdf', 'docs/3.pdf']) AS storage_key;
 
 -- The same key twice in one statement; a key already queued ----------------------------------------------
 
