@@ -48,12 +48,15 @@ COMMENT ON FUNCTION deletion.referenced_file_keys(text[]) IS 'The given storage 
 -- is skipped until that transaction ends. Keys still named by a live row are removed from the queue
 -- (their files stay in storage) and returned with still_referenced = true, for the report; the
 -- others are leased and their attempt counted. A cleaner that dies leaves its keys leased until the
--- lease lapses; then any cleaner takes them again.
--- Errors: batch_size outside 1..1000 (22023), a lease that is not positive (22023).
+-- lease lapses; then any cleaner takes them again. `grace` keeps files queued less than that long:
+-- a deleted row restored from the audit log within the grace period finds its file still there (the
+-- restored row then names the key, and the claim keeps the file).
+-- Errors: batch_size outside 1..1000, a lease that is not positive, a negative grace (22023).
 CREATE OR REPLACE FUNCTION deletion.claim_file_deletions(
   cleaner text,
   batch_size integer DEFAULT 100,
-  lease interval DEFAULT '5 minutes')
+  lease interval DEFAULT '5 minutes',
+  grace interval DEFAULT '0 seconds')
 RETURNS TABLE (id bigint, storage_key text, attempts integer, still_referenced boolean)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -70,6 +73,9 @@ BEGIN
   IF lease IS NULL OR lease <= interval '0' THEN
     RAISE EXCEPTION 'the lease must be a positive interval, not %', coalesce(lease::text, 'NULL') USING ERRCODE = '22023';
   END IF;
+  IF grace IS NULL OR grace < interval '0' THEN
+    RAISE EXCEPTION 'the grace period must not be negative' USING ERRCODE = '22023';
+  END IF;
   IF nullif(cleaner, '') IS NULL THEN
     RAISE EXCEPTION 'a cleaner must name itself' USING ERRCODE = '22023', HINT = 'pass a name such as host:pid';
   END IF;
@@ -79,6 +85,7 @@ BEGIN
             FROM deletion.pending_file_deletions q
            WHERE q.failed_at IS NULL
              AND q.next_attempt_at <= clock_timestamp()
+             AND q.queued_at <= clock_timestamp() - grace
              AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= clock_timestamp())
            ORDER BY q.next_attempt_at, q.id
            LIMIT batch_size
@@ -104,7 +111,7 @@ BEGIN
     RETURNING q.id, q.storage_key, q.attempts, false;
 END
 $$;
-COMMENT ON FUNCTION deletion.claim_file_deletions(text, integer, interval) IS 'Leases up to batch_size (at most 1000) due files to a cleaner (FOR UPDATE SKIP LOCKED); keys still named by a live row leave the queue and come back with still_referenced.';
+COMMENT ON FUNCTION deletion.claim_file_deletions(text, integer, interval, interval) IS 'Leases up to batch_size (at most 1000) due files to a cleaner (FOR UPDATE SKIP LOCKED); keys still named by a live row leave the queue and come back with still_referenced.';
 
 -- Storage confirmed these files are gone (a missing object counts): they leave the queue. Only the
 -- cleaner that holds the lease may remove a key; a key whose lease lapsed and was taken by another
@@ -188,12 +195,12 @@ END
 $$;
 COMMENT ON FUNCTION deletion.retry_file_deletions(boolean) IS 'Makes backed-off files due now; with true, failed files are pending again with attempts reset.';
 
-REVOKE ALL ON FUNCTION deletion.referenced_file_keys(text[]), deletion.claim_file_deletions(text, integer, interval),
+REVOKE ALL ON FUNCTION deletion.referenced_file_keys(text[]), deletion.claim_file_deletions(text, integer, interval, interval),
                        deletion.complete_file_deletions(text, bigint[]),
                        deletion.fail_file_deletions(text, bigint[], text[], integer, interval),
                        deletion.retry_file_deletions(boolean)
   FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION deletion.referenced_file_keys(text[]), deletion.claim_file_deletions(text, integer, interval),
+GRANT EXECUTE ON FUNCTION deletion.referenced_file_keys(text[]), deletion.claim_file_deletions(text, integer, interval, interval),
                           deletion.complete_file_deletions(text, bigint[]),
                           deletion.fail_file_deletions(text, bigint[], text[], integer, interval),
                           deletion.retry_file_deletions(boolean)

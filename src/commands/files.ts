@@ -48,7 +48,8 @@ export function cleanupOptions(command: Command): Command {
     .option('--max-attempts <n>', 'attempts before a file is marked failed', wholeNumber('--max-attempts'), 3)
     .option('--concurrency <n>', 'deletes in flight at once', wholeNumber('--concurrency'), 4)
     .option('--lease <seconds>', 'how long a claim holds its files before another cleaner may take them', positiveNumber('--lease'), 300)
-    .option('--backoff <seconds>', 'first back-off after a failure, doubled each attempt', positiveNumber('--backoff'), 30);
+    .option('--backoff <seconds>', 'first back-off after a failure, doubled each attempt', positiveNumber('--backoff'), 30)
+    .option('--grace <seconds>', 'leave files queued less than this long (a row restored meanwhile keeps its file)', positiveNumber('--grace'), 0);
 }
 
 export function checkCleanupOptions(options: CleanupOptions) {
@@ -78,7 +79,7 @@ export function register(program: Command) {
     .action(async (opts) => {
       const options: CleanupOptions = {
         batchSize: opts.batchSize, maxAttempts: opts.maxAttempts, concurrency: opts.concurrency,
-        leaseSeconds: opts.lease, backoffSeconds: opts.backoff, once: opts.once, untilEmpty: opts.untilEmpty,
+        leaseSeconds: opts.lease, backoffSeconds: opts.backoff, graceSeconds: opts.grace, once: opts.once, untilEmpty: opts.untilEmpty,
       };
       checkCleanupOptions(options);
       const storage = openStorage(opts);

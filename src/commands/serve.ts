@@ -18,7 +18,7 @@ export function register(program: Command) {
       }
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port takes a port number, not "${opts.port}"`);
-      const cleanup = { batchSize: opts.batchSize, maxAttempts: opts.maxAttempts, concurrency: opts.concurrency, leaseSeconds: opts.lease, backoffSeconds: opts.backoff };
+      const cleanup = { batchSize: opts.batchSize, maxAttempts: opts.maxAttempts, concurrency: opts.concurrency, leaseSeconds: opts.lease, backoffSeconds: opts.backoff, graceSeconds: opts.grace };
       checkCleanupOptions(cleanup);
       const storage = openStorage(opts);
       const server = createCleanupServer({ databaseUrl: await databaseUrl(), storage, token, cleanup });

@@ -24,6 +24,8 @@ export interface CleanupOptions {
   untilEmpty?: boolean;
   /** How long a claim is held before another cleaner may take it again (seconds, default 300). */
   leaseSeconds?: number;
+  /** Leave files queued less than this long (seconds, default 0): a row restored within it keeps its file. */
+  graceSeconds?: number;
   /** First back-off after a failure, doubled each attempt (seconds, default 30). */
   backoffSeconds?: number;
   /** How long to wait when nothing is due (ms, default 5000). */
@@ -74,14 +76,15 @@ export function cleanerName(): string {
 }
 
 export function validateCleanupOptions(options: CleanupOptions) {
-  const { batchSize = 100, maxAttempts = 3, concurrency = 4, leaseSeconds = 300, backoffSeconds = 30 } = options;
+  const { batchSize = 100, maxAttempts = 3, concurrency = 4, leaseSeconds = 300, backoffSeconds = 30, graceSeconds = 0 } = options;
   const whole = (n: number) => Number.isInteger(n);
   if (!whole(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new RangeError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${batchSize}`);
   if (!whole(maxAttempts) || maxAttempts < 1) throw new RangeError(`--max-attempts must be a whole number of at least 1, not ${maxAttempts}`);
   if (!whole(concurrency) || concurrency < 1 || concurrency > 256) throw new RangeError(`--concurrency must be a whole number from 1 to 256, not ${concurrency}`);
   if (!(leaseSeconds > 0)) throw new RangeError(`--lease must be a positive number of seconds, not ${leaseSeconds}`);
   if (!(backoffSeconds >= 0)) throw new RangeError(`--backoff must be zero or more seconds, not ${backoffSeconds}`);
-  return { batchSize, maxAttempts, concurrency, leaseSeconds, backoffSeconds };
+  if (!(graceSeconds >= 0)) throw new RangeError(`--grace must be zero or more seconds, not ${graceSeconds}`);
+  return { batchSize, maxAttempts, concurrency, leaseSeconds, backoffSeconds, graceSeconds };
 }
 
 function sleep(ms: number, signal?: AbortSignal) {
@@ -108,11 +111,11 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
 
 /** One batch: claim, delete through storage, report back. */
 export async function cleanBatch(client: pg.ClientBase, storage: FileStorage, options: CleanupOptions & { name: string }): Promise<BatchReport> {
-  const { batchSize, maxAttempts, concurrency, leaseSeconds, backoffSeconds } = validateCleanupOptions(options);
+  const { batchSize, maxAttempts, concurrency, leaseSeconds, backoffSeconds, graceSeconds } = validateCleanupOptions(options);
   const started = Date.now();
   const { rows } = await client.query<Claimed>(
-    'SELECT id::text, storage_key, attempts, still_referenced FROM deletion.claim_file_deletions($1, $2, make_interval(secs => $3))',
-    [options.name, batchSize, leaseSeconds],
+    'SELECT id::text, storage_key, attempts, still_referenced FROM deletion.claim_file_deletions($1, $2, make_interval(secs => $3), make_interval(secs => $4))',
+    [options.name, batchSize, leaseSeconds, graceSeconds],
   );
   const toDelete = rows.filter((r) => !r.still_referenced);
   const report: BatchReport = { claimed: rows.length, deleted: 0, stillReferenced: rows.length - toDelete.length, retrying: 0, failed: 0, errors: [], ms: 0 };

@@ -2,7 +2,7 @@
 -- due files once, keep files still named by a live row, remove only what storage confirmed, back off
 -- and finally fail what storage refuses, and show all of it in the stats views.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 \i test/fixtures/lab_schema.sql
 
@@ -29,6 +29,9 @@ SELECT throws_ok($$ SELECT * FROM deletion.claim_file_deletions('c1', 1001) $$, 
 SELECT throws_ok($$ SELECT * FROM deletion.claim_file_deletions('c1', 0) $$, '22023', NULL, 'an empty batch is refused');
 SELECT throws_ok($$ SELECT * FROM deletion.claim_file_deletions('', 10) $$, '22023', NULL, 'a nameless cleaner is refused');
 SELECT throws_ok($$ SELECT * FROM deletion.claim_file_deletions('c1', 10, '0 seconds') $$, '22023', NULL, 'a lease that is not positive is refused');
+SELECT throws_ok($$ SELECT * FROM deletion.claim_file_deletions('c1', 10, '1 minute', '-1 second') $$, '22023', NULL, 'a negative grace period is refused');
+SELECT is((SELECT count(*)::int FROM deletion.claim_file_deletions('c0', 1000, '1 minute', '1 hour')), 0,
+          'files queued less than the grace period are not taken (a restore may still want them)');
 SELECT is((SELECT count(*)::int FROM deletion.pending_file_deletions WHERE lease_owner IS NOT NULL OR attempts > 0), 0,
           'refused claims took nothing');
 
