@@ -23,14 +23,11 @@ function writeFiles(root: string, keys: string[]) {
   }
 }
 
-/** Gives `count` attachments fresh storage keys (and files), returning their ids and keys. */
+/** `count` attachments of the generated dataset (skipping `offset`), with a real file for each storage key. */
 async function pickAttachments(c: pg.Client, root: string, count: number, offset: number) {
   const { rows } = await c.query<{ id: string; storage_key: string }>(
-    `UPDATE public.attachments a
-        SET storage_key = format('bench/%s/%s.bin', $3::int, a.id)
-      WHERE a.id IN (SELECT id FROM public.attachments ORDER BY id LIMIT $1 OFFSET $2)
-      RETURNING a.id::text, a.storage_key`,
-    [count, offset, offset],
+    'SELECT id::text, storage_key FROM public.attachments ORDER BY id LIMIT $1 OFFSET $2',
+    [count, offset],
   );
   if (rows.length < count) throw new Error(`the dataset has too few attachments (${rows.length} of ${count} after ${offset})`);
   writeFiles(root, rows.map((r) => r.storage_key));
@@ -49,10 +46,11 @@ export default {
     const root = mkdtempSync(path.join(os.tmpdir(), 'dk-bench-files-'));
     const storage = withLatency(new LocalStorage(root), LATENCY_MS);
     try {
-      const rows = await ctx.generate(c, ctx.scale === 'small' ? 2000 : 10000, 1);
+      // The generator makes one attachment per ten issues; two sets of `attachments` are needed.
+      const rows = await ctx.generate(c, attachments * 20, 1);
       ctx.log(`dataset: ${rows.attachments ?? '?'} attachments; ${attachments} deleted each way; storage answers after ${LATENCY_MS} ms`);
 
-      // 1. The user-facing delete. The queue's rows from the key rewrite (UPDATE queues replaced keys) are cleared first.
+      // 1. The user-facing delete.
       const ours = await pickAttachments(c, root, attachments, 0);
       const reference = await pickAttachments(c, root, attachments, attachments);
       await c.query('DELETE FROM deletion.pending_file_deletions');

@@ -1,4 +1,4 @@
-// The file cleaner: claim a batch (deletion.claim_file_deletions), delete each file through the
+// The file cleaner: claim batches (deletion.claim_file_deletions), delete each file through the
 // storage adapter with up to `concurrency` deletes in flight, report the confirmed keys
 // (deletion.complete_file_deletions) and the refused ones (deletion.fail_file_deletions). What is
 // due, what is still in use, the back-off and when to give up are decided in SQL; this loop only
@@ -99,89 +99,193 @@ function sleep(ms: number, signal?: AbortSignal) {
   });
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }),
-  );
+/** A claimed file on its way through storage, and the batch it came in. */
+interface Item {
+  row: Claimed;
+  batch: BatchState;
 }
 
-/** One batch: claim, delete through storage, report back. */
-export async function cleanBatch(client: pg.ClientBase, storage: FileStorage, options: CleanupOptions & { name: string }): Promise<BatchReport> {
-  const { batchSize, maxAttempts, concurrency, leaseSeconds, backoffSeconds, graceSeconds } = validateCleanupOptions(options);
-  const started = Date.now();
-  const { rows } = await client.query<Claimed>(
-    'SELECT id::text, storage_key, attempts, still_referenced FROM deletion.claim_file_deletions($1, $2, make_interval(secs => $3), make_interval(secs => $4))',
-    [options.name, batchSize, leaseSeconds, graceSeconds],
-  );
-  const toDelete = rows.filter((r) => !r.still_referenced);
-  const report: BatchReport = { claimed: rows.length, deleted: 0, stillReferenced: rows.length - toDelete.length, retrying: 0, failed: 0, errors: [], ms: 0 };
+interface BatchState {
+  report: BatchReport;
+  ids: string[];
+  unfinished: number;
+  started: number;
+}
 
-  // Confirmed keys are reported in groups, one query at a time on this connection.
-  let confirmed: string[] = [];
-  let completing: Promise<void> = Promise.resolve();
-  const complete = () => {
-    const ids = confirmed;
-    confirmed = [];
-    if (ids.length === 0) return completing;
-    completing = completing.then(async () => {
-      const done = await client.query<{ id: string }>('SELECT id::text FROM deletion.complete_file_deletions($1, $2::bigint[]) AS id', [options.name, ids]);
-      report.deleted += done.rowCount ?? 0;
-      options.onCompleted?.(done.rows.map((r) => r.id));
-    });
-    return completing;
-  };
+/**
+ * Sends what storage answered back to the database, in groups, one query at a time on the cleaner's
+ * connection: confirmed keys (deletion.complete_file_deletions) and refused keys with their errors
+ * (deletion.fail_file_deletions). Remembers per id what the database made of it, for the batch reports.
+ */
+class Reporter {
+  private confirmed: string[] = [];
+  private refused: { id: string; error: string }[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  readonly completed = new Set<string>();
+  readonly failedFor = new Map<string, boolean>();
 
-  const refused: { id: string; key: string; error: string }[] = [];
-  await inParallel(toDelete, concurrency, async (row) => {
-    try {
-      await storage.delete(row.storage_key);
-      confirmed.push(row.id);
-      if (confirmed.length >= COMPLETE_EVERY) void complete().catch(() => {});
-    } catch (err) {
-      const e = err as Error & { name?: string; code?: string };
-      refused.push({ id: row.id, key: row.storage_key, error: [e.name, e.code, e.message].filter(Boolean).join(': ') });
-    }
-  });
-  await complete();
-  await completing;
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly name: string,
+    private readonly settings: ReturnType<typeof validateCleanupOptions>,
+    private readonly onCompleted?: (ids: string[]) => void,
+  ) {}
 
-  if (refused.length) {
-    const failed = await client.query<{ failed: boolean }>(
-      'SELECT failed FROM deletion.fail_file_deletions($1, $2::bigint[], $3::text[], $4, make_interval(secs => $5))',
-      [options.name, refused.map((r) => r.id), refused.map((r) => r.error), maxAttempts, backoffSeconds],
-    );
-    report.failed = failed.rows.filter((r) => r.failed).length;
-    report.retrying = failed.rows.length - report.failed;
-    report.errors = refused.map(({ key, error }) => ({ key, error }));
+  confirm(id: string) {
+    this.confirmed.push(id);
+    if (this.confirmed.length >= COMPLETE_EVERY) void this.flush().catch(() => {});
   }
-  report.ms = Date.now() - started;
-  return report;
+
+  refuse(id: string, error: string) {
+    this.refused.push({ id, error });
+  }
+
+  /** Sends everything buffered so far; resolves when it (and everything before it) is recorded. */
+  flush(): Promise<void> {
+    const confirmed = this.confirmed;
+    const refused = this.refused;
+    this.confirmed = [];
+    this.refused = [];
+    if (confirmed.length) {
+      this.chain = this.chain.then(async () => {
+        const done = await this.client.query<{ id: string }>('SELECT id::text FROM deletion.complete_file_deletions($1, $2::bigint[]) AS id', [this.name, confirmed]);
+        for (const r of done.rows) this.completed.add(r.id);
+        this.onCompleted?.(done.rows.map((r) => r.id));
+      });
+    }
+    if (refused.length) {
+      this.chain = this.chain.then(async () => {
+        const { maxAttempts, backoffSeconds } = this.settings;
+        const failed = await this.client.query<{ id: string; failed: boolean }>(
+          'SELECT id::text, failed FROM deletion.fail_file_deletions($1, $2::bigint[], $3::text[], $4, make_interval(secs => $5))',
+          [this.name, refused.map((r) => r.id), refused.map((r) => r.error), maxAttempts, backoffSeconds],
+        );
+        for (const r of failed.rows) this.failedFor.set(r.id, r.failed);
+      });
+    }
+    return this.chain;
+  }
 }
 
-/** Batches until stopped: one with `once`, until nothing is due with `untilEmpty`, otherwise forever (waiting when idle). */
+function describe(err: unknown): string {
+  const e = err as Error & { name?: string; code?: string };
+  return [e.name, e.code, e.message].filter(Boolean).join(': ') || String(err);
+}
+
+/**
+ * Cleans until stopped: one batch with `once`, until nothing is due with `untilEmpty`, otherwise
+ * forever (waiting `idleMs` whenever nothing is due). Deletes run `concurrency` at a time without
+ * waiting for batch boundaries: the next batch is claimed while the last files of the current one
+ * are still in flight, so a batch's slowest file does not idle the others. On `signal`, no more
+ * batches are claimed; the files in hand are finished and reported.
+ */
 export async function runCleanup(client: pg.ClientBase, storage: FileStorage, options: CleanupOptions = {}): Promise<CleanupReport> {
-  validateCleanupOptions(options);
+  const settings = validateCleanupOptions(options);
   const name = options.name ?? cleanerName();
   const started = Date.now();
   const total: CleanupReport = { cleaner: name, batches: 0, claimed: 0, deleted: 0, stillReferenced: 0, retrying: 0, failed: 0, ms: 0 };
-  while (!options.signal?.aborted) {
-    const batch = await cleanBatch(client, storage, { ...options, name });
-    if (batch.claimed > 0) {
-      total.batches++;
-      total.claimed += batch.claimed;
-      total.deleted += batch.deleted;
-      total.stillReferenced += batch.stillReferenced;
-      total.retrying += batch.retrying;
-      total.failed += batch.failed;
-      options.onBatch?.(batch);
+  const reporter = new Reporter(client, name, settings, options.onCompleted);
+  const ready: Item[] = [];
+  let claiming: Promise<void> | null = null;
+  let nothingDue = false;
+  let claims = 0;
+  let failure: unknown;
+
+  const mayClaim = () => !nothingDue && !failure && !options.signal?.aborted && !(options.once && claims > 0);
+
+  /** The batch is done when its last file is answered; its report waits for the database's verdicts. */
+  async function finishBatch(batch: BatchState) {
+    await reporter.flush();
+    const r = batch.report;
+    for (const id of batch.ids) {
+      if (reporter.completed.delete(id)) r.deleted++;
+      const failed = reporter.failedFor.get(id);
+      if (failed !== undefined) {
+        reporter.failedFor.delete(id);
+        if (failed) r.failed++;
+        else r.retrying++;
+      }
     }
-    if (options.once || (options.untilEmpty && batch.claimed === 0)) break;
-    if (batch.claimed === 0) await sleep(options.idleMs ?? 5000, options.signal);
+    r.ms = Date.now() - batch.started;
+    total.deleted += r.deleted;
+    total.retrying += r.retrying;
+    total.failed += r.failed;
+    options.onBatch?.(r);
   }
+
+  function claim(): Promise<void> {
+    claiming ??= (async () => {
+      claims++;
+      const batchStarted = Date.now();
+      const { rows } = await client.query<Claimed>(
+        'SELECT id::text, storage_key, attempts, still_referenced FROM deletion.claim_file_deletions($1, $2, make_interval(secs => $3), make_interval(secs => $4))',
+        [name, settings.batchSize, settings.leaseSeconds, settings.graceSeconds],
+      );
+      if (rows.length === 0) {
+        nothingDue = true;
+        return;
+      }
+      const toDelete = rows.filter((r) => !r.still_referenced);
+      const batch: BatchState = {
+        report: { claimed: rows.length, deleted: 0, stillReferenced: rows.length - toDelete.length, retrying: 0, failed: 0, errors: [], ms: 0 },
+        ids: toDelete.map((r) => r.id),
+        unfinished: toDelete.length,
+        started: batchStarted,
+      };
+      total.batches++;
+      total.claimed += rows.length;
+      total.stillReferenced += batch.report.stillReferenced;
+      if (toDelete.length === 0) await finishBatch(batch);
+      else ready.push(...toDelete.map((row) => ({ row, batch })));
+    })()
+      .catch((err) => {
+        failure ??= err;
+      })
+      .finally(() => {
+        claiming = null;
+      });
+    return claiming;
+  }
+
+  async function deleteOne({ row, batch }: Item) {
+    try {
+      await storage.delete(row.storage_key);
+      reporter.confirm(row.id);
+    } catch (err) {
+      const error = describe(err);
+      reporter.refuse(row.id, error);
+      batch.report.errors.push({ key: row.storage_key, error });
+    }
+    if (--batch.unfinished === 0) await finishBatch(batch);
+  }
+
+  async function worker() {
+    while (!failure) {
+      // Claim the next batch before this one runs dry (at most one claim in flight).
+      if (ready.length <= settings.concurrency && mayClaim()) void claim();
+      const item = ready.shift();
+      if (item) {
+        await deleteOne(item).catch((err) => {
+          failure ??= err;
+        });
+      } else if (claiming) {
+        await claiming;
+      } else {
+        return;
+      }
+    }
+  }
+
+  while (!options.signal?.aborted && !failure) {
+    nothingDue = false;
+    await Promise.all(Array.from({ length: settings.concurrency }, worker));
+    await reporter.flush().catch((err) => {
+      failure ??= err;
+    });
+    if (failure || options.once || options.untilEmpty) break;
+    await sleep(options.idleMs ?? 5000, options.signal);
+  }
+  if (failure) throw failure;
   total.ms = Date.now() - started;
   return total;
 }

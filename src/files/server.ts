@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
-import { cleanBatch, cleanerName, validateCleanupOptions, type CleanupOptions } from './cleaner.ts';
+import { runCleanup, validateCleanupOptions, type CleanupOptions } from './cleaner.ts';
 import type { FileStorage } from './storage.ts';
 
 export interface ServeOptions {
@@ -94,7 +94,7 @@ export function createCleanupServer(options: ServeOptions) {
     }
     const client = await pool.connect();
     try {
-      const batch = await cleanBatch(client, options.storage, { ...run, name: cleanerName() });
+      const batch = await runCleanup(client, options.storage, { ...run, once: true });
       counters.deletion_kit_cleanup_runs_total++;
       counters.deletion_kit_files_deleted_total += batch.deleted;
       counters.deletion_kit_files_failed_attempts_total += batch.retrying + batch.failed;
