@@ -110,6 +110,7 @@ COMMENT ON FUNCTION deletion.queue_files_of_truncated_table() IS 'Trigger deleti
 
 -- Makes one table's file triggers match its registry row (idempotent; deletion.rewire() calls it for
 -- every registered table): three triggers when file_key_column is set, none otherwise.
+-- Error: the registry names a column the table does not have (42703).
 CREATE OR REPLACE FUNCTION deletion.wire_files(target regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -128,6 +129,12 @@ BEGIN
   END LOOP;
   IF key_column IS NULL THEN
     RETURN;
+  END IF;
+  -- A registry row naming a column the table no longer has would make every delete fail; say so now.
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                  WHERE a.attrelid = target AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'the registry tracks files of % in column "%", which the table does not have', target, key_column
+      USING ERRCODE = '42703', HINT = format('point it at the key column: SELECT deletion.track_files(%L, ''<column>''), or stop tracking with NULL', target::text);
   END IF;
   EXECUTE format(
     'CREATE TRIGGER deletion_60_files AFTER DELETE ON %s REFERENCING OLD TABLE AS deleted_rows'

@@ -2,7 +2,7 @@
 -- transaction, whoever deletes it and however (cascade, function, TRUNCATE), on the lab schema
 -- (uuid keys, a composite key, a self-referencing tree).
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 \i test/fixtures/lab_schema.sql
 
@@ -155,6 +155,12 @@ SELECT throws_ok($$ SELECT deletion.track_files('lab.tags', 'label') $$, '42501'
 RESET ROLE;
 SELECT is((SELECT file_key_column FROM deletion.table_policies WHERE table_schema = 'lab' AND table_name = 'tags'), NULL,
           'the refused track_files changed nothing');
+
+-- A key column dropped behind the registry's back is reported, not silently untracked.
+ALTER TABLE lab.tags ADD COLUMN sticker_key text;
+SELECT deletion.track_files('lab.tags', 'sticker_key');
+ALTER TABLE lab.tags DROP COLUMN sticker_key;
+SELECT throws_ok($$ SELECT deletion.wire_files('lab.tags') $$, '42703', NULL, 'wiring a table whose key column is gone fails with a hint');
 
 -- Untracking --------------------------------------------------------------------------------------------
 
