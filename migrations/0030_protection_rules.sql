@@ -13,8 +13,9 @@
 --
 -- Who may pass: deletion.is_admin() (superusers, deletion_admin members, and the engine's own
 -- SECURITY DEFINER paths such as the deletion-job worker's chunks) passes every rule, except a rule
--- with admin_must_force, which an admin passes only with `SET LOCAL deletion.force = 'on'` (or
--- deletion.force_delete()). The setting is honoured only for admins: an application role gains nothing.
+-- with admin_must_force, which an admin passes only for a row forced in the same transaction
+-- (deletion.force_delete or deletion.allow_forced_delete write deletion.forced_deletes, which only
+-- deletion_admin may insert into: forcing is a privilege of the role, never a setting).
 CREATE TABLE deletion.protection_rules (
   id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   table_schema       name    NOT NULL,
@@ -51,11 +52,38 @@ COMMENT ON COLUMN deletion.protection_rules.via_constraint IS 'child_count: the 
 COMMENT ON COLUMN deletion.protection_rules.threshold IS 'child_count: most child rows a directly deleted row may hold; bulk_delete: most rows one statement may remove.';
 COMMENT ON COLUMN deletion.protection_rules.check_function IS 'pre_delete_check: schema-qualified function taking the primary key and returning (safe boolean, reasons text[]).';
 COMMENT ON COLUMN deletion.protection_rules.guards_soft_delete IS 'Also guard the soft delete of the row (the UPDATE that sets deleted_at), not only DELETE statements.';
-COMMENT ON COLUMN deletion.protection_rules.admin_must_force IS 'Admins pass only with SET LOCAL deletion.force = ''on'' (deletion.force_delete), not by role alone.';
+COMMENT ON COLUMN deletion.protection_rules.admin_must_force IS 'Admins pass only for a row they forced in the same transaction (deletion.force_delete), not by role alone.';
 COMMENT ON COLUMN deletion.protection_rules.message IS 'What the user should do instead; {table} and {pk} are replaced by the table and the row''s key.';
 
 GRANT SELECT ON deletion.protection_rules TO deletion_app, deletion_admin;
 
+-- The rows an admin forced past the rules that require forcing, one row per forced row and
+-- transaction. The protection trigger honours a row here only within the transaction that wrote it;
+-- the rows stay as the record of who forced what. Only deletion_admin may insert.
+CREATE TABLE deletion.forced_deletes (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  table_schema   name        NOT NULL,
+  table_name     name        NOT NULL,
+  pk             text        NOT NULL,
+  forced_by      name        NOT NULL DEFAULT current_user,
+  reason         text,
+  forced_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX forced_deletes_lookup_idx ON deletion.forced_deletes (transaction_id, table_schema, table_name, pk);
+COMMENT ON TABLE deletion.forced_deletes IS 'Rows an admin forced past protection rules that require forcing (honoured only in the forcing transaction; kept as the record).';
+COMMENT ON COLUMN deletion.forced_deletes.id IS 'Surrogate key.';
+COMMENT ON COLUMN deletion.forced_deletes.transaction_id IS 'The transaction the force holds for.';
+COMMENT ON COLUMN deletion.forced_deletes.table_schema IS 'Schema of the forced row''s table.';
+COMMENT ON COLUMN deletion.forced_deletes.table_name IS 'Table of the forced row.';
+COMMENT ON COLUMN deletion.forced_deletes.pk IS 'Key of the forced row (the engine''s key text).';
+COMMENT ON COLUMN deletion.forced_deletes.forced_by IS 'The admin role that forced it.';
+COMMENT ON COLUMN deletion.forced_deletes.reason IS 'Why it was forced.';
+COMMENT ON COLUMN deletion.forced_deletes.forced_at IS 'When.';
+
+GRANT SELECT, INSERT ON deletion.forced_deletes TO deletion_admin;
+
 -- Down Migration
 
+DROP TABLE deletion.forced_deletes;
 DROP TABLE deletion.protection_rules;

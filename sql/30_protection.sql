@@ -4,19 +4,48 @@
 -- (deletion_20_soft_delete): a protected row is refused whether its DELETE would have become a soft
 -- delete or a hard one. docs/protection.md describes the rules, the bypass and the errors.
 
--- True when a rule does not bind the current role: admins pass every rule, and a rule marked
--- admin_must_force only when the admin also asked for it (SET LOCAL deletion.force = 'on').
--- The setting is read only after the role check, so an application role gains nothing by setting it.
-CREATE OR REPLACE FUNCTION deletion.passes_protection(admin_must_force boolean)
+-- True when an admin forced this row in the current transaction (deletion.allow_forced_delete).
+-- Only deletion_admin may write deletion.forced_deletes, so no application role can force anything.
+CREATE OR REPLACE FUNCTION deletion.is_forced(target regclass, pk text)
 RETURNS boolean
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT deletion.is_admin()
-     AND (NOT admin_must_force OR coalesce(current_setting('deletion.force', true), '') IN ('on', 'true', '1'))
+  SELECT EXISTS (
+    SELECT 1
+      FROM deletion.forced_deletes f
+      JOIN pg_class c ON c.oid = target AND c.relname = f.table_name
+      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = f.table_schema
+     WHERE f.transaction_id = pg_current_xact_id_if_assigned() AND f.pk = is_forced.pk)
 $$;
-COMMENT ON FUNCTION deletion.passes_protection(boolean) IS 'True when the current role passes a protection rule: an admin, who for an admin_must_force rule must also SET LOCAL deletion.force = ''on''.';
+COMMENT ON FUNCTION deletion.is_forced(regclass, text) IS 'True when an admin forced the row past protection in the current transaction.';
+
+-- True when a rule does not bind the given role: admins pass every rule, and a rule marked
+-- admin_must_force only for a row an admin forced in this transaction. The role is the one the
+-- delete runs as: the caller for the statement's own rows, the table's owner for rows a cascade
+-- removes (PostgreSQL runs referential actions, and the triggers they fire, as the table's owner).
+CREATE OR REPLACE FUNCTION deletion.role_passes_protection(acting_role oid, admin_must_force boolean, target regclass, pk text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT pg_has_role(acting_role, 'deletion_admin', 'MEMBER')
+     AND (NOT admin_must_force OR deletion.is_forced(target, pk))
+$$;
+COMMENT ON FUNCTION deletion.role_passes_protection(oid, boolean, regclass, text) IS 'True when a protection rule does not bind the role: an admin, who for an admin_must_force rule must also have forced the row in this transaction.';
+
+-- The same for the current role (what the triggers ask).
+CREATE OR REPLACE FUNCTION deletion.passes_protection(admin_must_force boolean, target regclass, pk text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT deletion.role_passes_protection(current_user::regrole::oid, admin_must_force, target, pk)
+$$;
+COMMENT ON FUNCTION deletion.passes_protection(boolean, regclass, text) IS 'True when a protection rule does not bind the current role (see role_passes_protection).';
 
 -- A row's key as the text the engine's APIs take: the value itself for a one-column key, a JSON
 -- array in key order for a composite key.
@@ -88,7 +117,7 @@ BEGIN
        AND (NOT soft OR r.guards_soft_delete)
      ORDER BY r.id
   LOOP
-    CONTINUE WHEN for_caller AND deletion.passes_protection(rule.admin_must_force);
+    CONTINUE WHEN for_caller AND deletion.passes_protection(rule.admin_must_force, target, pk);
     IF rule.kind = 'child_count' THEN
       SELECT con.conrelid::regclass,
              (SELECT string_agg(format('child.%I', a.attname), ', ' ORDER BY k.n)
@@ -171,7 +200,7 @@ BEGIN
   SELECT r.* INTO rule
     FROM deletion.protection_rules r
    WHERE r.kind = 'bulk_delete' AND r.table_schema = TG_TABLE_SCHEMA AND r.table_name = TG_TABLE_NAME
-     AND NOT deletion.passes_protection(r.admin_must_force)
+     AND NOT deletion.passes_protection(r.admin_must_force, TG_RELID::regclass, NULL)
    ORDER BY r.threshold
    LIMIT 1;
   IF NOT FOUND THEN
@@ -357,46 +386,58 @@ END
 $$;
 COMMENT ON FUNCTION deletion.unprotect(bigint) IS 'Removes a protection rule and its triggers when no other rule needs them.';
 
--- The sanctioned way for an admin to delete a protected row: checks the role, sets deletion.force for
--- this one statement, deletes the row (cascades and the other triggers run as usual) and returns the
--- number of rows deleted from `target` (0 when the DELETE became a soft delete).
+-- Admins only: lets the row past the rules that require forcing, for the rest of this transaction,
+-- by recording it in deletion.forced_deletes (with who and why). Use it before a soft delete of a
+-- protected row; deletion.force_delete does it and deletes.
+CREATE OR REPLACE FUNCTION deletion.allow_forced_delete(target regclass, pk text, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  predicate text := deletion.key_predicate(target, pk);
+  row_key text;
+BEGIN
+  IF NOT deletion.is_admin() THEN
+    RAISE EXCEPTION 'only deletion_admin members may force the delete of a protected row'
+      USING ERRCODE = '42501', HINT = 'ask an admin, or schedule a deletion job';
+  END IF;
+  EXECUTE format('SELECT deletion.key_text(%L, to_jsonb(t)) FROM %s t WHERE %s', target, target, predicate) INTO row_key;
+  IF row_key IS NULL THEN
+    RAISE EXCEPTION 'no row % in %', pk, target USING ERRCODE = 'P0002';
+  END IF;
+  INSERT INTO deletion.forced_deletes (transaction_id, table_schema, table_name, pk, reason)
+  SELECT pg_current_xact_id(), n.nspname, c.relname, row_key, allow_forced_delete.reason
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = target;
+END
+$$;
+COMMENT ON FUNCTION deletion.allow_forced_delete(regclass, text, text) IS 'Admins only: lets one row past the protection rules that require forcing, for the rest of the transaction (recorded in deletion.forced_deletes).';
+
+-- The sanctioned way for an admin to delete a protected row: forces it (allow_forced_delete), deletes
+-- it (cascades and the other triggers run as usual) and returns the number of rows deleted from
+-- `target` (0 when the DELETE became a soft delete).
 CREATE OR REPLACE FUNCTION deletion.force_delete(target regclass, pk text, reason text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  predicate text := deletion.key_predicate(target, pk);
-  previous_force text := coalesce(current_setting('deletion.force', true), '');
-  previous_reason text := coalesce(current_setting('deletion.reason', true), '');
   deleted bigint;
 BEGIN
-  IF NOT deletion.is_admin() THEN
-    RAISE EXCEPTION 'only deletion_admin members may force the delete of a protected row'
-      USING ERRCODE = '42501', HINT = 'ask an admin, or schedule a deletion job';
-  END IF;
-  EXECUTE format('SELECT 1 FROM %s WHERE %s', target, predicate);
+  PERFORM deletion.allow_forced_delete(target, pk, reason);
+  EXECUTE format('DELETE FROM %s WHERE %s', target, deletion.key_predicate(target, pk));
   GET DIAGNOSTICS deleted = ROW_COUNT;
-  IF deleted = 0 THEN
-    RAISE EXCEPTION 'no row % in %', pk, target USING ERRCODE = 'P0002';
-  END IF;
-  PERFORM set_config('deletion.force', 'on', true);
-  IF reason IS NOT NULL THEN
-    PERFORM set_config('deletion.reason', reason, true);
-  END IF;
-  EXECUTE format('DELETE FROM %s WHERE %s', target, predicate);
-  GET DIAGNOSTICS deleted = ROW_COUNT;
-  PERFORM set_config('deletion.force', previous_force, true);
-  PERFORM set_config('deletion.reason', previous_reason, true);
   RETURN deleted;
 END
 $$;
-COMMENT ON FUNCTION deletion.force_delete(regclass, text, text) IS 'Admins only: deletes a row past the protection rules that require forcing (deletion.force for one statement).';
+COMMENT ON FUNCTION deletion.force_delete(regclass, text, text) IS 'Admins only: forces one row past the protection rules that require forcing and deletes it; returns the rows deleted.';
 
-GRANT EXECUTE ON FUNCTION deletion.passes_protection(boolean), deletion.key_text(regclass, jsonb),
+GRANT EXECUTE ON FUNCTION deletion.is_forced(regclass, text), deletion.role_passes_protection(oid, boolean, regclass, text),
+                          deletion.passes_protection(boolean, regclass, text), deletion.key_text(regclass, jsonb),
                           deletion.rule_foreign_key(deletion.protection_rules),
                           deletion.rule_message(deletion.protection_rules, regclass, text),
                           deletion.row_protection_failures(regclass, jsonb, boolean, boolean),
                           deletion.protect_row(), deletion.protect_bulk()
   TO deletion_app, deletion_admin;
-GRANT EXECUTE ON FUNCTION deletion.force_delete(regclass, text, text) TO deletion_admin;
+GRANT EXECUTE ON FUNCTION deletion.allow_forced_delete(regclass, text, text), deletion.force_delete(regclass, text, text) TO deletion_admin;

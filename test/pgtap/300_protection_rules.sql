@@ -1,7 +1,7 @@
 -- Protection rules on the lab schema: a child_count rule, a bulk-delete guard and a pre-delete check,
 -- who they bind (an application role) and who passes (admins; forced for a check), and bad rules.
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 \i test/fixtures/lab_schema.sql
 
@@ -67,12 +67,10 @@ SELECT throws_like($$ DELETE FROM lab.people WHERE email = 'owner@lab' $$, '%not
 SELECT throws_ok($$ UPDATE lab.people SET deleted_at = now() WHERE email = 'owner@lab' $$, 'PD303', NULL,
                  'nor soft-deleted');
 SELECT lives_ok($$ DELETE FROM lab.people WHERE email = 'idle@lab' $$, 'a person the check calls safe can be deleted');
-SET LOCAL deletion.force = 'on';
-SELECT throws_ok($$ DELETE FROM lab.people WHERE email = 'owner@lab' $$, 'PD303', NULL,
-                 'an application role gains nothing by setting deletion.force');
 SELECT throws_ok($$ SELECT deletion.force_delete('lab.people', '00000000-0000-4000-8000-000000000001') $$, '42501', NULL,
-                 'nor by calling force_delete');
-RESET deletion.force;
+                 'an application role cannot force a delete');
+SELECT throws_ok($$ INSERT INTO deletion.forced_deletes (table_schema, table_name, pk) VALUES ('lab', 'people', '00000000-0000-4000-8000-000000000001') $$,
+                 '42501', NULL, 'nor write the record of forced rows itself');
 RESET ROLE;
 
 SELECT lives_ok($$ DELETE FROM lab.orgs WHERE id = '00000000-0000-4000-8000-00000000000c' $$,
@@ -81,7 +79,11 @@ SELECT throws_ok($$ DELETE FROM lab.people WHERE email = 'owner@lab' $$, 'PD303'
                  'but an admin must force a delete the check refuses');
 SELECT is(deletion.force_delete('lab.people', '00000000-0000-4000-8000-000000000001', 'left the company'), 1::bigint,
           'force_delete deletes it for an admin');
-SELECT is(current_setting('deletion.force', true), '', 'and force_delete does not leave deletion.force on');
+SELECT is((SELECT forced_by || ': ' || reason FROM deletion.forced_deletes), 'postgres: left the company',
+          'and the force is on record with who and why');
+UPDATE lab.documents SET owner_id = '00000000-0000-4000-8000-000000000003';
+SELECT throws_ok($$ UPDATE lab.people SET deleted_at = now() WHERE email = 'idle2@lab' $$, 'PD303', NULL,
+                 'a force holds for its row only');
 
 SELECT throws_ok($$ SELECT deletion.protect_child_count('lab.orgs', 'lab.tags', 1, 'x') $$, 'PD304', NULL,
                  'a child_count rule through a foreign key that does not exist is refused');
