@@ -1,3 +1,7 @@
+-- The functions below read tables of migration 0030; after `migrate down` past it they must still be
+-- creatable (and simply unused), so their bodies are checked when called, not when created.
+SET LOCAL check_function_bodies = off;
+
 -- Protection: triggers that refuse dangerous deletes, driven by the rules in deletion.protection_rules
 -- (migrations/0030_protection_rules.sql explains the three kinds). The triggers are named
 -- deletion_10_protect* so that, within BEFORE DELETE, they fire before the soft-delete trigger
@@ -63,31 +67,33 @@ COMMENT ON FUNCTION deletion.key_text(regclass, jsonb) IS 'The key of a row imag
 
 -- The foreign key a child_count rule counts through: the named constraint, or the only foreign key
 -- from the child to the protected table. NULL when there is none or the choice is ambiguous.
-CREATE OR REPLACE FUNCTION deletion.rule_foreign_key(rule deletion.protection_rules)
+CREATE OR REPLACE FUNCTION deletion.rule_foreign_key(rule_id bigint)
 RETURNS oid
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
   SELECT CASE WHEN count(*) = 1 THEN min(con.oid) END
-    FROM pg_constraint con
-   WHERE con.contype = 'f'
+    FROM deletion.protection_rules rule
+    JOIN pg_constraint con
+      ON con.contype = 'f'
      AND con.conrelid = to_regclass(format('%I.%I', rule.child_schema, rule.child_table))
      AND con.confrelid = to_regclass(format('%I.%I', rule.table_schema, rule.table_name))
      AND (rule.via_constraint IS NULL OR con.conname = rule.via_constraint)
+   WHERE rule.id = rule_id
 $$;
-COMMENT ON FUNCTION deletion.rule_foreign_key(deletion.protection_rules) IS 'The child''s foreign key a child_count rule counts through (NULL when missing or ambiguous).';
+COMMENT ON FUNCTION deletion.rule_foreign_key(bigint) IS 'The child''s foreign key a child_count rule counts through (NULL when missing or ambiguous).';
 
--- The rule's message with {table} and {pk} filled in.
-CREATE OR REPLACE FUNCTION deletion.rule_message(rule deletion.protection_rules, target regclass, pk text)
+-- A rule's message with {table} and {pk} filled in.
+CREATE OR REPLACE FUNCTION deletion.rule_message(message text, target regclass, pk text)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT replace(replace(rule.message, '{table}', target::text), '{pk}', pk)
+  SELECT replace(replace(message, '{table}', target::text), '{pk}', coalesce(pk, ''))
 $$;
-COMMENT ON FUNCTION deletion.rule_message(deletion.protection_rules, regclass, text) IS 'A rule''s message with {table} and {pk} replaced.';
+COMMENT ON FUNCTION deletion.rule_message(text, regclass, text) IS 'A rule''s message with {table} and {pk} replaced.';
 
 -- Every row-level rule (child_count, pre_delete_check) one row of `target` fails, with the error it
 -- raises. `soft` selects the rules that guard soft deletes; `for_caller` leaves out the rules the
@@ -127,7 +133,7 @@ BEGIN
                 FROM unnest(con.confkey) WITH ORDINALITY k(attnum, n)
                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum)
         INTO child, child_columns, parent_columns
-        FROM pg_constraint con WHERE con.oid = deletion.rule_foreign_key(rule);
+        FROM pg_constraint con WHERE con.oid = deletion.rule_foreign_key(rule.id);
       EXECUTE format('SELECT count(*) FROM %s child WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $1) parent)',
                      child, child_columns, parent_columns, target)
          INTO held
@@ -138,7 +144,7 @@ BEGIN
         errcode := 'PD301';
         message := format('%s %s holds %s rows in %I.%I, more than the %s a direct delete may remove',
                           target, pk, held, rule.child_schema, rule.child_table, rule.threshold);
-        hint := deletion.rule_message(rule, target, pk);
+        hint := deletion.rule_message(rule.message, target, pk);
         RETURN NEXT;
       END IF;
     ELSE
@@ -152,7 +158,7 @@ BEGIN
         errcode := 'PD303';
         message := format('%s %s is not safe to delete: %s', target, pk,
                           coalesce(array_to_string(verdict.reasons, '; '), 'the check gave no verdict'));
-        hint := deletion.rule_message(rule, target, pk);
+        hint := deletion.rule_message(rule.message, target, pk);
         RETURN NEXT;
       END IF;
     END IF;
@@ -209,7 +215,7 @@ BEGIN
   SELECT count(*) INTO removed FROM removed_rows;
   IF removed > rule.threshold THEN
     RAISE EXCEPTION 'one statement may delete at most % rows of %, this one deleted %', rule.threshold, TG_RELID::regclass, removed
-      USING ERRCODE = 'PD302', HINT = deletion.rule_message(rule, TG_RELID::regclass, '*');
+      USING ERRCODE = 'PD302', HINT = deletion.rule_message(rule.message, TG_RELID::regclass, '*');
   END IF;
   RETURN NULL;
 END
@@ -235,12 +241,15 @@ DECLARE
   bulk_rules boolean := false;
   has_marker boolean;
 BEGIN
+  IF to_regclass('deletion.protection_rules') IS NULL THEN
+    RETURN;  -- migration 0030 is not applied (migrate down): nothing to wire
+  END IF;
   FOR rule IN
     SELECT r.* FROM deletion.protection_rules r
       JOIN pg_class c ON c.oid = target AND c.relname = r.table_name
       JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = r.table_schema
   LOOP
-    IF rule.kind = 'child_count' AND deletion.rule_foreign_key(rule) IS NULL THEN
+    IF rule.kind = 'child_count' AND deletion.rule_foreign_key(rule.id) IS NULL THEN
       RAISE EXCEPTION 'protection rule % on %: no single foreign key from %.% to it%', rule.id, target,
                       quote_ident(rule.child_schema), quote_ident(rule.child_table),
                       CASE WHEN rule.via_constraint IS NULL THEN '' ELSE format(' named %I', rule.via_constraint) END
@@ -435,9 +444,10 @@ COMMENT ON FUNCTION deletion.force_delete(regclass, text, text) IS 'Admins only:
 
 GRANT EXECUTE ON FUNCTION deletion.is_forced(regclass, text), deletion.role_passes_protection(oid, boolean, regclass, text),
                           deletion.passes_protection(boolean, regclass, text), deletion.key_text(regclass, jsonb),
-                          deletion.rule_foreign_key(deletion.protection_rules),
-                          deletion.rule_message(deletion.protection_rules, regclass, text),
+                          deletion.rule_foreign_key(bigint), deletion.rule_message(text, regclass, text),
                           deletion.row_protection_failures(regclass, jsonb, boolean, boolean),
                           deletion.protect_row(), deletion.protect_bulk()
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.allow_forced_delete(regclass, text, text), deletion.force_delete(regclass, text, text) TO deletion_admin;
+
+SET LOCAL check_function_bodies = on;

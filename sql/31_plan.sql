@@ -220,7 +220,7 @@ BEGIN
       rows := reached.total;
       via := '{}';
       detail := format('one statement may delete at most %s rows of %s, this one would delete %s: %s',
-                       rule.threshold, reached.rel, reached.total, deletion.rule_message(rule, reached.rel, '*'));
+                       rule.threshold, reached.rel, reached.total, deletion.rule_message(rule.message, reached.rel, '*'));
       RETURN NEXT;
     END LOOP;
   END LOOP;

@@ -1,3 +1,7 @@
+-- table_markdown reads deletion.protection_rules (migration 0030); checked when called, not when
+-- created, so the module still applies after `migrate down` past that migration.
+SET LOCAL check_function_bodies = off;
+
 -- Documentation from the catalog: one Markdown page per table in seed 001's format (columns with type,
 -- null, default and comment; unique keys; indexes with their SQL; foreign keys with their actions;
 -- views that use the table), plus the table's deletion policy, and a Mermaid graph of every foreign
@@ -204,3 +208,5 @@ GRANT EXECUTE ON FUNCTION deletion.md_cell(text), deletion.md_table(text[], text
                           deletion.documented_tables(), deletion.table_markdown(regclass), deletion.mermaid_id(regclass),
                           deletion.cascade_markdown()
   TO deletion_app, deletion_admin;
+
+SET LOCAL check_function_bodies = on;
