@@ -29,6 +29,8 @@ INSERT INTO comments (id, issue_id, author_id, parent_comment_id, body) OVERRIDI
   (1, 1, 2, NULL, 'question'), (2, 1, 1, 1, 'answer'), (3, 1, 2, NULL, 'spam'), (4, 2, 2, NULL, 'on second');
 INSERT INTO comment_reactions (comment_id, user_id, emoji) VALUES (1, 1, 'eyes');
 SELECT setval(pg_get_serial_sequence('public.users', 'id'), 1000);
+-- Old comments: seed 004's protection (issue 5) refuses deleting a user with comments in the last 30 days.
+UPDATE comments SET created_at = now() - interval '60 days';
 
 -- Exactness: soft-delete a comment, then its issue; restore the issue: the comment stays deleted.
 CREATE TEMP TABLE ops (name text PRIMARY KEY, op uuid);

@@ -5,6 +5,10 @@
 -- sub-issues and threaded comments; and a restore refused because a unique key was taken.
 BEGIN;
 SELECT plan(19);
+-- These scenarios test what hard deletes do (migration 0011 makes a plain DELETE on users, workspaces,
+-- projects, issues and comments a soft delete); as the superuser running the tests,
+-- deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
+SET LOCAL deletion.mode = 'hard';
 
 \i bench/sql/generate_product_data.sql
 SELECT count(*) FROM bench.generate_product_data(200, 2);

@@ -74,7 +74,9 @@ RESET ROLE;
 SELECT throws_ok(format('DELETE FROM public.users WHERE id = %s', (SELECT busy FROM people)), 'PD303', NULL,
                  'an admin too must force the delete of an unsafe user');
 
--- A user whose only tie is an open issue assigned to them: unsafe, but forceable.
+-- A user whose only tie is an open issue assigned to them: unsafe, but forceable. users is a
+-- soft-delete table (migration 0011); deletion.mode = 'hard' makes the forced delete a real one.
+SET LOCAL deletion.mode = 'hard';
 INSERT INTO public.users (email, name) VALUES ('assignee@example.com', 'Assignee');
 UPDATE public.issues SET assignee_id = (SELECT id FROM public.users WHERE email = 'assignee@example.com'), status = 'todo'
  WHERE id = (SELECT min(id) FROM public.issues);
@@ -82,8 +84,11 @@ SELECT is(deletion.force_delete('public.users', (SELECT id::text FROM public.use
           1::bigint, 'a deletion_admin forces the delete of an unsafe user');
 SELECT is((SELECT assignee_id FROM public.issues WHERE id = (SELECT min(id) FROM public.issues)), NULL::bigint,
           'and their issue is unassigned (SET NULL)');
+RESET deletion.mode;
 
 -- Bulk deletes: eleven users in one statement are too many for an application role; ten are not.
+-- The guard counts rows a statement removes, so here a DELETE on users stays a DELETE.
+SELECT deletion.enable_soft_delete('public.users', delete_becomes_soft => false);
 INSERT INTO public.users (email, name) SELECT format('bulk%s@example.com', n), 'Bulk' FROM generate_series(1, 21) n;
 SET LOCAL ROLE protect_product_app;
 SELECT throws_ok($$ DELETE FROM public.users WHERE email LIKE 'bulk%' $$, 'PD302', NULL,

@@ -3,6 +3,10 @@
 -- queues its file once, with the attachment it came from; a rolled-back delete queues nothing.
 BEGIN;
 SELECT plan(11);
+-- These scenarios test what hard deletes do (migration 0011 makes a plain DELETE on users, workspaces,
+-- projects, issues and comments a soft delete); as the superuser running the tests,
+-- deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
+SET LOCAL deletion.mode = 'hard';
 
 SELECT is((SELECT file_key_column FROM deletion.table_policies WHERE table_schema = 'public' AND table_name = 'attachments'),
           'storage_key'::name, 'migration 0051 tracks public.attachments.storage_key');
