@@ -335,13 +335,14 @@ DECLARE
   current_level integer := 0;
   placed bigint;
   deferred bigint;
+  any_deferred boolean := false;  -- no cycle so far: no edge is deferred, no need to look
 BEGIN
-  ALTER TABLE pg_temp.audit_restore_rows ADD COLUMN IF NOT EXISTS pending integer;
+  ALTER TABLE pg_temp.audit_restore_rows ADD COLUMN IF NOT EXISTS pending integer NOT NULL DEFAULT 0;
   CREATE INDEX IF NOT EXISTS audit_restore_rows_level_idx ON pg_temp.audit_restore_rows (level);
   UPDATE pg_temp.audit_restore_rows r
-     SET pending = coalesce((SELECT count(*) FROM pg_temp.audit_restore_edges e
-                              WHERE e.child = r.row_id AND NOT (e.columns <@ r.deferred_columns)), 0)
-   WHERE r.kind = 'insert';
+     SET pending = d.parents
+    FROM (SELECT e.child, count(*) AS parents FROM pg_temp.audit_restore_edges e GROUP BY e.child) d
+   WHERE r.row_id = d.child AND r.kind = 'insert';
   UPDATE pg_temp.audit_restore_rows SET level = 0 WHERE kind = 'insert' AND pending = 0;
   GET DIAGNOSTICS placed = ROW_COUNT;
   LOOP
@@ -364,6 +365,7 @@ BEGIN
           FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' AND r.level IS NULL;
         RETURN current_level;
       END IF;
+      any_deferred := true;
       current_level := current_level + 1;
       UPDATE pg_temp.audit_restore_rows r
          SET pending = (SELECT count(*) FROM pg_temp.audit_restore_edges e JOIN pg_temp.audit_restore_rows p ON p.row_id = e.parent
@@ -380,8 +382,9 @@ BEGIN
       FROM (SELECT e.child, count(*) AS placed_parents
               FROM pg_temp.audit_restore_rows p
               JOIN pg_temp.audit_restore_edges e ON e.parent = p.row_id
-              JOIN pg_temp.audit_restore_rows c ON c.row_id = e.child
-             WHERE p.level = current_level - 1 AND NOT (e.columns <@ c.deferred_columns)
+             WHERE p.level = current_level - 1
+               AND (NOT any_deferred
+                    OR NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows c WHERE c.row_id = e.child AND e.columns <@ c.deferred_columns))
              GROUP BY e.child) d
      WHERE r.row_id = d.child AND r.level IS NULL;
     SELECT count(*) INTO placed FROM pg_temp.audit_restore_rows WHERE level = current_level;
