@@ -2,6 +2,10 @@
 -- workspace (the same shape every time), deletes one thing, and checks what went and what stayed.
 BEGIN;
 SELECT plan(57);
+-- These scenarios test the foreign keys' own actions, that is hard deletes. Migration 0011 makes a
+-- plain DELETE on users, workspaces, projects, issues and comments a soft delete; as the superuser
+-- running the tests, deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
+SET LOCAL deletion.mode = 'hard';
 
 -- One workspace of every kind of row, named by a tag so scenarios never touch each other's rows.
 --   users  <tag>-alice (created every issue, wrote C1..C3), <tag>-dave (wrote C4 only),
