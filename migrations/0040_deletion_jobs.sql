@@ -29,8 +29,11 @@ CREATE TABLE deletion.deletion_jobs (
   heartbeat_at     timestamptz,
   phase            text        NOT NULL DEFAULT 'plan',
   plan_server_start timestamptz,
+  plan             jsonb,
+  plan_step        integer,
   plan_cursor      bigint,
   rows_planned     bigint      NOT NULL DEFAULT 0,
+  rows_remaining   bigint,
   rows_deleted     bigint      NOT NULL DEFAULT 0,
   chunks           integer     NOT NULL DEFAULT 0,
   takeovers        integer     NOT NULL DEFAULT 0,
@@ -66,7 +69,10 @@ COMMENT ON COLUMN deletion.deletion_jobs.lease_backend_start IS 'Start time of t
 COMMENT ON COLUMN deletion.deletion_jobs.heartbeat_at IS 'Last sign of life from the holding worker; a stale heartbeat lets another worker take over.';
 COMMENT ON COLUMN deletion.deletion_jobs.phase IS 'Where a running job is: plan (find the tree), delete (chunks, leaves first), root, finished.';
 COMMENT ON COLUMN deletion.deletion_jobs.plan_server_start IS 'Server start time when the plan was made; a plan made before the last server start is re-made (the plan table is unlogged).';
-COMMENT ON COLUMN deletion.deletion_jobs.plan_cursor IS 'The plan position deleted down to: plan rows with a higher sequence number are done.';
+COMMENT ON COLUMN deletion.deletion_jobs.plan IS 'The plan''s steps, one per table of the tree in cascade order: [{"step", "table", "rows", "pages"}]; worked from the last step back.';
+COMMENT ON COLUMN deletion.deletion_jobs.plan_step IS 'The plan step being deleted (steps above it are done).';
+COMMENT ON COLUMN deletion.deletion_jobs.plan_cursor IS 'The page of the current step''s plan table deleted down to: pages at and above it are done.';
+COMMENT ON COLUMN deletion.deletion_jobs.rows_remaining IS 'Planned rows not yet deleted (an estimate within a step: whole plan pages).';
 COMMENT ON COLUMN deletion.deletion_jobs.rows_planned IS 'Rows of the tree found by the plan (descendants, the root not included).';
 COMMENT ON COLUMN deletion.deletion_jobs.rows_deleted IS 'Rows deleted by the job''s chunks so far, the root and its cascades included.';
 COMMENT ON COLUMN deletion.deletion_jobs.chunks IS 'Chunk transactions committed for this job.';
@@ -80,14 +86,14 @@ CREATE INDEX idx_dj_claimable ON deletion.deletion_jobs (coalesce(next_attempt_a
 ALTER TABLE deletion.deletion_jobs ENABLE ROW LEVEL SECURITY;
 GRANT SELECT ON deletion.deletion_jobs TO deletion_app, deletion_admin;
 GRANT INSERT (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at) ON deletion.deletion_jobs TO deletion_app, deletion_admin;
-GRANT UPDATE (status, hard_delete, reason, error, created_by, scheduled_at, finished_at, attempts, next_attempt_at, cancel_requested, phase, plan_cursor, rows_planned, rows_deleted, chunks)
+GRANT UPDATE (status, hard_delete, reason, error, created_by, scheduled_at, finished_at, attempts, next_attempt_at, cancel_requested)
   ON deletion.deletion_jobs TO deletion_app, deletion_admin;
 
--- Each running job's plan (the keys of its tree, found once) lives in an unlogged table of its own
--- in this schema, deletion_work.job_<id>, dropped when the job ends. Unlogged: it is scratch, not
+-- Each running job's plan (the keys of its tree, found once) lives in unlogged tables of its own in
+-- this schema, deletion_work.job_<id>_<step> (one per table of the tree), dropped when the job ends. Unlogged: it is scratch, not
 -- data; it is neither WAL-logged nor replicated, and a plan lost in a crash is simply made again.
 CREATE SCHEMA deletion_work;
-COMMENT ON SCHEMA deletion_work IS 'pg-deletion-kit: scratch plans of running deletion jobs (unlogged tables deletion_work.job_<id>).';
+COMMENT ON SCHEMA deletion_work IS 'pg-deletion-kit: scratch plans of running deletion jobs (unlogged tables deletion_work.job_<id>_<step>).';
 
 -- The should_proceed hook (seed 000): a function (target regclass, pk text) RETURNS boolean, named
 -- by schema-qualified name (never an OID, so it survives dump and restore). Checked before every

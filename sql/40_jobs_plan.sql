@@ -1,9 +1,11 @@
 -- Deletion jobs, part 1: the plan. A job deletes a row and everything that ON DELETE CASCADE would
 -- take with it, leaves first, in short chunks. Finding those rows again for every chunk is what makes
--- the naive way 10-20x slower than one DELETE (docs/jobs.md), so a job finds its tree ONCE: the keys
--- of every descendant, table by table, parents before children, go into an unlogged table of its own
--- (deletion_work.job_<id>, one row per key, numbered by `seq`). Chunks then walk that table from the
--- highest seq down (children before parents) and delete by primary key.
+-- the naive way 10-20x slower than one DELETE (docs/jobs.md), so a job finds its tree ONCE: for each
+-- table of the tree, parents before children, one CREATE UNLOGGED TABLE ... AS SELECT stores the
+-- primary keys of that table's rows in the tree (deletion_work.job_<id>_<step>), found by one scan of
+-- the table against its parents' plan tables. Chunks then walk the plan from the last step back
+-- (children before parents), each step's plan table from its last page down (a TID range scan, no
+-- index needed), and delete by primary key.
 --
 -- The plan is an optimisation, never the source of truth: a row added to the tree after the plan was
 -- made is removed by the cascade when its planned parent is deleted, and the final DELETE of the
@@ -59,133 +61,54 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.cascade_keys(regclass) IS 'The ON DELETE CASCADE foreign keys of a table, with child and parent columns in key order.';
 
--- SQL text for a row's primary key as text[] (what the plan stores): ARRAY[t.a::text, t.b::text].
-CREATE OR REPLACE FUNCTION deletion.plan_key_expr(target regclass, alias text)
+-- The primary-key column list of a table, each prefixed with an alias ('c.id' or 'c.org_id, c.id'),
+-- or bare when alias is NULL.
+CREATE OR REPLACE FUNCTION deletion.key_column_list(target regclass, alias text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT 'ARRAY[' || string_agg(format('%I.%I::text', alias, k.column_name), ', ') || ']'
+  SELECT string_agg(CASE WHEN alias IS NULL THEN quote_ident(k.column_name) ELSE format('%I.%I', alias, k.column_name) END, ', ')
     FROM deletion.primary_key_columns(target) k
 $$;
-COMMENT ON FUNCTION deletion.plan_key_expr(regclass, text) IS 'SQL text of a row''s primary key as text[], the form the job plan stores keys in.';
+COMMENT ON FUNCTION deletion.key_column_list(regclass, text) IS 'The primary-key columns of a table as an SQL column list, optionally alias-qualified.';
 
--- SQL text of a predicate matching table rows (alias) to plan rows (plan_alias) by primary key, each
--- key element cast back to its column's type so the table's primary-key index is used.
-CREATE OR REPLACE FUNCTION deletion.plan_key_match(target regclass, alias text, plan_alias text)
-RETURNS text
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog
-AS $$
-  SELECT string_agg(format('%I.%I = (%I.key[%s])::%s', alias, k.column_name, plan_alias, k.n, k.type_name), ' AND ')
-    FROM (SELECT pk.column_name, pk.type_name, row_number() OVER () AS n FROM deletion.primary_key_columns(target) pk) k
-$$;
-COMMENT ON FUNCTION deletion.plan_key_match(regclass, text, text) IS 'SQL text matching a table''s rows to plan rows by primary key, with casts back to the key types.';
-
--- The plan table of a job (which may not exist).
-CREATE OR REPLACE FUNCTION deletion.plan_table(job_id bigint)
+-- The plan table of one step of a job.
+CREATE OR REPLACE FUNCTION deletion.plan_table(job_id bigint, step integer)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT format('deletion_work.%I', 'job_' || job_id)
+  SELECT format('deletion_work.%I', 'job_' || job_id || '_' || step)
 $$;
-COMMENT ON FUNCTION deletion.plan_table(bigint) IS 'Name of the unlogged table holding a job''s plan: deletion_work.job_<id>.';
+COMMENT ON FUNCTION deletion.plan_table(bigint, integer) IS 'Name of the unlogged table holding one step of a job''s plan: deletion_work.job_<id>_<step>.';
 
--- Makes a job's plan: the root's key (seq 1), then, table by table in cascade order, the keys of every
--- row a cascade from the root would delete. Each table is found with one set-based INSERT ... SELECT
--- per cascade foreign key, joined to its parent's keys already in the plan (a hash join over the
--- tables, not a walk row by row); a self-referencing table is walked one tree level per statement.
--- Returns the number of planned rows, the root included (0 when the root row does not exist).
-CREATE OR REPLACE FUNCTION deletion.make_plan(job_id bigint, root regclass, pk text)
-RETURNS bigint
+-- Drops every plan table of a job.
+CREATE OR REPLACE FUNCTION deletion.drop_plan(job_id bigint)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  plan text := deletion.plan_table(job_id);
-  tbl record;
-  fk record;
-  first_seq bigint;        -- first plan row of the table being planned
-  level_first bigint;      -- first plan row of the previous level of a self-referencing table
-  level_last bigint;
-  planned bigint;
-  total bigint;
-  parent_range int8range;
-  ranges jsonb := '{}';    -- relid -> [first seq, last seq] of each planned table's rows
-  join_parent text;
+  plan_table text;
 BEGIN
-  EXECUTE format('DROP TABLE IF EXISTS %s', plan);
-  EXECUTE format($f$CREATE UNLOGGED TABLE %s (
-                      seq   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                      relid oid    NOT NULL,
-                      key   text[] NOT NULL)$f$, plan);
-  EXECUTE format('INSERT INTO %s (relid, key) SELECT %s, %s FROM %s r WHERE %s',
-                 plan, root::oid, deletion.plan_key_expr(root, 'r'), root, deletion.key_predicate(root, pk, 'r'));
-  GET DIAGNOSTICS planned = ROW_COUNT;
-  IF planned = 0 THEN
-    RETURN 0;
-  END IF;
-
-  FOR tbl IN SELECT ct.relid FROM deletion.cascade_tables(root) ct ORDER BY ct.level, ct.relid::text LOOP
-    EXECUTE format('SELECT coalesce(max(seq), 0) + 1 FROM %s', plan) INTO first_seq;
-    IF tbl.relid = root THEN
-      first_seq := 1;  -- the root's own tree (a self-referencing root) grows from the root row
-    END IF;
-
-    -- Rows reached from other tables of the plan, one statement per cascade foreign key; a row reached
-    -- by two keys is planned once.
-    IF tbl.relid <> root THEN
-      FOR fk IN SELECT * FROM deletion.cascade_keys(tbl.relid) k WHERE k.parent <> tbl.relid AND ranges ? k.parent::oid::text LOOP
-        parent_range := int8range((ranges -> fk.parent::oid::text ->> 0)::bigint, (ranges -> fk.parent::oid::text ->> 1)::bigint, '[]');
-        join_parent := deletion.fk_join_to_plan(plan, fk.child_columns, fk.parent, fk.parent_columns);
-        EXECUTE format($f$INSERT INTO %1$s (relid, key)
-                          SELECT %2$s, %3$s
-                            FROM %4$s c %5$s
-                           WHERE w.seq BETWEEN %6$s AND %7$s
-                             AND NOT EXISTS (SELECT 1 FROM %1$s x WHERE x.seq >= %8$s AND x.key = %3$s)$f$,
-                       plan, tbl.relid::oid, deletion.plan_key_expr(tbl.relid, 'c'), tbl.relid, join_parent,
-                       lower(parent_range), upper(parent_range) - 1, first_seq);
-      END LOOP;
-    END IF;
-
-    -- A self-referencing table: its own children, one tree level per statement, until a level is empty.
-    FOR fk IN SELECT * FROM deletion.cascade_keys(tbl.relid) k WHERE k.parent = tbl.relid LOOP
-      level_first := first_seq;
-      LOOP
-        EXECUTE format('SELECT coalesce(max(seq), 0) FROM %s', plan) INTO level_last;
-        EXIT WHEN level_last < level_first;
-        join_parent := deletion.fk_join_to_plan(plan, fk.child_columns, fk.parent, fk.parent_columns);
-        EXECUTE format($f$INSERT INTO %1$s (relid, key)
-                          SELECT %2$s, %3$s
-                            FROM %4$s c %5$s
-                           WHERE w.seq BETWEEN %6$s AND %7$s
-                             AND NOT EXISTS (SELECT 1 FROM %1$s x WHERE x.seq >= %8$s AND x.key = %3$s)$f$,
-                       plan, tbl.relid::oid, deletion.plan_key_expr(tbl.relid, 'c'), tbl.relid, join_parent,
-                       level_first, level_last, first_seq);
-        level_first := level_last + 1;
-      END LOOP;
-    END LOOP;
-
-    EXECUTE format('SELECT coalesce(max(seq), 0) FROM %s', plan) INTO level_last;
-    IF level_last >= first_seq THEN
-      ranges := ranges || jsonb_build_object(tbl.relid::oid::text, jsonb_build_array(first_seq, level_last));
-    END IF;
+  FOR plan_table IN
+    SELECT format('deletion_work.%I', c.relname) FROM pg_class c
+     WHERE c.relnamespace = 'deletion_work'::regnamespace AND c.relname LIKE 'job\_' || job_id || '\_%' AND c.relkind = 'r'
+  LOOP
+    EXECUTE format('DROP TABLE IF EXISTS %s', plan_table);
   END LOOP;
-
-  EXECUTE format('SELECT count(*) FROM %s', plan) INTO total;
-  RETURN total;
 END
 $$;
-COMMENT ON FUNCTION deletion.make_plan(bigint, regclass, text) IS 'Finds a job''s tree once: the keys of the root and of every row its cascades would delete, parents before children, in deletion_work.job_<id>.';
+COMMENT ON FUNCTION deletion.drop_plan(bigint) IS 'Drops the plan tables of a job.';
 
--- SQL text joining child rows (alias c) to the plan rows (alias w) of their parent table through one
--- foreign key. When the key references the parent's primary key, the child's columns are matched to
--- the planned keys directly; otherwise the parent table is joined in between.
-CREATE OR REPLACE FUNCTION deletion.fk_join_to_plan(plan text, child_columns name[], parent regclass, parent_columns name[])
+-- SQL text of a predicate on child rows (alias c) that holds when the row's foreign key points at a
+-- row of `rows_sql`, a query returning the parent's primary key. When the key references the
+-- parent's primary key, the child's columns are compared with the planned keys directly; otherwise
+-- the parent table is looked up in between.
+CREATE OR REPLACE FUNCTION deletion.fk_in_plan(child_columns name[], parent regclass, parent_columns name[], rows_sql text)
 RETURNS text
 LANGUAGE plpgsql
 STABLE
@@ -193,23 +116,114 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   pk_columns name[] := array(SELECT k.column_name FROM deletion.primary_key_columns(parent) k);
-  pk_types text[] := array(SELECT k.type_name FROM deletion.primary_key_columns(parent) k);
-  matches text[] := '{}';
-  i integer;
-  pos integer;
+  child_list text := (SELECT string_agg(format('c.%I', col), ', ' ORDER BY n) FROM unnest(child_columns) WITH ORDINALITY u(col, n));
+  parent_list text := (SELECT string_agg(format('p.%I', col), ', ' ORDER BY n) FROM unnest(parent_columns) WITH ORDINALITY u(col, n));
 BEGIN
-  IF parent_columns @> pk_columns AND pk_columns @> parent_columns AND cardinality(pk_columns) = cardinality(parent_columns) THEN
-    FOR i IN 1 .. cardinality(child_columns) LOOP
-      pos := array_position(pk_columns, parent_columns[i]);
-      matches := matches || format('c.%I = (w.key[%s])::%s', child_columns[i], pos, pk_types[pos]);
-    END LOOP;
-    RETURN format('JOIN %s w ON %s', plan, array_to_string(matches, ' AND '));
+  IF cardinality(pk_columns) = cardinality(parent_columns) AND pk_columns @> parent_columns AND parent_columns @> pk_columns THEN
+    RETURN format('(%s) IN (SELECT %s FROM (%s) p)', child_list, parent_list, rows_sql);
   END IF;
-  FOR i IN 1 .. cardinality(child_columns) LOOP
-    matches := matches || format('c.%I = p.%I', child_columns[i], parent_columns[i]);
-  END LOOP;
-  RETURN format('JOIN %s p ON %s JOIN %s w ON %s', parent, array_to_string(matches, ' AND '), plan,
-                deletion.plan_key_match(parent, 'p', 'w'));
+  RETURN format('(%s) IN (SELECT %s FROM %s p WHERE (%s) IN (%s))', child_list, parent_list, parent,
+                deletion.key_column_list(parent, 'p'), rows_sql);
 END
 $$;
-COMMENT ON FUNCTION deletion.fk_join_to_plan(text, name[], regclass, name[]) IS 'SQL text joining a child table (alias c) to its parent''s planned keys (alias w, in the given plan table) through one foreign key.';
+COMMENT ON FUNCTION deletion.fk_in_plan(name[], regclass, name[], text) IS 'SQL text: the child row''s foreign key points at one of the parent rows given by a query of parent keys.';
+
+-- Makes a job's plan and returns its steps, [{step, table, rows, pages}], in cascade order (parents
+-- before children): step 0 is the root's own table (the root row itself is not in the plan; a
+-- self-referencing root's descendants in its own table are), then every table the cascades reach.
+-- Each step is one CREATE UNLOGGED TABLE ... AS SELECT of the table's primary keys whose rows point,
+-- through any cascade foreign key, at the root or at a row planned in an earlier step: one scan of
+-- the table with hashed lookups into its parents' plans. A self-referencing table is walked with a
+-- recursive query, deepest rows stored last so that they are deleted first. A step that finds no
+-- rows has no table. Returns NULL when the root row does not exist.
+CREATE OR REPLACE FUNCTION deletion.make_plan(job_id bigint, root regclass, pk text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  root_key text := deletion.key_predicate(root, pk, 'r');
+  root_exists boolean;
+  tbl record;
+  fk record;
+  step integer := -1;
+  plan_table text;
+  planned jsonb := '{}';     -- relid -> plan table of every step with rows
+  sources text[];
+  self_joins text[];
+  key_list text;
+  found_rows bigint;
+  steps jsonb := '[]';
+BEGIN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', root, root_key) INTO root_exists;
+  IF NOT root_exists THEN
+    RETURN NULL;
+  END IF;
+  PERFORM deletion.drop_plan(job_id);
+
+  FOR tbl IN SELECT ct.relid FROM deletion.cascade_tables(root) ct ORDER BY ct.level, ct.relid::text LOOP
+    step := step + 1;
+    plan_table := deletion.plan_table(job_id, step);
+    key_list := deletion.key_column_list(tbl.relid, 'c');
+    sources := '{}';
+    self_joins := '{}';
+    FOR fk IN SELECT * FROM deletion.cascade_keys(tbl.relid) LOOP
+      IF fk.parent = tbl.relid THEN
+        self_joins := self_joins || (SELECT string_agg(format('c.%I = t.%I', cc, pc), ' AND ')
+                                       FROM unnest(fk.child_columns, fk.parent_columns) u(cc, pc));
+      END IF;
+      IF fk.parent = root AND tbl.relid <> root THEN
+        sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
+                                                  format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, root_key));
+      END IF;
+      IF planned ? fk.parent::oid::text AND (fk.parent <> tbl.relid) THEN
+        sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
+                                                  format('SELECT * FROM %s', planned ->> fk.parent::oid::text));
+      END IF;
+    END LOOP;
+
+    IF tbl.relid = root THEN
+      sources := ARRAY[deletion.key_predicate(root, pk, 'c')];
+      IF cardinality(self_joins) = 0 THEN
+        CONTINUE;  -- the root alone: deleted by key in the root phase, nothing to plan
+      END IF;
+    END IF;
+    CONTINUE WHEN cardinality(sources) = 0;
+
+    IF cardinality(self_joins) = 0 THEN
+      EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE %s',
+                     plan_table, key_list, tbl.relid, array_to_string(sources, ' OR '));
+    ELSE
+      -- The table's own tree below the rows found above, level by level; a row reached twice (or a
+      -- cycle in the data) is kept once, at its deepest level, and stored deepest last.
+      EXECUTE format($f$CREATE UNLOGGED TABLE %1$s AS
+                        WITH RECURSIVE tree AS (
+                          SELECT c.*, 0 AS deletion_depth FROM %2$s c WHERE %3$s
+                          UNION ALL
+                          SELECT c.*, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s)
+                        ) CYCLE %5$s SET deletion_cycle USING deletion_path
+                        SELECT %6$s FROM tree c
+                         WHERE NOT c.deletion_cycle %7$s
+                         GROUP BY %6$s
+                         ORDER BY max(c.deletion_depth)$f$,
+                     plan_table, tbl.relid, array_to_string(sources, ' OR '), array_to_string(self_joins, ') OR ('),
+                     deletion.key_column_list(tbl.relid), key_list,
+                     CASE WHEN tbl.relid = root THEN format('AND NOT (%s)', deletion.key_predicate(root, pk, 'c')) ELSE '' END);
+    END IF;
+    GET DIAGNOSTICS found_rows = ROW_COUNT;
+    IF found_rows = 0 THEN
+      EXECUTE format('DROP TABLE %s', plan_table);
+      CONTINUE;
+    END IF;
+    -- Statistics, so that the next steps hash-join against this plan instead of probing an index
+    -- once per planned key (the planner cannot guess how many distinct keys a fresh table holds).
+    EXECUTE format('ANALYZE %s', plan_table);
+    planned := planned || jsonb_build_object(tbl.relid::oid::text, plan_table);
+    steps := steps || jsonb_build_object(
+      'step', step, 'table', tbl.relid::text, 'relid', tbl.relid::oid, 'rows', found_rows,
+      'pages', greatest(1, pg_relation_size(plan_table::regclass) / current_setting('block_size')::bigint));
+  END LOOP;
+  RETURN steps;
+END
+$$;
+COMMENT ON FUNCTION deletion.make_plan(bigint, regclass, text) IS 'Finds a job''s tree once: one unlogged table of primary keys per table the root''s cascades reach (deletion_work.job_<id>_<step>), parents before children; returns the steps with their row and page counts.';

@@ -129,11 +129,12 @@ AS $$
 DECLARE
   job deletion.deletion_jobs;
 BEGIN
-  EXECUTE format('DROP TABLE IF EXISTS %s', deletion.plan_table(job_id));
+  PERFORM deletion.drop_plan(job_id);
   UPDATE deletion.deletion_jobs j
      SET status = final_status, finished_at = now(), error = failure,
          phase = CASE WHEN final_status = 'done' THEN 'finished' ELSE 'plan' END,
-         plan_cursor = NULL, plan_server_start = NULL, cancel_requested = false,
+         plan = NULL, plan_step = NULL, plan_cursor = NULL, plan_server_start = NULL,
+         rows_remaining = CASE WHEN final_status = 'done' THEN 0 ELSE j.rows_remaining END, cancel_requested = false,
          lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL, next_attempt_at = NULL
    WHERE j.id = job_id
   RETURNING j.* INTO job;

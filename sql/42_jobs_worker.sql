@@ -70,10 +70,11 @@ COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this s
 --   * a cancel request or a should_proceed hook that says no ends the job as cancelled;
 --   * phase plan: the tree is found once (deletion.make_plan); a tree no bigger than max_rows is
 --     deleted right away by deleting its root; a bigger one is left for the following chunks;
---   * phase delete: plan rows are deleted from the highest sequence number down (children before
---     parents), one DELETE ... USING the plan per table run, by primary key, many rows per
---     statement; the chunk stops after max_rows plan rows or max_ms milliseconds, whichever first,
---     sizing each statement from the rate of the one before so it ends near the time budget;
+--   * phase delete: the plan's steps are worked from the last back (children before parents), each
+--     step's plan table from its last page down; one DELETE per statement removes the rows whose keys
+--     are on a range of plan pages, by primary key, many rows per statement. The chunk stops after
+--     max_rows rows or max_ms milliseconds, whichever comes first, sizing each statement from the
+--     rate of the one before so it ends near the time budget;
 --   * phase root: the root row is deleted (hard jobs; its cascades remove anything added to the
 --     tree since the plan) or soft-deleted through deletion.soft_delete (soft jobs), and the job is done.
 -- Hard jobs run with deletion.mode = 'hard', so a soft-delete table's trigger lets the DELETE through.
@@ -87,34 +88,36 @@ AS $$
 DECLARE
   job deletion.deletion_jobs := deletion.held_job(job_id);
   target regclass := to_regclass(job.entity_table);
-  plan text := deletion.plan_table(job_id);
   started timestamptz := clock_timestamp();
   hook regprocedure;
   proceed boolean;
   deleted bigint := 0;        -- rows deleted by this chunk's own statements
   consumed bigint := 0;       -- plan rows this chunk went through
   n bigint;
-  planned bigint;
   elapsed_ms numeric;
   statement_started timestamptz;
   rate numeric;               -- plan rows per millisecond, measured on this chunk's last statement
   batch bigint;
-  batch_low bigint;
-  batch_relid oid;
+  step jsonb;
+  step_table regclass;
+  plan_table text;
+  rows_per_page numeric;
+  low_page bigint;
+  key_columns text;
 BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'table % of deletion job % no longer exists', job.entity_table, job_id USING ERRCODE = '42P01';
   END IF;
   IF job.cancel_requested THEN
     job := deletion.finish_job(job_id, 'cancelled', 'cancelled by deletion.cancel while running');
-    RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', 0, 'planned', job.rows_planned);
+    RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
   END IF;
   hook := deletion.should_proceed_hook(target);
   IF hook IS NOT NULL THEN
     EXECUTE format('SELECT %s($1, $2)', hook::oid::regproc) USING target, job.entity_pk INTO proceed;
     IF NOT coalesce(proceed, false) THEN
       job := deletion.finish_job(job_id, 'cancelled', format('cancelled: should_proceed hook %s said no', hook));
-      RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', 0, 'planned', job.rows_planned);
+      RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
     END IF;
   END IF;
 
@@ -126,8 +129,8 @@ BEGIN
   PERFORM set_config('enable_hashjoin', 'off', true);
   PERFORM set_config('enable_mergejoin', 'off', true);
 
-  -- A plan made before the server last started was in an unlogged table and may be gone: make it again.
-  IF job.phase = 'delete' AND (job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time() OR to_regclass(plan) IS NULL) THEN
+  -- A plan made before the server last started was in unlogged tables and may be gone: make it again.
+  IF job.phase = 'delete' AND job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time() THEN
     job.phase := 'plan';
   END IF;
 
@@ -135,23 +138,25 @@ BEGIN
     IF NOT job.hard_delete THEN
       job.phase := 'root';  -- a soft delete marks the root; the soft-delete engine handles its tree
     ELSE
-      planned := deletion.make_plan(job_id, target, job.entity_pk);
-      job.rows_planned := planned;
-      IF planned = 0 THEN                 -- the row is already gone
+      job.plan := deletion.make_plan(job_id, target, job.entity_pk);
+      job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
+      job.rows_remaining := job.rows_planned;
+      IF job.plan IS NULL THEN                 -- the row is already gone
         job.phase := 'finished';
-      ELSIF planned <= max_rows THEN      -- small enough for one statement: delete the root now
+      ELSIF job.rows_planned < max_rows THEN   -- small enough for one statement: delete the root now
+        PERFORM deletion.drop_plan(job_id);
         job.phase := 'root';
-        EXECUTE format('DROP TABLE %s', plan);
       ELSE
-        EXECUTE format('SELECT max(seq) + 1 FROM %s', plan) INTO job.plan_cursor;
         job.phase := 'delete';
-        job.plan_server_start := pg_postmaster_start_time();
+        job.plan_step := jsonb_array_length(job.plan) - 1;
+        job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
         UPDATE deletion.deletion_jobs j
-           SET phase = job.phase, plan_cursor = job.plan_cursor, plan_server_start = job.plan_server_start,
-               rows_planned = planned, heartbeat_at = now(), chunks = j.chunks + 1
+           SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
+               plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
+               rows_remaining = job.rows_remaining, heartbeat_at = now(), chunks = j.chunks + 1
          WHERE j.id = job_id;
-        RETURN jsonb_build_object('status', 'running', 'phase', 'delete', 'deleted', 0, 'remaining', planned,
-                                  'planned', planned, 'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
+        RETURN jsonb_build_object('status', 'running', 'phase', 'delete', 'deleted', 0, 'remaining', job.rows_remaining + 1,
+                                  'planned', job.rows_planned + 1, 'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
       END IF;
     END IF;
   END IF;
@@ -159,27 +164,41 @@ BEGIN
   WHILE job.phase = 'delete' LOOP
     elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
     EXIT WHEN consumed >= max_rows OR elapsed_ms >= max_ms;
-    IF job.plan_cursor <= 2 THEN          -- every descendant is done; only the root (seq 1) is left
-      job.phase := 'root';
-      EXIT;
+    IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
+      job.plan_step := job.plan_step - 1;
+      IF job.plan_step < 0 THEN
+        job.phase := 'root';
+        EXIT;
+      END IF;
+      job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
+      CONTINUE;
     END IF;
+    step := job.plan -> job.plan_step;
+    step_table := (step ->> 'relid')::oid::regclass;
+    plan_table := deletion.plan_table(job_id, (step ->> 'step')::integer);
+    rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
     -- The next statement's size: what fits in the time left at the last statement's rate.
     batch := least(max_rows - consumed,
                    CASE WHEN rate IS NULL THEN least(max_rows, 1000)
                         ELSE greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8)) END);
-    EXECUTE format('SELECT relid FROM %s WHERE seq = $1 - 1', plan) INTO batch_relid USING job.plan_cursor;
-    -- One statement deletes rows of one table: stop the batch where another table's rows begin.
-    EXECUTE format('SELECT coalesce(max(seq) + 1, $1) FROM %s WHERE seq >= $1 AND seq < $2 AND relid <> $3', plan)
-       INTO batch_low USING greatest(2, job.plan_cursor - batch), job.plan_cursor, batch_relid;
+    low_page := greatest(0, job.plan_cursor - greatest(1, floor(batch / rows_per_page))::bigint);
+    key_columns := deletion.key_column_list(step_table, 't');
     statement_started := clock_timestamp();
-    EXECUTE format('DELETE FROM %s t USING %s w WHERE w.seq >= $1 AND w.seq < $2 AND %s',
-                   batch_relid::regclass, plan, deletion.plan_key_match(batch_relid::regclass, 't', 'w'))
-      USING batch_low, job.plan_cursor;
+    IF (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1 THEN
+      EXECUTE format($f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$,
+                     step_table, key_columns, deletion.key_column_list(step_table, 'w'), plan_table)
+        USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
+    ELSE
+      EXECUTE format($f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$,
+                     step_table, key_columns, deletion.key_column_list(step_table, 'w'), plan_table)
+        USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
+    END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
-    consumed := consumed + (job.plan_cursor - batch_low);
-    rate := (job.plan_cursor - batch_low) / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
-    job.plan_cursor := batch_low;
+    consumed := consumed + ceil((job.plan_cursor - low_page) * rows_per_page);
+    rate := ((job.plan_cursor - low_page) * rows_per_page) / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
+    job.plan_cursor := low_page;
+    job.rows_remaining := greatest(0, job.rows_remaining - n);
   END LOOP;
 
   IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms) THEN
@@ -196,11 +215,12 @@ BEGIN
         USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
     END IF;
     job.phase := 'finished';
+    job.rows_remaining := 0;
   END IF;
 
   UPDATE deletion.deletion_jobs j
-     SET phase = job.phase, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
-         rows_deleted = j.rows_deleted + deleted, chunks = j.chunks + 1, heartbeat_at = now()
+     SET phase = job.phase, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
+         rows_remaining = job.rows_remaining, rows_deleted = j.rows_deleted + deleted, chunks = j.chunks + 1, heartbeat_at = now()
    WHERE j.id = job_id;
   IF job.phase = 'finished' THEN
     job := deletion.finish_job(job_id, 'done');
@@ -209,8 +229,8 @@ BEGIN
     'status', CASE WHEN job.phase = 'finished' THEN 'done' ELSE 'running' END,
     'phase', job.phase,
     'deleted', deleted,
-    'remaining', CASE WHEN job.phase = 'delete' THEN job.plan_cursor - 1 WHEN job.phase = 'root' THEN 1 ELSE 0 END,
-    'planned', job.rows_planned,
+    'remaining', coalesce(job.rows_remaining, 0) + CASE WHEN job.phase IN ('delete', 'root') THEN 1 ELSE 0 END,
+    'planned', job.rows_planned + 1,
     'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
 END
 $$;
@@ -279,7 +299,7 @@ COMMENT ON FUNCTION deletion.heartbeat(bigint) IS 'Renews the heartbeat of a job
 REVOKE EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
                            deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
                            deletion.heartbeat(bigint), deletion.held_job(bigint),
-                           deletion.make_plan(bigint, regclass, text), deletion.cancel(bigint)
+                           deletion.make_plan(bigint, regclass, text), deletion.drop_plan(bigint), deletion.cancel(bigint)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
                           deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),

@@ -43,11 +43,11 @@ SELECT j.id,
        j.heartbeat_at,
        j.rows_planned,
        j.rows_deleted,
-       CASE WHEN j.phase = 'delete' THEN j.plan_cursor - 1
-            WHEN j.status IN ('pending', 'running') AND j.phase IN ('plan', 'root') THEN greatest(j.rows_planned, 1)
-            ELSE 0 END AS rows_remaining,
+       CASE WHEN j.status NOT IN ('pending', 'running') THEN 0
+            WHEN j.phase = 'delete' THEN j.rows_remaining + 1
+            ELSE 1 END AS rows_remaining,
        CASE WHEN j.status = 'done' THEN 100.0
-            WHEN j.phase = 'delete' AND j.rows_planned > 0 THEN round(100.0 * (j.rows_planned - j.plan_cursor + 1) / j.rows_planned, 1)
+            WHEN j.phase = 'delete' AND j.rows_planned > 0 THEN round(100.0 * (j.rows_planned - j.rows_remaining) / (j.rows_planned + 1), 1)
             ELSE 0.0 END AS percent_done,
        j.chunks,
        j.takeovers,
