@@ -90,7 +90,7 @@ async function runFile(cluster: TestCluster, file: string): Promise<FileResult> 
       TEST_CLUSTER_ROOT: cluster.root,
       TEST_PG_MAJOR: String(cluster.config.major),
       DELETION_KIT_HOME: path.join(cluster.root, 'unused-embedded-home'),
-      FORCE_COLOR: '0', NO_COLOR: '1', NODE_DISABLE_COLORS: '1',
+      FORCE_COLOR: '0',
     });
     return { file, major: cluster.config.major, ...countUvu(code, output), output, ms: Date.now() - started };
   } finally {
