@@ -11,36 +11,42 @@
 -- made is removed by the cascade when its planned parent is deleted, and the final DELETE of the
 -- root cascades over anything left. A plan lost in a server crash is simply made again.
 
--- The cascade graph below a table: every table reachable from `root` through foreign keys whose
--- action is ON DELETE CASCADE, with its level, the length of the LONGEST cascade path from the root.
--- Ordering by level puts every table after all of its cascade parents (a topological order), so a
--- table's rows are planned only once every parent's rows are. Self-references are left out here (a
--- table's own tree is walked level by level when it is planned); cycles through several tables end
--- where a path would revisit a table.
+-- The cascade tree's tables: every table reachable from `root` through foreign keys whose action is
+-- ON DELETE CASCADE, each with its level. The level is the length of the LONGEST path from the root
+-- over every foreign key between tables of the tree (CASCADE, SET NULL and RESTRICT alike), so that
+-- ordering by level puts a table after every tree table it references: the plan finds parents
+-- before children, and the chunks, which work the plan backwards, delete a table's rows before the
+-- rows they reference. That is what makes chunks cheap: no cascade finds anything left to delete,
+-- and no SET NULL updates a row that is about to be deleted anyway. Self-references are left out
+-- here (a table's own tree is walked when it is planned); cycles end where a path would revisit a table.
 CREATE OR REPLACE FUNCTION deletion.cascade_tables(root regclass)
 RETURNS TABLE (relid regclass, level integer)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  WITH RECURSIVE cascade_edge AS (
-    SELECT con.confrelid AS parent, con.conrelid AS child
+  WITH RECURSIVE fk_edge AS (
+    SELECT con.confrelid AS parent, con.conrelid AS child, con.confdeltype = 'c' AS cascades
       FROM pg_constraint con
-     WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conparentid = 0
-       AND con.conrelid <> con.confrelid
+     WHERE con.contype = 'f' AND con.conparentid = 0 AND con.conrelid <> con.confrelid
+  ), tree (relid) AS (
+    SELECT root::oid
+    UNION
+    SELECT e.child FROM tree t JOIN fk_edge e ON e.parent = t.relid AND e.cascades
   ), walk (relid, level, path) AS (
     SELECT root::oid, 0, ARRAY[root::oid]
     UNION ALL
     SELECT e.child, w.level + 1, w.path || e.child
-      FROM walk w JOIN cascade_edge e ON e.parent = w.relid
-     WHERE e.child <> ALL (w.path)
+      FROM walk w
+      JOIN fk_edge e ON e.parent = w.relid
+     WHERE e.child <> ALL (w.path) AND e.child IN (SELECT t.relid FROM tree t)
   )
   SELECT walk.relid::regclass, max(walk.level)
     FROM walk
    GROUP BY walk.relid
    ORDER BY 2, 1
 $$;
-COMMENT ON FUNCTION deletion.cascade_tables(regclass) IS 'Tables that ON DELETE CASCADE reaches from a table, each with its longest path length: planning them in this order puts parents before children.';
+COMMENT ON FUNCTION deletion.cascade_tables(regclass) IS 'Tables that ON DELETE CASCADE reaches from a table, each with its longest path over all foreign keys within that tree: planning in this order puts referenced tables first, deleting in reverse puts referencing rows first.';
 
 -- The cascade foreign keys of one table that point at tables of the same plan (or at itself), with
 -- the columns on both sides, in key order.

@@ -179,7 +179,7 @@ BEGIN
     rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
     -- The next statement's size: what fits in the time left at the last statement's rate.
     batch := least(max_rows - consumed,
-                   CASE WHEN rate IS NULL THEN least(max_rows, 1000)
+                   CASE WHEN rate IS NULL THEN least(max_rows, 250)
                         ELSE greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8)) END);
     low_page := greatest(0, job.plan_cursor - greatest(1, floor(batch / rows_per_page))::bigint);
     key_columns := deletion.key_column_list(step_table, 't');
