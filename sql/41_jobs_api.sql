@@ -68,8 +68,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  entity_table text;
-  entity_pk text;
+  job_table text;
+  job_pk text;
   row_exists boolean;
   job_id bigint;
 BEGIN
@@ -92,17 +92,17 @@ BEGIN
     RAISE EXCEPTION 'permission denied to delete from %', target USING ERRCODE = '42501';
   END IF;
 
-  entity_pk := deletion.canonical_key(target, pk);
-  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', target, deletion.key_predicate(target, entity_pk, 'r'))
+  job_pk := deletion.canonical_key(target, pk);
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', target, deletion.key_predicate(target, job_pk, 'r'))
      INTO row_exists;
   IF NOT row_exists THEN
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
-  SELECT format('%I.%I', n.nspname, c.relname) INTO entity_table
+  SELECT format('%I.%I', n.nspname, c.relname) INTO job_table
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target;
 
   INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at)
-  VALUES (entity_table, entity_pk, coalesce(hard, false), reason,
+  VALUES (job_table, job_pk, coalesce(hard, false), reason,
           coalesce(schedule.created_by, deletion.current_actor()), coalesce(run_at, now()))
   ON CONFLICT ON CONSTRAINT uq_deletion_jobs DO UPDATE
      SET status = 'pending', hard_delete = excluded.hard_delete, reason = excluded.reason,
@@ -113,7 +113,7 @@ BEGIN
 
   IF job_id IS NULL THEN  -- a live job already exists: scheduling again is a no-op
     SELECT j.id INTO job_id FROM deletion.deletion_jobs j
-     WHERE j.entity_table = schedule.entity_table AND j.entity_pk = schedule.entity_pk;
+     WHERE j.entity_table = job_table AND j.entity_pk = job_pk;
   END IF;
   RETURN job_id;
 END
