@@ -1,0 +1,156 @@
+// deletion-kit files cleanup | stats | retry | track: deferred file cleanup (seed 002). Rows go at once
+// (the deletion_60_files triggers queue their files); these commands remove the files from storage
+// later and show the backlog.
+import type { Command } from 'commander';
+import { connect, UserError } from '../db.ts';
+import { runCleanup, validateCleanupOptions, type CleanupOptions } from '../files/cleaner.ts';
+import { storageFrom, StorageConfigError, type StorageConfig } from '../files/storage.ts';
+
+/** The storage options every command that deletes files takes. */
+export function storageOptions(command: Command): Command {
+  return command
+    .option('--storage <kind>', 'local or s3 (default: DELETION_KIT_STORAGE, else local)')
+    .option('--root <dir>', 'local storage: the directory keys are relative to (default: DELETION_KIT_FILES_ROOT)')
+    .option('--bucket <name>', 's3: the bucket (default: DELETION_KIT_S3_BUCKET)')
+    .option('--prefix <prefix>', 's3: prepended to every key (default: DELETION_KIT_S3_PREFIX)')
+    .option('--endpoint <url>', 's3: an S3-compatible endpoint (default: DELETION_KIT_S3_ENDPOINT, else AWS)')
+    .option('--region <region>', 's3: the region (default: AWS_REGION, else us-east-1)');
+}
+
+export function openStorage(config: StorageConfig) {
+  try {
+    return storageFrom(config);
+  } catch (err) {
+    if (err instanceof StorageConfigError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+function wholeNumber(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new UserError(`${name} takes a whole number, not "${value}"`);
+    return n;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new UserError(`${name} takes a number of seconds, not "${value}"`);
+    return n;
+  };
+}
+
+export function cleanupOptions(command: Command): Command {
+  return command
+    .option('--batch-size <n>', 'files claimed per batch, at most 1000', wholeNumber('--batch-size'), 100)
+    .option('--max-attempts <n>', 'attempts before a file is marked failed', wholeNumber('--max-attempts'), 3)
+    .option('--concurrency <n>', 'deletes in flight at once', wholeNumber('--concurrency'), 4)
+    .option('--lease <seconds>', 'how long a claim holds its files before another cleaner may take them', positiveNumber('--lease'), 300)
+    .option('--backoff <seconds>', 'first back-off after a failure, doubled each attempt', positiveNumber('--backoff'), 30)
+    .option('--grace <seconds>', 'leave files queued less than this long (a row restored meanwhile keeps its file)', positiveNumber('--grace'), 0);
+}
+
+export function checkCleanupOptions(options: CleanupOptions) {
+  try {
+    validateCleanupOptions(options);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
+
+async function withClient<T>(work: (client: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
+  const client = await connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export function register(program: Command) {
+  const files = program.command('files').description('deferred file cleanup: remove the files of deleted rows from storage, show the backlog');
+
+  cleanupOptions(storageOptions(files.command('cleanup')))
+    .description('delete queued files from storage in batches (runs until stopped; --once: one batch; --until-empty: until nothing is due)')
+    .option('--once', 'run one batch and exit')
+    .option('--until-empty', 'run batches until nothing is due, then exit')
+    .action(async (opts) => {
+      const options: CleanupOptions = {
+        batchSize: opts.batchSize, maxAttempts: opts.maxAttempts, concurrency: opts.concurrency,
+        leaseSeconds: opts.lease, backoffSeconds: opts.backoff, graceSeconds: opts.grace, once: opts.once, untilEmpty: opts.untilEmpty,
+      };
+      checkCleanupOptions(options);
+      const storage = openStorage(opts);
+      const stop = new AbortController();
+      const onSignal = () => {
+        if (stop.signal.aborted) process.exit(130); // a second signal: leave now, leases lapse on their own
+        console.error('stopping after the batch in hand (signal again to exit now)');
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await withClient(async (client) => {
+          console.log(`cleaning ${storage.description}: batches of ${options.batchSize}, ${options.concurrency} at once, ${options.maxAttempts} attempts`);
+          const total = await runCleanup(client, storage, {
+            ...options,
+            signal: stop.signal,
+            onBatch: (b) => {
+              console.log(`batch: ${b.claimed} claimed, ${b.deleted} deleted, ${b.stillReferenced} kept (still referenced), ${b.retrying} to retry, ${b.failed} failed (${b.ms} ms)`);
+              for (const e of b.errors.slice(0, 5)) console.log(`  ${e.key}: ${e.error}`);
+            },
+          });
+          console.log(`done: ${total.deleted} deleted, ${total.stillReferenced} kept, ${total.retrying} to retry, ${total.failed} failed in ${total.batches} batches (${total.ms} ms)`);
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await storage.close?.();
+      }
+    });
+
+  files
+    .command('stats')
+    .description('the cleanup backlog: pending, in progress, failed, oldest pending age, attempts; and the failed files')
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      await withClient(async (client) => {
+        const stats = (await client.query('SELECT * FROM deletion.vw_file_cleanup_stats')).rows[0];
+        const failed = (await client.query('SELECT storage_key, attempts, last_error FROM deletion.vw_failed_file_deletions LIMIT 20')).rows;
+        if (opts.json) {
+          console.log(JSON.stringify({ ...stats, failed_files: failed }, null, 2));
+          return;
+        }
+        console.log(`pending      ${stats.pending}`);
+        console.log(`in progress  ${stats.in_progress}`);
+        console.log(`retrying     ${stats.retrying}`);
+        console.log(`failed       ${stats.failed}`);
+        console.log(`oldest       ${Math.round(stats.oldest_pending_age_seconds)} s`);
+        console.log(`attempts     ${stats.attempts}`);
+        for (const f of failed) console.log(`failed: ${f.storage_key} after ${f.attempts} attempts: ${f.last_error}`);
+      });
+    });
+
+  files
+    .command('retry')
+    .description('make files waiting out a back-off due now; --failed: also bring back files that failed for good')
+    .option('--failed', 'also retry failed files (their attempts start again)')
+    .action(async (opts) => {
+      await withClient(async (client) => {
+        const { rows } = await client.query('SELECT deletion.retry_file_deletions($1) AS n', [Boolean(opts.failed)]);
+        console.log(`${rows[0].n} file(s) due now`);
+      });
+    });
+
+  files
+    .command('track <table> [column]')
+    .description('declare the column of TABLE that holds storage keys (omit COLUMN to stop tracking); deleting a row then queues its file')
+    .action(async (table: string, column?: string) => {
+      await withClient(async (client) => {
+        await client.query('SELECT deletion.track_files($1::regclass, $2)', [table, column ?? null]);
+        console.log(column ? `${table}: deleting a row queues the file named by ${column}` : `${table}: files no longer tracked`);
+      });
+    });
+}

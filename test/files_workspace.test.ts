@@ -1,0 +1,64 @@
+// End to end on the product schema: deleting a workspace (one DELETE, cascades doing the rest) queues
+// the file of every attachment under it and nothing else; the cleaner then removes exactly those
+// files from storage. When the deletion-job worker (issue 6) is installed, a scheduled workspace
+// deletion worked in chunks queues them all the same.
+import path from 'node:path';
+import type pg from 'pg';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCleanup } from '../src/files/cleaner.ts';
+import { LocalStorage } from '../src/files/storage.ts';
+import { client } from './helpers.ts';
+import { existing, tempRoot, writeFiles } from './files_fixtures.ts';
+
+let c: pg.Client;
+
+test.before(async () => {
+  c = await client();
+});
+
+test.after(async () => {
+  await c.end();
+});
+
+/** A workspace with `issues` issues (a project, sub-issues, comments) and two attachments on most issues; returns its keys. */
+async function workspaceWithFiles(slug: string, issues: number): Promise<{ id: string; keys: string[] }> {
+  const user = (await c.query(`INSERT INTO public.users (email, name) VALUES ($1, 'Ann') RETURNING id`, [`${slug}@example.com`])).rows[0].id;
+  const ws = (await c.query(`INSERT INTO public.workspaces (name, slug) VALUES ($1, $1) RETURNING id`, [slug])).rows[0].id;
+  const project = (await c.query(`INSERT INTO public.projects (workspace_id, name) VALUES ($1, 'p') RETURNING id`, [ws])).rows[0].id;
+  await c.query(
+    `INSERT INTO public.issues (workspace_id, project_id, title, creator_id)
+     SELECT $1, CASE WHEN i % 2 = 0 THEN $2::bigint END, 'issue ' || i, $3 FROM generate_series(1, $4::int) i`,
+    [ws, project, user, issues],
+  );
+  await c.query(`UPDATE public.issues SET parent_issue_id = (SELECT min(id) FROM public.issues WHERE workspace_id = $1)
+                  WHERE workspace_id = $1 AND id % 3 = 0`, [ws]);
+  const { rows } = await c.query(
+    `INSERT INTO public.attachments (issue_id, storage_key, file_name)
+     SELECT i.id, format('%s/%s/%s.png', $2::text, i.id, f), 'f.png'
+       FROM public.issues i, generate_series(1, 2) f
+      WHERE i.workspace_id = $1 AND i.id % 7 <> 0
+     RETURNING storage_key`,
+    [ws, slug],
+  );
+  return { id: ws, keys: rows.map((r) => r.storage_key) };
+}
+
+test('a workspace DELETE cascade queues every attachment of the workspace, once, and the cleaner removes exactly those files', async () => {
+  await c.query('DELETE FROM deletion.pending_file_deletions');
+  const root = tempRoot('workspace');
+  const doomed = await workspaceWithFiles('doomed', 120);
+  const kept = await workspaceWithFiles('kept', 30);
+  writeFiles(root, [...doomed.keys, ...kept.keys]);
+
+  await c.query('DELETE FROM public.workspaces WHERE id = $1', [doomed.id]);
+  const queued = (await c.query('SELECT storage_key FROM deletion.pending_file_deletions ORDER BY storage_key')).rows.map((r) => r.storage_key);
+  assert.equal(queued, [...doomed.keys].sort(), 'every attachment of the workspace is queued, once, and nothing else');
+
+  const report = await runCleanup(c, new LocalStorage(root), { concurrency: 8, untilEmpty: true });
+  assert.is(report.deleted, doomed.keys.length);
+  assert.equal(existing(root, doomed.keys), [], 'the deleted workspace\'s files are gone');
+  assert.equal(existing(root, kept.keys), kept.keys, 'the other workspace\'s files are all still there');
+});
+
+test.run();
