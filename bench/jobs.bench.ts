@@ -79,6 +79,7 @@ function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; pha
 
 /** Sentry's default deletion of the four big tables' rows, on a sample: ms per row for each table. */
 async function sentryPerRow(c: pg.Client, ctx: BenchContext): Promise<Record<string, number>> {
+  await c.query(`SET deletion.mode = 'hard'`);
   const finders: Record<string, { find: string; del: string }> = {
     'public.comment_reactions': {
       find: `SELECT r.id FROM public.comment_reactions r JOIN public.comments c ON c.id = r.comment_id JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 1 LIMIT 100`,
@@ -166,6 +167,9 @@ export default {
       const idleA = await idleRate(urlA, 5000);
       const ca = await connectTo(urlA);
       const loadA = writeLoad(urlA);
+      // workspaces, issues and comments are soft-delete tables: a plain DELETE by an admin becomes a
+      // hard delete only with deletion.mode = 'hard' (the worker's chunks set it too).
+      await ca.query(`SET deletion.mode = 'hard'`);
       const aMs = await timed(() => ca.query('DELETE FROM public.workspaces WHERE id = 1'));
       const duringA = await loadA.stop();
       await ca.end();

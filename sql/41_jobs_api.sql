@@ -22,7 +22,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT coalesce((to_jsonb(deletion.policy_of(target)) ->> 'soft_delete')::boolean, false)
+  SELECT coalesce((to_jsonb(deletion.policy_of(target)) ->> 'soft_delete')::boolean, false)  -- read as JSON: the column is soft delete's (migration 0010)
 $$;
 COMMENT ON FUNCTION deletion.job_is_soft_table(regclass) IS 'True when the table''s registry row makes its deletes soft (soft-delete policy).';
 

@@ -104,6 +104,8 @@ DECLARE
   rows_per_page numeric;
   low_page bigint;
   key_columns text;
+  saved jsonb;
+  setting record;
 BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'table % of deletion job % no longer exists', job.entity_table, job_id USING ERRCODE = '42P01';
@@ -121,6 +123,12 @@ BEGIN
     END IF;
   END IF;
 
+  -- The chunk's settings hold for its own statements only: they are put back before returning, so a
+  -- caller that runs a chunk inside a bigger transaction does not go on deleting in 'hard' mode.
+  saved := jsonb_build_object(
+    'deletion.mode', current_setting('deletion.mode', true), 'deletion.reason', current_setting('deletion.reason', true),
+    'deletion.actor', current_setting('deletion.actor', true), 'deletion.job_id', current_setting('deletion.job_id', true),
+    'enable_hashjoin', current_setting('enable_hashjoin'), 'enable_mergejoin', current_setting('enable_mergejoin'));
   PERFORM set_config('deletion.mode', CASE WHEN job.hard_delete THEN 'hard' ELSE '' END, true);
   PERFORM set_config('deletion.reason', coalesce(job.reason, format('deletion job %s', job_id)), true);
   PERFORM set_config('deletion.actor', coalesce(job.created_by::text, ''), true);
@@ -155,6 +163,9 @@ BEGIN
                plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
                rows_remaining = job.rows_remaining, heartbeat_at = now(), chunks = j.chunks + 1
          WHERE j.id = job_id;
+        FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+          PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+        END LOOP;
         RETURN jsonb_build_object('status', 'running', 'phase', 'delete', 'deleted', 0, 'remaining', job.rows_remaining + 1,
                                   'planned', job.rows_planned + 1, 'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
       END IF;
@@ -208,8 +219,12 @@ BEGIN
       GET DIAGNOSTICS n = ROW_COUNT;
       deleted := deleted + n;
     ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
-      EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)' USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
-      deleted := deleted + 1;
+      BEGIN
+        EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)' USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
+        deleted := deleted + 1;
+      EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        NULL;  -- 55000: already soft-deleted, which is what the job asked for
+      END;
     ELSE
       RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
         USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
@@ -225,6 +240,9 @@ BEGIN
   IF job.phase = 'finished' THEN
     job := deletion.finish_job(job_id, 'done');
   END IF;
+  FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+    PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+  END LOOP;
   RETURN jsonb_build_object(
     'status', CASE WHEN job.phase = 'finished' THEN 'done' ELSE 'running' END,
     'phase', job.phase,

@@ -83,7 +83,7 @@ WITH recent AS (
          count(*) FILTER (WHERE v.stuck) AS stuck,
          count(*) FILTER (WHERE v.status = 'pending' AND v.attempts > 0) AS retrying,
          max(now() - v.created_at) FILTER (WHERE v.status = 'pending') AS oldest_pending_age,
-         coalesce(sum(v.rows_remaining) FILTER (WHERE v.status IN ('pending', 'running')), 0) AS rows_remaining
+         coalesce(sum(v.rows_remaining) FILTER (WHERE v.status IN ('pending', 'running')), 0)::bigint AS rows_remaining
     FROM deletion.vw_deletion_jobs v
 )
 SELECT b.pending, b.running, b.done, b.failed, b.cancelled, b.due, b.overdue, b.stuck, b.retrying,

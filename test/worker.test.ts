@@ -87,6 +87,7 @@ test('SIGKILL at random points, ten times: the job completes, exactly the tree i
   await a.end();
   const expectedUrl = url.replace(/\/[^/]+$/, `/${expectedName}`);
   const e = await client(expectedUrl);
+  await e.query(`SET deletion.mode = 'hard'`);  // workspaces is a soft-delete table: ask for the real DELETE
   await e.query('DELETE FROM public.workspaces WHERE id = 1');
   const expected = await digest(e);
   await e.end();

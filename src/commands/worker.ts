@@ -20,6 +20,8 @@ interface WorkerOptions {
   backoffMs: number;
   upkeep?: boolean;
   upkeepEvery: number;
+  purgeAfterDays: number;
+  auditKeepDays?: number;
   json?: boolean;
 }
 
@@ -131,7 +133,8 @@ class Worker {
     while (client && !this.stopping) {
       try {
         if (slot === 0 && this.options.upkeep && Date.now() >= this.upkeepDue) {
-          const { rows } = await client.query('SELECT deletion.run_upkeep() AS r');
+          const { rows } = await client.query('SELECT deletion.run_upkeep(make_interval(days => $1), make_interval(days => $2)) AS r',
+            [this.options.purgeAfterDays, this.options.auditKeepDays ?? null]);
           this.report.event('upkeep', { ran: rows[0].r });
           this.upkeepDue = Date.now() + this.options.upkeepEvery * 1000;
         }
@@ -202,6 +205,8 @@ export function register(program: Command) {
     .option('--backoff-ms <ms>', 'first retry delay after a failed chunk (doubles on each failure)', positiveInt('--backoff-ms'), 1000)
     .option('--upkeep', 'also run periodic upkeep: purge expired soft-deleted rows, audit retention')
     .option('--upkeep-every <seconds>', 'seconds between upkeep runs', positiveInt('--upkeep-every'), 3600)
+    .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
+    .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
       const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);
