@@ -86,7 +86,7 @@ SELECT is(array(SELECT id FROM lab.folders ORDER BY id), ARRAY[1, 3, 6, 7, 12, 1
 INSERT INTO lab.approvals (document_id, approver_id) SELECT id, '00000000-0000-0000-0000-0000000000b1' FROM lab.documents LIMIT 1;
 SELECT deletion.schedule('lab.people', '00000000-0000-0000-0000-0000000000b1', hard => true) AS person_job \gset
 SELECT is((deletion.claim_job('test')).id, :'person_job'::bigint, 'the person job is claimed');
-SELECT throws_ok(format('SELECT deletion.run_chunk(%s)', :person_job), '23001', NULL, 'the approval''s RESTRICT stops the chunk');
+SELECT throws_like(format('SELECT deletion.run_chunk(%s)', :person_job), '%approvals_approver_id_fkey%', 'the approval''s RESTRICT stops the chunk (23001 on 16+, 23503 on 15)');
 SELECT is((deletion.fail_chunk(:person_job, 'restricted', 1000)).status, 'pending', 'a failed chunk is retried later');
 SELECT ok((SELECT next_attempt_at > now() FROM deletion.deletion_jobs WHERE id = :person_job), 'after a backoff');
 UPDATE deletion.deletion_jobs SET max_attempts = 2, next_attempt_at = now() - interval '1 second' WHERE id = :person_job;
