@@ -2,7 +2,6 @@
 // the file of every attachment under it and nothing else; the cleaner then removes exactly those
 // files from storage. When the deletion-job worker (issue 6) is installed, a scheduled workspace
 // deletion worked in chunks queues them all the same.
-import path from 'node:path';
 import type pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,8 +30,9 @@ async function workspaceWithFiles(slug: string, issues: number): Promise<{ id: s
      SELECT $1, CASE WHEN i % 2 = 0 THEN $2::bigint END, 'issue ' || i, $3 FROM generate_series(1, $4::int) i`,
     [ws, project, user, issues],
   );
-  await c.query(`UPDATE public.issues SET parent_issue_id = (SELECT min(id) FROM public.issues WHERE workspace_id = $1)
-                  WHERE workspace_id = $1 AND id % 3 = 0`, [ws]);
+  await c.query(`WITH root AS (SELECT min(id) AS id FROM public.issues WHERE workspace_id = $1)
+                 UPDATE public.issues i SET parent_issue_id = root.id FROM root
+                  WHERE i.workspace_id = $1 AND i.id % 3 = 0 AND i.id <> root.id`, [ws]);
   const { rows } = await c.query(
     `INSERT INTO public.attachments (issue_id, storage_key, file_name)
      SELECT i.id, format('%s/%s/%s.png', $2::text, i.id, f), 'f.png'
