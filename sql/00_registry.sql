@@ -4,8 +4,9 @@
 
 -- Each concern (soft delete, audit, protection, files, ...) defines deletion.wire_<concern>(regclass):
 -- an idempotent function that makes one table's triggers and policies match its registry row.
--- rewire() calls every one of them for every registered table that exists, in name order.
--- The runner calls it after (re)applying the sql/ modules; nothing else needs to.
+-- rewire() calls every one of them for every registered table that exists: wire_soft_delete first,
+-- because it adds the columns (deleted_at, ...) that other concerns' triggers name, then the rest in
+-- name order. The runner calls it after (re)applying the sql/ modules; nothing else needs to.
 CREATE OR REPLACE FUNCTION deletion.rewire()
 RETURNS integer
 LANGUAGE plpgsql
@@ -22,7 +23,7 @@ BEGIN
      WHERE p.pronamespace = 'deletion'::regnamespace
        AND p.proname LIKE 'wire\_%'
        AND p.proargtypes = '2205'::oidvector  -- exactly one regclass argument
-     ORDER BY p.proname
+     ORDER BY p.proname <> 'wire_soft_delete', p.proname
   LOOP
     FOR target IN
       SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name))

@@ -2,6 +2,10 @@
 -- workspace (the same shape every time), deletes one thing, and checks what went and what stayed.
 BEGIN;
 SELECT plan(57);
+-- These scenarios test the foreign keys' own actions, that is hard deletes. Migration 0011 makes a
+-- plain DELETE on users, workspaces, projects, issues and comments a soft delete; as the superuser
+-- running the tests, deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
+SET LOCAL deletion.mode = 'hard';
 
 -- One workspace of every kind of row, named by a tag so scenarios never touch each other's rows.
 --   users  <tag>-alice (created every issue, wrote C1..C3), <tag>-dave (wrote C4 only),
@@ -348,6 +352,10 @@ SELECT is_empty($$ SELECT * FROM test_product_wrong_statistics() $$, 'statistics
 -- Deleting a user: refused while they created issues or wrote comments.
 -- ---------------------------------------------------------------------------------------------
 DO $$ BEGIN PERFORM test_product_fixture('usr'); END $$;
+-- Seed 004's pre-deletion check (migration 0031, docs/protection.md) refuses these users before their
+-- foreign keys are even reached (recent comments, open issues); an admin forces them here, so what is
+-- tested below is the foreign keys' own behaviour.
+SELECT count(deletion.allow_forced_delete('public.users', id::text, 'foreign-key behaviour test')) FROM users WHERE name LIKE 'usr-%';
 -- PostgreSQL 18 reports a RESTRICT violation as 23001 (restrict_violation); 15-17 as 23503.
 CREATE TEMP VIEW restrict_violation AS
   SELECT CASE WHEN current_setting('server_version_num')::int >= 180000 THEN '23001' ELSE '23503' END AS code;

@@ -3,6 +3,10 @@
 -- SET NULL, including the cascades that delete the very milestone or label being recounted.
 BEGIN;
 SELECT plan(34);
+-- These scenarios test the foreign keys' own actions, that is hard deletes. Migration 0011 makes a
+-- plain DELETE on users, workspaces, projects, issues and comments a soft delete; as the superuser
+-- running the tests, deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
+SET LOCAL deletion.mode = 'hard';
 
 -- Milestones and labels whose stored statistics differ from a recount (empty when all are right).
 CREATE FUNCTION public.test_product_wrong_statistics() RETURNS TABLE (kind text, id bigint, stored text, actual text)

@@ -1,0 +1,251 @@
+-- Soft delete, part 2: the wiring of one table. deletion.wire_soft_delete(target) makes a table match
+-- its registry row, idempotently; deletion.rewire() calls it for every registered table after each
+-- migrate, and deletion.enable_soft_delete() / disable_soft_delete() change the row and call it.
+--
+-- A soft-delete table gets:
+--   columns   deleted_at timestamptz, deleted_by bigint, deletion_reason text, deletion_op uuid
+--   indexes   <table>_active_idx (primary key, WHERE deleted_at IS NULL): active-row scans and counts;
+--             <table>_deleted_at_idx (deleted_at, WHERE deleted_at IS NOT NULL): trash, purge cutoff;
+--             <table>_deletion_op_idx (deletion_op, WHERE deletion_op IS NOT NULL): cascade and restore
+--   uniques   every unique constraint or index made partial (... WHERE deleted_at IS NULL), so a
+--             deleted row never blocks a new one; the ones that cannot be (referenced by a foreign
+--             key, deferrable, partial on something else) are refused by name (PD102)
+--   security  row-level security: a RESTRICTIVE policy hides deleted rows from every role that does
+--             not bypass RLS (owner and superusers do) and refuses new rows that carry a deletion; when
+--             the table has no permissive policy of its own, a permissive one that allows everything
+--             else (so RLS changes nothing but deleted-row visibility)
+--   triggers  deletion_20_soft_delete         BEFORE DELETE, per row: a plain DELETE becomes a soft
+--                                             delete (only when delete_becomes_soft)
+--             deletion_20_soft_delete_update  BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
+--                                             deleted_at = now() becomes a soft delete with cascade
+--             deletion_20_soft_delete_flush   AFTER UPDATE OR DELETE, per statement: soft-deletes what
+--                                             the row triggers collected, set-based, as one operation
+-- Turning soft delete off removes the triggers and policies (and RLS when we turned it on); the
+-- columns, their data and the indexes stay, so no deletion record is ever lost by a setting.
+
+-- The names of our objects on a table, derived once so wiring and unwiring agree.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_index_name(target regclass, suffix text)
+RETURNS name
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT format('%s_%s', left(relname, 63 - length(suffix) - 1), suffix)::name FROM pg_class WHERE oid = target
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_index_name(regclass, text) IS 'The name of one of the soft-delete indexes of a table (<table>_<suffix>, cut to fit 63 bytes).';
+
+-- Converts the table's unique constraints and indexes to partial ones that hold among active rows
+-- only, recording each original so it can be put back. Refuses (PD102), naming every one, when any
+-- cannot be converted; nothing is converted then.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_convert_uniques(target regclass)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  u record;
+  blockers text[] := '{}';
+  converted integer := 0;
+BEGIN
+  FOR u IN
+    SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.oid AS con_oid,
+           con.conname, con.condeferrable, i.indpred IS NOT NULL AS partial,
+           coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS predicate,
+           (SELECT string_agg(format('%s.%s', fk.conrelid::regclass, fk.conname), ', ')
+              FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS referenced_by
+      FROM pg_index i
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_class t ON t.oid = i.indrelid
+      JOIN pg_namespace n ON n.oid = t.relnamespace
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
+     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
+       AND NOT (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M')
+  LOOP
+    IF u.referenced_by IS NOT NULL THEN
+      blockers := blockers || format('%s is referenced by foreign key %s (a foreign key needs a unique key over all rows)', u.index_name, u.referenced_by);
+    ELSIF u.condeferrable THEN
+      blockers := blockers || format('%s is deferrable (a partial unique index cannot be)', u.index_name);
+    ELSIF u.partial THEN
+      blockers := blockers || format('%s is already partial (WHERE %s); add "deleted_at IS NULL" to its predicate yourself', u.index_name, u.predicate);
+    END IF;
+  END LOOP;
+  IF cardinality(blockers) > 0 THEN
+    RAISE EXCEPTION 'soft delete on % needs its unique keys to hold among active rows only, and these cannot be converted: %',
+                    target, array_to_string(blockers, '; ')
+      USING ERRCODE = 'PD102',
+            HINT = 'replace each by a unique index ... WHERE deleted_at IS NULL (or drop it), then enable soft delete again';
+  END IF;
+
+  FOR u IN
+    SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.conname,
+           CASE WHEN con.oid IS NOT NULL
+                THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', target, con.conname, pg_get_constraintdef(con.oid))
+                ELSE pg_get_indexdef(i.indexrelid) END AS original,
+           pg_get_indexdef(i.indexrelid) AS definition
+      FROM pg_index i
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_class t ON t.oid = i.indrelid
+      JOIN pg_namespace n ON n.oid = t.relnamespace
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
+     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL
+  LOOP
+    IF u.conname IS NOT NULL THEN
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', target, u.conname);
+    ELSE
+      EXECUTE format('DROP INDEX %I.%I', u.nspname, u.index_name);
+    END IF;
+    EXECUTE u.definition || ' WHERE (deleted_at IS NULL)';
+    INSERT INTO deletion.soft_delete_unique_conversions (table_schema, table_name, index_name, original)
+    VALUES (u.nspname, u.table_name, u.index_name, u.original)
+    ON CONFLICT (table_schema, table_name, index_name) DO UPDATE SET original = excluded.original;
+    converted := converted + 1;
+  END LOOP;
+  RETURN converted;
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_convert_uniques(regclass) IS 'Makes a soft-delete table''s unique keys partial (among active rows only), or refuses naming each one that cannot be (PD102).';
+
+-- The idempotent per-table wiring (see the top of this file). Called by deletion.rewire() for every
+-- registered table, and by enable_soft_delete / disable_soft_delete.
+CREATE OR REPLACE FUNCTION deletion.wire_soft_delete(target regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  policy deletion.table_policies := deletion.policy_of(target);
+  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  key_args text;
+  owner_oid oid := (SELECT relowner FROM pg_class WHERE oid = target);
+  wrong text;
+  has_own_permissive boolean;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete') THEN
+    RETURN;  -- migrated down below 0010: soft delete is not installed
+  END IF;
+  IF policy.table_name IS NULL OR NOT policy.soft_delete THEN
+    -- Off (or never on): remove the behaviour, keep the data and indexes.
+    EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);
+    EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
+    EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);
+    IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polname = 'deletion_20_soft_delete_allow') THEN
+      EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', target);
+    END IF;
+    EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);
+    EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
+    RETURN;
+  END IF;
+
+  IF cardinality(key_columns) = 0 THEN
+    RAISE EXCEPTION 'table % has no primary key, so its soft-deleted rows could not be named or restored', target
+      USING ERRCODE = '42P10', HINT = 'add a primary key, then enable soft delete';
+  END IF;
+
+  -- Columns: added when missing; an existing column of that name must already have the right type.
+  SELECT string_agg(format('%s is %s, not %s', a.attname, format_type(a.atttypid, a.atttypmod), want.type_name), '; ')
+    INTO wrong
+    FROM (VALUES ('deleted_at', 'timestamp with time zone'), ('deleted_by', 'bigint'),
+                 ('deletion_reason', 'text'), ('deletion_op', 'uuid')) AS want(column_name, type_name)
+    JOIN pg_attribute a ON a.attrelid = target AND a.attname = want.column_name AND NOT a.attisdropped
+   WHERE format_type(a.atttypid, a.atttypmod) <> want.type_name;
+  IF wrong IS NOT NULL THEN
+    RAISE EXCEPTION 'table % already has soft-delete columns of another type: %', target, wrong
+      USING ERRCODE = '42804', HINT = 'rename or convert those columns, then enable soft delete';
+  END IF;
+  EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS deleted_at timestamptz, '
+                 'ADD COLUMN IF NOT EXISTS deleted_by bigint, ADD COLUMN IF NOT EXISTS deletion_reason text, '
+                 'ADD COLUMN IF NOT EXISTS deletion_op uuid', target);
+  EXECUTE format('COMMENT ON COLUMN %s.deleted_at IS %L', target, 'When the row was soft-deleted (NULL: active). Set by deletion.soft_delete or a plain DELETE; cleared by deletion.restore.');
+  EXECUTE format('COMMENT ON COLUMN %s.deleted_by IS %L', target, 'The user id that soft-deleted the row (SET LOCAL deletion.actor).');
+  EXECUTE format('COMMENT ON COLUMN %s.deletion_reason IS %L', target, 'Why the row was soft-deleted (the reason argument or SET LOCAL deletion.reason).');
+  EXECUTE format('COMMENT ON COLUMN %s.deletion_op IS %L', target, 'The soft-delete operation that marked the row (deletion.soft_delete_operations.op); restore brings back exactly its rows.');
+
+  -- Indexes.
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s) WHERE deleted_at IS NULL',
+                 deletion.soft_delete_index_name(target, 'active_idx'), target, deletion.column_list(NULL, key_columns));
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deleted_at) WHERE deleted_at IS NOT NULL',
+                 deletion.soft_delete_index_name(target, 'deleted_at_idx'), target);
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deletion_op) WHERE deletion_op IS NOT NULL',
+                 deletion.soft_delete_index_name(target, 'deletion_op_idx'), target);
+
+  -- Unique keys among active rows only.
+  PERFORM deletion.soft_delete_convert_uniques(target);
+
+  -- Row-level security.
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+  SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polpermissive AND polname NOT LIKE 'deletion\_20\_soft\_delete%')
+    INTO has_own_permissive;
+  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);
+  IF NOT has_own_permissive THEN
+    EXECUTE format('CREATE POLICY deletion_20_soft_delete_allow ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)', target);
+    EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_allow ON %s IS %L', target,
+                   'Row-level security was turned on for soft delete only: everything the table''s privileges allow stays allowed.');
+  END IF;
+  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
+  EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
+                 'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target);
+  EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_hide ON %s IS %L', target,
+                 'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role that does not bypass RLS; new rows cannot carry a deletion.');
+
+  -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
+  -- table's owner, baked in by oid at wiring time) has set deletion.mode = 'hard': the hard path costs
+  -- one WHEN test per row and no function call.
+  key_args := (SELECT string_agg(quote_literal(k), ', ') FROM unnest(key_columns) k);
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);
+  IF policy.delete_becomes_soft THEN
+    EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %s FOR EACH ROW
+                      WHEN (current_setting('deletion.mode', true) IS DISTINCT FROM 'hard'
+                            OR NOT (pg_has_role(current_user, 'deletion_admin'::name, 'MEMBER')
+                                    OR pg_has_role(current_user, %s::oid, 'MEMBER')))
+                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%s)$t$, target, owner_oid, key_args);
+  END IF;
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
+  EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
+                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL AND NEW.deletion_op IS NULL)
+                    EXECUTE FUNCTION deletion.soft_delete_on_update(%s)$t$, target, key_args);
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);
+  EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
+                    WHEN (current_setting('deletion.soft_delete_pending', true) = 'on')
+                    EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target);
+END
+$$;
+COMMENT ON FUNCTION deletion.wire_soft_delete(regclass) IS 'Makes one table''s soft-delete columns, indexes, unique keys, policies and triggers match its registry row (idempotent; called by deletion.rewire()).';
+
+-- Turns soft delete on for a table (registering it when needed) and wires it. delete_becomes_soft
+-- decides whether a plain DELETE becomes a soft delete (true) or stays a hard delete (false).
+CREATE OR REPLACE FUNCTION deletion.enable_soft_delete(target regclass, delete_becomes_soft boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  PERFORM deletion.register_table(target);
+  UPDATE deletion.table_policies tp
+     SET soft_delete = true, delete_becomes_soft = enable_soft_delete.delete_becomes_soft
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
+  PERFORM deletion.wire_soft_delete(target);
+END
+$$;
+COMMENT ON FUNCTION deletion.enable_soft_delete(regclass, boolean) IS 'Turns soft delete on for a table (idempotent): registry row, columns, indexes, partial unique keys, row-level security, triggers.';
+
+-- Turns soft delete off: plain DELETE deletes again and deleted rows become visible; the columns and
+-- their data stay (enable again to hide them again).
+CREATE OR REPLACE FUNCTION deletion.disable_soft_delete(target regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  UPDATE deletion.table_policies tp
+     SET soft_delete = false, delete_becomes_soft = false
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
+  PERFORM deletion.wire_soft_delete(target);
+END
+$$;
+COMMENT ON FUNCTION deletion.disable_soft_delete(regclass) IS 'Turns soft delete off for a table: triggers and policies go, columns and data stay.';
+
+REVOKE EXECUTE ON FUNCTION deletion.wire_soft_delete(regclass), deletion.enable_soft_delete(regclass, boolean),
+                           deletion.disable_soft_delete(regclass), deletion.soft_delete_convert_uniques(regclass)
+  FROM PUBLIC;

@@ -1,0 +1,76 @@
+// deletion-kit docs [--out DIR] [--check]: writes one page per table (DIR/tables/<table>.md, seed 001's
+// format) and DIR/cascade.md (a Mermaid graph of every foreign key), all rendered in the database from
+// the catalog (sql/33_docs.sql). --check writes nothing and exits 1 when the files differ from the
+// schema, which is how CI keeps the committed docs true.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type pg from 'pg';
+import { connect } from '../db.ts';
+
+/** Every generated file, path relative to the docs folder, and its content. */
+export async function renderDocs(client: pg.Client): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const { rows } = await client.query<{ file_name: string; page: string }>(
+    'SELECT file_name, deletion.table_markdown(table_name) AS page FROM deletion.documented_tables() ORDER BY file_name',
+  );
+  for (const r of rows) files.set(path.join('tables', r.file_name), r.page);
+  files.set('cascade.md', (await client.query('SELECT deletion.cascade_markdown() AS page')).rows[0].page);
+  return files;
+}
+
+/** The differences between the generated files and what is in `dir`: missing, changed or stale files. */
+export function compareDocs(dir: string, files: Map<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [name, content] of files) {
+    const file = path.join(dir, name);
+    if (!existsSync(file)) problems.push(`missing ${name}`);
+    else if (readFileSync(file, 'utf8') !== content) problems.push(`changed ${name}`);
+  }
+  const tablesDir = path.join(dir, 'tables');
+  if (existsSync(tablesDir)) {
+    for (const f of readdirSync(tablesDir).filter((f) => f.endsWith('.md'))) {
+      if (!files.has(path.join('tables', f))) problems.push(`stale tables/${f}`);
+    }
+  }
+  return problems.sort();
+}
+
+export function writeDocs(dir: string, files: Map<string, string>) {
+  const tablesDir = path.join(dir, 'tables');
+  mkdirSync(tablesDir, { recursive: true });
+  for (const f of readdirSync(tablesDir).filter((f) => f.endsWith('.md'))) {
+    if (!files.has(path.join('tables', f))) rmSync(path.join(tablesDir, f));
+  }
+  for (const [name, content] of files) writeFileSync(path.join(dir, name), content);
+}
+
+export function register(program: Command) {
+  program
+    .command('docs')
+    .description('write docs/tables/<table>.md and docs/cascade.md from the catalog (--check: only compare)')
+    .option('--out <dir>', 'the docs folder', 'docs')
+    .option('--check', 'write nothing; exit 1 when the files differ from the schema')
+    .action(async (options: { out: string; check?: boolean }) => {
+      const client = await connect();
+      let files: Map<string, string>;
+      try {
+        files = await renderDocs(client);
+      } finally {
+        await client.end();
+      }
+      if (options.check) {
+        const problems = compareDocs(options.out, files);
+        if (problems.length === 0) {
+          console.log(`${files.size} files match the schema`);
+          return;
+        }
+        for (const p of problems) console.log(p);
+        console.log(`the docs in ${options.out} do not match the schema: run deletion-kit docs and commit the result`);
+        process.exitCode = 1;
+        return;
+      }
+      writeDocs(options.out, files);
+      console.log(`wrote ${files.size - 1} table pages to ${path.join(options.out, 'tables')} and ${path.join(options.out, 'cascade.md')}`);
+    });
+}

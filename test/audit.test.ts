@@ -1,0 +1,73 @@
+// deletion-kit audit: restore, restore-transaction, partitions and retention from the command line,
+// against the real test database (the CLI runs in its own process and connection).
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { client, env } from './helpers.ts';
+
+const run = promisify(execFile);
+const CLI = path.resolve('bin/deletion-kit.js');
+const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: env('DATABASE_URL') } });
+const ORG = '00000000-0000-0000-0000-0000000000a1';
+
+test('audit restore: dry run, restore, second restore, and a refused restore', async () => {
+  const c = await client();
+  try {
+    await c.query(readFileSync('test/fixtures/lab_schema.sql', 'utf8'));
+    await c.query('SELECT deletion.rewire()');
+    await c.query(`INSERT INTO lab.orgs VALUES ($1, 'acme')`, [ORG]);
+    await c.query(`INSERT INTO lab.folders VALUES ($1, 1, NULL, 'root'), ($1, 2, 1, 'child')`, [ORG]);
+    await c.query(`INSERT INTO lab.documents (org_id, folder_id, slug) VALUES ($1, 2, 'plan')`, [ORG]);
+    await c.query(`DELETE FROM lab.folders WHERE org_id = $1 AND id = 1`, [ORG]);
+    const key = JSON.stringify([ORG, 1]);
+
+    const dry = await cli('audit', 'restore', 'lab.folders', key, '--dry-run');
+    assert.match(dry.stdout, /would insert\s+2\s+lab\.folders/);
+    assert.match(dry.stdout, /would insert\s+1\s+lab\.documents/);
+    assert.match(dry.stdout, /no conflicts/);
+    assert.is((await c.query('SELECT count(*)::int AS n FROM lab.folders')).rows[0].n, 0, 'the dry run changed nothing');
+
+    const real = await cli('audit', 'restore', 'lab.folders', key);
+    assert.match(real.stdout, /insert\s+2\s+lab\.folders/);
+    assert.is((await c.query('SELECT count(*)::int AS n FROM lab.folders')).rows[0].n, 2, 'the tree is back');
+    assert.is((await c.query('SELECT count(*)::int AS n FROM lab.documents')).rows[0].n, 1, 'with its document');
+
+    const again = await cli('audit', 'restore', 'lab.folders', key);
+    assert.match(again.stdout, /already restored/);
+
+    await c.query(`DELETE FROM lab.documents WHERE slug = 'plan'`);
+    await c.query(`INSERT INTO lab.documents (org_id, folder_id, slug) VALUES ($1, 2, 'plan')`, [ORG]);
+    const doc = (await c.query(`SELECT record_id FROM audit.log WHERE table_name = 'lab.documents' AND action = 'DELETE' ORDER BY id DESC LIMIT 1`)).rows[0].record_id;
+    const refused = await cli('audit', 'restore', 'lab.documents', doc).catch((e) => e);
+    assert.is(refused.code, 1, 'exit code 1');
+    assert.match(refused.stderr, /refused: 1 conflict/);
+    assert.match(refused.stderr, /SQLSTATE PD202/);
+    const listed = await cli('audit', 'restore', 'lab.documents', doc, '--dry-run');
+    assert.match(listed.stdout, /conflict\s+lab\.documents .*unique index lab\.documents_org_slug_key/);
+  } finally {
+    await c.end();
+  }
+});
+
+test('audit restore-transaction, partitions and retention; bad input is one clear line', async () => {
+  const bad = await cli('audit', 'restore-transaction', 'yesterday').catch((e) => e);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /a transaction id is a whole number/);
+  const none = await cli('audit', 'restore-transaction', '1').catch((e) => e);
+  assert.is(none.code, 1);
+  assert.match(none.stderr, /no delete or update of transaction 1 .*SQLSTATE P0002/);
+  const unknown = await cli('audit', 'restore', 'lab.nothing_here', '1').catch((e) => e);
+  assert.match(unknown.stderr, /does not exist/);
+
+  const parts = await cli('audit', 'partitions', '--months-ahead', '4');
+  assert.match(parts.stdout, /created audit\.log_\d{4}_\d{2}/);
+  const again = await cli('audit', 'partitions', '--months-ahead', '4');
+  assert.match(again.stdout, /every partition exists already/);
+  const retention = await cli('audit', 'retention', '--before', '2000-01-01');
+  assert.match(retention.stdout, /no partition ends before the cutoff/);
+});
+
+test.run();
