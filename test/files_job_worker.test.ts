@@ -1,7 +1,3 @@
-// NOT YET RUN: rename to test/files_job_worker.test.ts once issue 6 (deletion jobs and `deletion-kit
-// worker`) is in main. At 02:00 it passed on a trial merge of the issue6 branch into this branch
-// (main with soft delete, audit and protection included); the merge was then aborted.
-//
 // A workspace deletion through the job worker enqueues every attachment of the workspace: the real
 // worker deletes the tree in many small chunk transactions (DELETE statements inside SECURITY
 // DEFINER functions), and each chunk's deletes queue their files through the deletion_60_files trigger.
