@@ -212,6 +212,35 @@ test('CLI: files cleanup and stats; bad options are refused and change nothing',
   assert.match(text, /pending\s+0/);
 });
 
+test('CLI: files cleanup runs as a daemon until SIGTERM, then finishes what it holds and exits 0', async () => {
+  await emptyQueue();
+  const root = tempRoot('daemon');
+  const keys = keysFor('daemon', 40);
+  await queuePhotos(c, root, keys);
+  const child = spawn(process.execPath, [CLI, 'files', 'cleanup', '--root', root, '--batch-size', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if ((out.match(/^batch: /gm) ?? []).length >= 4) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`the daemon exited early (${code}): ${out}${err}`)));
+  });
+  // The queue is empty now and the daemon waits for more work; a new delete is picked up without a restart.
+  await queuePhotos(c, root, ['daemon/late.jpg']);
+  for (let i = 0; i < 100 && existing(root, ['daemon/late.jpg']).length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(existing(root, ['daemon/late.jpg']), [], 'a file queued later is cleaned by the running daemon');
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.is(code, 0, 'SIGTERM ends it cleanly');
+  assert.match(err, /stopping after the batch in hand/);
+  assert.match(out, /done: 41 deleted/);
+  assert.equal(existing(root, keys), []);
+  assert.equal(await queueRows(c), [], 'nothing is left leased or queued');
+});
+
 test('CLI: files track wires a table and refuses an unknown column', async () => {
   await c.query('CREATE TABLE public.test_documents (id bigint PRIMARY KEY, blob_key text)');
   const bad = await run(process.execPath, [CLI, 'files', 'track', 'public.test_documents', 'nope']).catch((e) => e);

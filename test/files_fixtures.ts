@@ -56,3 +56,27 @@ export async function stats(c: pg.Client) {
 }
 
 export const keysFor = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}/${String(i).padStart(4, '0')}.jpg`);
+
+/** A workspace with `issues` issues (some in a project, some sub-issues) and two attachments on most issues; returns its keys. */
+export async function workspaceWithFiles(c: pg.Client, slug: string, issues: number): Promise<{ id: string; keys: string[] }> {
+  const user = (await c.query(`INSERT INTO public.users (email, name) VALUES ($1, 'Ann') RETURNING id`, [`${slug}@example.com`])).rows[0].id;
+  const ws = (await c.query(`INSERT INTO public.workspaces (name, slug) VALUES ($1, $1) RETURNING id`, [slug])).rows[0].id;
+  const project = (await c.query(`INSERT INTO public.projects (workspace_id, name) VALUES ($1, 'p') RETURNING id`, [ws])).rows[0].id;
+  await c.query(
+    `INSERT INTO public.issues (workspace_id, project_id, title, creator_id)
+     SELECT $1, CASE WHEN i % 2 = 0 THEN $2::bigint END, 'issue ' || i, $3 FROM generate_series(1, $4::int) i`,
+    [ws, project, user, issues],
+  );
+  await c.query(`WITH root AS (SELECT min(id) AS id FROM public.issues WHERE workspace_id = $1)
+                 UPDATE public.issues i SET parent_issue_id = root.id FROM root
+                  WHERE i.workspace_id = $1 AND i.id % 3 = 0 AND i.id <> root.id`, [ws]);
+  const { rows } = await c.query(
+    `INSERT INTO public.attachments (issue_id, storage_key, file_name)
+     SELECT i.id, format('%s/%s/%s.png', $2::text, i.id, f), 'f.png'
+       FROM public.issues i, generate_series(1, 2) f
+      WHERE i.workspace_id = $1 AND i.id % 7 <> 0
+     RETURNING storage_key`,
+    [ws, slug],
+  );
+  return { id: ws, keys: rows.map((r) => r.storage_key) };
+}

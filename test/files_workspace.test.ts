@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { runCleanup } from '../src/files/cleaner.ts';
 import { LocalStorage } from '../src/files/storage.ts';
 import { client } from './helpers.ts';
-import { existing, tempRoot, writeFiles } from './files_fixtures.ts';
+import { existing, tempRoot, workspaceWithFiles, writeFiles } from './files_fixtures.ts';
 
 let c: pg.Client;
 
@@ -19,35 +19,11 @@ test.after(async () => {
   await c.end();
 });
 
-/** A workspace with `issues` issues (a project, sub-issues, comments) and two attachments on most issues; returns its keys. */
-async function workspaceWithFiles(slug: string, issues: number): Promise<{ id: string; keys: string[] }> {
-  const user = (await c.query(`INSERT INTO public.users (email, name) VALUES ($1, 'Ann') RETURNING id`, [`${slug}@example.com`])).rows[0].id;
-  const ws = (await c.query(`INSERT INTO public.workspaces (name, slug) VALUES ($1, $1) RETURNING id`, [slug])).rows[0].id;
-  const project = (await c.query(`INSERT INTO public.projects (workspace_id, name) VALUES ($1, 'p') RETURNING id`, [ws])).rows[0].id;
-  await c.query(
-    `INSERT INTO public.issues (workspace_id, project_id, title, creator_id)
-     SELECT $1, CASE WHEN i % 2 = 0 THEN $2::bigint END, 'issue ' || i, $3 FROM generate_series(1, $4::int) i`,
-    [ws, project, user, issues],
-  );
-  await c.query(`WITH root AS (SELECT min(id) AS id FROM public.issues WHERE workspace_id = $1)
-                 UPDATE public.issues i SET parent_issue_id = root.id FROM root
-                  WHERE i.workspace_id = $1 AND i.id % 3 = 0 AND i.id <> root.id`, [ws]);
-  const { rows } = await c.query(
-    `INSERT INTO public.attachments (issue_id, storage_key, file_name)
-     SELECT i.id, format('%s/%s/%s.png', $2::text, i.id, f), 'f.png'
-       FROM public.issues i, generate_series(1, 2) f
-      WHERE i.workspace_id = $1 AND i.id % 7 <> 0
-     RETURNING storage_key`,
-    [ws, slug],
-  );
-  return { id: ws, keys: rows.map((r) => r.storage_key) };
-}
-
 test('a workspace DELETE cascade queues every attachment of the workspace, once, and the cleaner removes exactly those files', async () => {
   await c.query('DELETE FROM deletion.pending_file_deletions');
   const root = tempRoot('workspace');
-  const doomed = await workspaceWithFiles('doomed', 120);
-  const kept = await workspaceWithFiles('kept', 30);
+  const doomed = await workspaceWithFiles(c, 'doomed', 120);
+  const kept = await workspaceWithFiles(c, 'kept', 30);
   writeFiles(root, [...doomed.keys, ...kept.keys]);
 
   // Workspaces are a soft-delete table (issue 3): the hard path is an admin's, in hard mode.
@@ -67,7 +43,7 @@ test('a workspace DELETE cascade queues every attachment of the workspace, once,
 test('a soft-deleted workspace keeps its files; purging it later queues them all, and the cleaner removes them', async () => {
   await c.query('DELETE FROM deletion.pending_file_deletions');
   const root = tempRoot('purge');
-  const trashed = await workspaceWithFiles('trashed', 40);
+  const trashed = await workspaceWithFiles(c, 'trashed', 40);
   writeFiles(root, trashed.keys);
 
   await c.query('DELETE FROM public.workspaces WHERE id = $1', [trashed.id]);
