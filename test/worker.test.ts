@@ -163,7 +163,7 @@ test('the database restarted mid-job: the worker reconnects and completes', asyn
     const jobId = Number((await c.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true) AS id`)).rows[0].id);
     await c.end();
     worker = startWorker(db.url, ['--chunk-rows', '200', '--chunk-ms', '20', '--poll', '200']);
-    for (let i = 0; i < 200 && worker.events.filter((ev) => ev.event === 'chunk').length < 3; i++) await sleep(50);
+    for (let i = 0; i < 1200 && worker.events.filter((ev) => ev.event === 'chunk').length < 3; i++) await sleep(50);
     stopCluster(cluster.root, 'immediate');
     await sleep(1500);
     startCluster(cluster.root, ['-c fsync=off', '-c max_connections=200']);
@@ -238,7 +238,8 @@ test('SIGTERM finishes the chunk and releases the job; cancel stops a running jo
   try {
     const jobId = Number((await c.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true) AS id`)).rows[0].id);
     const w = startWorker(url, ['--chunk-rows', '100', '--chunk-ms', '10']);
-    for (let i = 0; i < 200 && w.events.filter((ev) => ev.event === 'chunk').length < 3; i++) await sleep(50);
+    for (let i = 0; i < 1200 && w.events.filter((ev) => ev.event === 'chunk').length < 3; i++) await sleep(50);
+    assert.ok(w.events.filter((ev) => ev.event === 'chunk').length >= 3, 'the worker got going before the signal');
     w.child.kill('SIGTERM');
     assert.is(await w.exited, 0, 'the worker exits 0');
     assert.ok(w.events.some((ev) => ev.event === 'released' && ev.job === jobId), 'after releasing the job');
@@ -246,10 +247,10 @@ test('SIGTERM finishes the chunk and releases the job; cancel stops a running jo
     assert.equal([job.status, job.lease_owner], ['pending', null], 'the job is pending again, held by nobody');
 
     const w2 = startWorker(url, ['--chunk-rows', '100', '--chunk-ms', '10']);
-    for (let i = 0; i < 200 && w2.events.filter((ev) => ev.event === 'chunk').length < 2; i++) await sleep(50);
+    for (let i = 0; i < 1200 && w2.events.filter((ev) => ev.event === 'chunk').length < 2; i++) await sleep(50);
     const asked = (await c.query('SELECT deletion.cancel($1) AS status', [jobId])).rows[0].status;
     assert.is(asked, 'running', 'cancel answers that the running job will stop');
-    for (let i = 0; i < 100 && !w2.events.some((ev) => ev.event === 'cancelled'); i++) await sleep(50);
+    for (let i = 0; i < 1200 && !w2.events.some((ev) => ev.event === 'cancelled'); i++) await sleep(50);
     assert.ok(w2.events.some((ev) => ev.event === 'cancelled' && ev.job === jobId), 'the worker reports the job cancelled');
     w2.child.kill('SIGTERM');
     await w2.exited;
