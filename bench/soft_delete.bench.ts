@@ -64,7 +64,7 @@ export default {
     const c = await db.client();
     try {
       // Two workspaces; the default scale gives each one well over 100,000 soft-delete rows.
-      const counts = await ctx.generate(c, small ? 2_000 : 60_000, 2);
+      const counts = await ctx.generate(c, small ? 2_000 : 30_000, 2);
       ctx.log(`generated ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
       const { rows: [ws] } = await c.query<{ id: number }>('SELECT id FROM public.workspaces ORDER BY id LIMIT 1');
       const { rows: [subtree] } = await c.query<{ n: number }>(`
@@ -119,7 +119,7 @@ export default {
                  median(oursLookup), median(refLookup), 'ms', '<= 1.10');
 
       // 2. Soft delete of the workspace subtree.
-      const runs = 5;
+      const runs = small ? 5 : 3;
       await c.query('VACUUM ANALYZE');
       const del = await sideBySide(c, runs, `SELECT deletion.soft_delete('public.workspaces', '${ws.id}')`, handSoftDelete(ws.id));
       ctx.record(`soft delete of a workspace subtree (${subtree.n} rows): deletion.soft_delete vs hand-written UPDATEs`,

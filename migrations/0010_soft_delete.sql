@@ -20,17 +20,18 @@ CREATE TABLE deletion.soft_delete_operations (
   root_key       jsonb       NOT NULL,
   deleted_by     bigint,
   deletion_reason text,
-  deleted_at     timestamptz NOT NULL,
+  performed_at   timestamptz NOT NULL,
   rows_per_table jsonb       NOT NULL DEFAULT '{}',
   restored_at    timestamptz,
   restored_by    bigint,
   purged_at      timestamptz
 );
-CREATE INDEX soft_delete_operations_deleted_at_idx ON deletion.soft_delete_operations (deleted_at);
+CREATE INDEX soft_delete_operations_performed_at_idx ON deletion.soft_delete_operations (performed_at);
 COMMENT ON TABLE deletion.soft_delete_operations IS 'The soft-delete operations: one row per soft delete (its root and its cascade share the operation id); the trash and restore read it.';
 COMMENT ON COLUMN deletion.soft_delete_operations.op IS 'The operation id stamped in deletion_op on every row the soft delete marked.';
 COMMENT ON COLUMN deletion.soft_delete_operations.root_table IS 'The table the soft delete started from (schema-qualified name).';
 COMMENT ON COLUMN deletion.soft_delete_operations.root_key IS 'The primary key(s) of the root row(s), as a JSON array of key objects.';
+COMMENT ON COLUMN deletion.soft_delete_operations.performed_at IS 'When the operation soft-deleted its rows (their deleted_at). Not named deleted_at: the log itself is never soft-deleted.';
 COMMENT ON COLUMN deletion.soft_delete_operations.rows_per_table IS 'Rows marked, per table: {"public.issues": 12, "public.comments": 40}.';
 COMMENT ON COLUMN deletion.soft_delete_operations.restored_at IS 'When deletion.restore brought the operation back (NULL while in the trash).';
 COMMENT ON COLUMN deletion.soft_delete_operations.purged_at IS 'When deletion.purge_soft_deleted removed the operation''s rows for good.';

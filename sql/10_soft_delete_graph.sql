@@ -26,19 +26,6 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_tables() IS 'The existing tables whose registry row says soft_delete.';
 
--- True when the table is a soft-delete table.
-CREATE OR REPLACE FUNCTION deletion.is_soft_delete_table(target regclass)
-RETURNS boolean
-LANGUAGE plpgsql
-STABLE
-SET search_path = pg_catalog
-AS $$
-BEGIN
-  RETURN coalesce((deletion.policy_of(target)).soft_delete, false);
-END
-$$;
-COMMENT ON FUNCTION deletion.is_soft_delete_table(regclass) IS 'True when the table''s registry row says soft_delete.';
-
 -- Refuses, with a message that says what to do, a table that is not a soft-delete table (PD101).
 CREATE OR REPLACE FUNCTION deletion.require_soft_delete_table(target regclass)
 RETURNS void
@@ -47,7 +34,7 @@ STABLE
 SET search_path = pg_catalog
 AS $$
 BEGIN
-  IF NOT deletion.is_soft_delete_table(target) THEN
+  IF NOT coalesce((deletion.policy_of(target)).soft_delete, false) THEN
     RAISE EXCEPTION 'table % does not use soft delete', target
       USING ERRCODE = 'PD101', HINT = format('turn it on with SELECT deletion.enable_soft_delete(%L)', target::text);
   END IF;
@@ -136,5 +123,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.column_list(text, name[]) IS 'A comma-separated, quoted column list, optionally qualified by an alias.';
 
-GRANT EXECUTE ON FUNCTION deletion.is_soft_delete_table(regclass), deletion.require_soft_delete_table(regclass)
+GRANT EXECUTE ON FUNCTION deletion.require_soft_delete_table(regclass)
   TO deletion_app, deletion_admin;

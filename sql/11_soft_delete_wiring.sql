@@ -124,7 +124,12 @@ BEGIN
     RETURN;  -- migrated down below 0010: soft delete is not installed
   END IF;
   IF policy.table_name IS NULL OR NOT policy.soft_delete THEN
-    -- Off (or never on): remove the behaviour, keep the data and indexes.
+    -- Off (or never on): remove the behaviour, keep the data and indexes. Tables that never had it
+    -- are left alone (no DDL, so no lock on every registered table at every migrate).
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname LIKE 'deletion\_20\_soft\_delete%')
+       AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polname LIKE 'deletion\_20\_soft\_delete%') THEN
+      RETURN;
+    END IF;
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);

@@ -83,7 +83,7 @@ BEGIN
     EXIT WHEN NOT has_cycle OR marked_this_pass = 0;
   END LOOP;
 
-  INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, deleted_at, rows_per_table)
+  INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
   VALUES (op, target::text, root_keys, actor, reason, stamped_at, rows_per_table);
   RETURN op;
 END

@@ -82,7 +82,7 @@ BEGIN
   END LOOP;
   UPDATE deletion.soft_delete_operations o
      SET purged_at = now()
-   WHERE o.deleted_at < cutoff AND o.restored_at IS NULL AND o.purged_at IS NULL;
+   WHERE o.performed_at < cutoff AND o.restored_at IS NULL AND o.purged_at IS NULL;
   -- Hand-off rows of transactions that are over (a statement that failed between its row and
   -- statement triggers leaves none, but upkeep should not depend on it).
   DELETE FROM deletion.soft_delete_requests r WHERE r.xact_id < pg_snapshot_xmin(pg_current_snapshot());

@@ -18,14 +18,14 @@ SET search_path = pg_catalog
 AS $$
 BEGIN
   RETURN QUERY
-  SELECT o.op, o.root_table, o.root_key, o.deleted_by, o.deleted_at, o.deletion_reason, o.rows_per_table,
+  SELECT o.op, o.root_table, o.root_key, o.deleted_by, o.performed_at, o.deletion_reason, o.rows_per_table,
          (SELECT sum(v::bigint) FROM jsonb_each_text(o.rows_per_table) AS r(k, v)),
          c.conflicts IS NULL,
          c.conflicts
     FROM deletion.soft_delete_operations o
     CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) AS conflicts FROM deletion.restore_conflicts(o.op) AS x) c
    WHERE o.restored_at IS NULL AND o.purged_at IS NULL
-   ORDER BY o.deleted_at DESC, o.op;
+   ORDER BY o.performed_at DESC, o.op;
 END
 $$;
 COMMENT ON FUNCTION deletion.trash() IS 'The rows of deletion.vw_trash.';
@@ -71,7 +71,7 @@ SET search_path = pg_catalog
 AS $$
 BEGIN
   RETURN QUERY
-  SELECT date_trunc('month', o.deleted_at), r.table_name, count(*), sum(r.rows::bigint),
+  SELECT date_trunc('month', o.performed_at), r.table_name, count(*), sum(r.rows::bigint),
          sum(r.rows::bigint) FILTER (WHERE o.restored_at IS NOT NULL),
          sum(r.rows::bigint) FILTER (WHERE o.purged_at IS NOT NULL)
     FROM deletion.soft_delete_operations o
@@ -95,10 +95,10 @@ SET search_path = pg_catalog
 AS $$
 BEGIN
   RETURN QUERY
-  SELECT r.table_name, count(*), sum(r.rows::bigint), max(o.deleted_at)
+  SELECT r.table_name, count(*), sum(r.rows::bigint), max(o.performed_at)
     FROM deletion.soft_delete_operations o
     CROSS JOIN LATERAL jsonb_each_text(o.rows_per_table) AS r(table_name, rows)
-   WHERE o.deleted_at > now() - interval '24 hours'
+   WHERE o.performed_at > now() - interval '24 hours'
    GROUP BY 1
    ORDER BY 3 DESC, 1;
 END

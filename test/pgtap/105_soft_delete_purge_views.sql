@@ -23,7 +23,7 @@ INSERT INTO ops SELECT 'recent', deletion.soft_delete('lab.folders', '["a0000000
 UPDATE lab.folders SET deleted_at = deleted_at - interval '100 days' WHERE deletion_op = (SELECT op FROM ops WHERE name = 'old');
 UPDATE lab.documents SET deleted_at = deleted_at - interval '100 days' WHERE deletion_op = (SELECT op FROM ops WHERE name = 'old');
 UPDATE lab.approvals SET deleted_at = deleted_at - interval '100 days' WHERE deletion_op = (SELECT op FROM ops WHERE name = 'old');
-UPDATE deletion.soft_delete_operations SET deleted_at = deleted_at - interval '100 days' WHERE op = (SELECT op FROM ops WHERE name = 'old');
+UPDATE deletion.soft_delete_operations SET performed_at = performed_at - interval '100 days' WHERE op = (SELECT op FROM ops WHERE name = 'old');
 
 -- Monitoring views.
 SELECT results_eq($$ SELECT table_name, active_rows, deleted_rows, total_rows FROM deletion.vw_soft_delete_counts WHERE table_name LIKE 'lab.%' ORDER BY 1 $$,

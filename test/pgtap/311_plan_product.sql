@@ -6,8 +6,8 @@ BEGIN;
 \i bench/sql/generate_product_data.sql
 \i test/fixtures/plan_matches_delete.sql
 
--- A small product: two workspaces of 150 issues (more than the workspace rule's 100).
-SELECT count(*) FROM bench.generate_product_data(150, 2);
+-- A small product: two workspaces of 110 issues (more than the workspace rule's 100).
+SELECT count(*) FROM bench.generate_product_data(110, 2);
 
 -- For every registered product table, the row with the smallest key (a workspace, its first user,
 -- team, project, issue, comment, ...).
@@ -53,9 +53,9 @@ SELECT results_eq(
   $$ SELECT table_name::text, action, rows FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces))
       WHERE action LIKE 'blocked%' $$,
   $$ VALUES ('workspaces', 'blocked by protection', 1::bigint) $$,
-  'for an application role a workspace of 150 issues is blocked by the protection rule');
+  'for an application role a workspace of 110 issues is blocked by the protection rule');
 SELECT matches((SELECT detail FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action LIKE 'blocked%'),
-               'holds 150 rows in public.issues.*deletion.schedule',
+               'holds 110 rows in public.issues.*deletion.schedule',
                'and the plan tells the user to schedule a deletion job');
 RESET ROLE;
 SELECT is_empty($$ SELECT * FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action LIKE 'blocked%' $$,
