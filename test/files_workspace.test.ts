@@ -51,7 +51,11 @@ test('a workspace DELETE cascade queues every attachment of the workspace, once,
   const kept = await workspaceWithFiles('kept', 30);
   writeFiles(root, [...doomed.keys, ...kept.keys]);
 
+  // workspaces is a soft-delete table (migration 0011): the hard delete that removes rows and files
+  // is an admin's, with deletion.mode = 'hard'.
+  await c.query("SET deletion.mode = 'hard'");
   await c.query('DELETE FROM public.workspaces WHERE id = $1', [doomed.id]);
+  await c.query('RESET deletion.mode');
   const queued = (await c.query('SELECT storage_key FROM deletion.pending_file_deletions ORDER BY storage_key')).rows.map((r) => r.storage_key);
   assert.equal(queued, [...doomed.keys].sort(), 'every attachment of the workspace is queued, once, and nothing else');
 

@@ -34,6 +34,9 @@ BEGIN
 END $$;
 
 SELECT plan(4 + 2 * (SELECT count(*)::int FROM sample_rows));
+-- A plan predicts a hard delete; on the soft-delete tables of migration 0011 a plain DELETE is a soft
+-- delete unless an admin sets deletion.mode = 'hard' (docs/soft_delete.md).
+SET LOCAL deletion.mode = 'hard';
 
 SELECT ok((SELECT count(*) FROM sample_rows) >= 15, 'every product table has a sample row');
 
@@ -43,6 +46,9 @@ SELECT is_empty(format($$ SELECT * FROM pg_temp.plan_vs_delete(%L, %L) WHERE pla
 
 -- The same as an application role (it sees what the policies allow; protection binds it).
 CREATE ROLE plan_product_app LOGIN IN ROLE deletion_app;
+-- A plan predicts what a hard delete does; here the application's DELETE stays a DELETE (soft delete
+-- on, delete_becomes_soft off), since deletion.mode = 'hard' grants an application role nothing.
+SELECT deletion.enable_soft_delete(t, delete_becomes_soft => false) FROM deletion.soft_delete_tables() t;
 GRANT USAGE ON SCHEMA public TO plan_product_app;
 GRANT SELECT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO plan_product_app;
 SET LOCAL ROLE plan_product_app;
