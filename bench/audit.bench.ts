@@ -54,7 +54,9 @@ export default {
          WHERE table_schema = 'public' AND audit ORDER BY 1`);
 
       // Switches the audit of every product table to one variant, inside the current transaction.
+      // Every variant takes the hard path (soft-delete tables turn a plain DELETE into an UPDATE).
       async function useVariant(v: Variant) {
+        await c.query(`SET LOCAL deletion.mode = 'hard'`);
         for (const { target } of tables) {
           if (v !== 'c') {
             await c.query(`ALTER TABLE ${target} DISABLE TRIGGER deletion_50_audit_statement, DISABLE TRIGGER deletion_50_audit_delete, DISABLE TRIGGER deletion_50_audit_update`);
@@ -68,6 +70,7 @@ export default {
 
       // The JSONB rows the floor (d) inserts: what (c) logged for the same delete, kept in a table.
       await c.query('BEGIN');
+      await c.query(`SET LOCAL deletion.mode = 'hard'`);
       await c.query('DELETE FROM public.workspaces WHERE id = 1');
       await c.query(`CREATE TABLE bench.staged_rows AS
                      SELECT txid, statement_seq, table_name, action, record_id, primary_key, old_data, changed, via_cascade

@@ -89,6 +89,10 @@ DECLARE
   excluded text[] := TG_ARGV[0]::text[];
   k text[] := TG_ARGV[1]::text[];
   marker text := current_setting('audit.statement', true);
+  statement_number integer := coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0);
+  cascaded boolean := split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text;
+  qualified_name text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
   IF NOT EXISTS (SELECT FROM old_rows) THEN
@@ -99,7 +103,7 @@ BEGIN
     PERFORM audit.note_transaction(xid);
   END IF;
   INSERT INTO audit.log (txid, statement_seq, table_name, action, record_id, primary_key, old_data, via_cascade)
-  SELECT xid, coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0), format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'DELETE',
+  SELECT xid, statement_number, qualified_name, 'DELETE',
          CASE cardinality(k)
            WHEN 0 THEN NULL
            WHEN 1 THEN r.img ->> k[1]
@@ -113,8 +117,8 @@ BEGIN
            ELSE (SELECT jsonb_object_agg(c, r.img -> c) FROM unnest(k) AS u(c))
          END,
          r.img,
-         split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text
-    FROM (SELECT to_jsonb(o) - excluded AS img FROM old_rows o) r;
+         cascaded
+    FROM (SELECT CASE WHEN excluding THEN to_jsonb(o) - excluded ELSE to_jsonb(o) END AS img FROM old_rows o) r;
   RETURN NULL;
 END
 $$;
@@ -134,6 +138,10 @@ DECLARE
   excluded text[] := TG_ARGV[0]::text[];
   k text[] := TG_ARGV[1]::text[];
   marker text := current_setting('audit.statement', true);
+  statement_number integer := coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0);
+  cascaded boolean := split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text;
+  qualified_name text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
   IF NOT EXISTS (SELECT FROM old_rows) THEN
@@ -144,7 +152,7 @@ BEGIN
     PERFORM audit.note_transaction(xid);
   END IF;
   INSERT INTO audit.log (txid, statement_seq, table_name, action, record_id, primary_key, old_data, changed, via_cascade)
-  SELECT xid, coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0), format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'UPDATE',
+  SELECT xid, statement_number, qualified_name, 'UPDATE',
          CASE cardinality(k) WHEN 0 THEN NULL WHEN 1 THEN o.img ->> k[1] ELSE o.key::text END,
          CASE cardinality(k)
            WHEN 0 THEN NULL
@@ -153,16 +161,16 @@ BEGIN
          END,
          o.img,
          (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(n.img) e WHERE e.value IS DISTINCT FROM o.img -> e.key),
-         split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text
+         cascaded
     FROM (SELECT r.img,
                  CASE cardinality(k) WHEN 1 THEN jsonb_build_array(r.img -> k[1])
                       ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
-            FROM (SELECT to_jsonb(x) - excluded AS img FROM old_rows x) r) o
+            FROM (SELECT CASE WHEN excluding THEN to_jsonb(x) - excluded ELSE to_jsonb(x) END AS img FROM old_rows x) r) o
     LEFT JOIN
          (SELECT r.img,
                  CASE cardinality(k) WHEN 1 THEN jsonb_build_array(r.img -> k[1])
                       ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
-            FROM (SELECT to_jsonb(x) - excluded AS img FROM new_rows x) r) n
+            FROM (SELECT CASE WHEN excluding THEN to_jsonb(x) - excluded ELSE to_jsonb(x) END AS img FROM new_rows x) r) n
       ON n.key = o.key AND cardinality(k) > 0
    WHERE n.img IS DISTINCT FROM o.img;
   RETURN NULL;

@@ -225,12 +225,14 @@ BEGIN
   SELECT DISTINCT r.table_name, NULL::text, format('table %s no longer exists', r.table_name)
     FROM pg_temp.audit_restore_rows r WHERE r.target IS NULL;
 
-  -- columns dropped since capture, and NOT NULL columns (without a default) added since or never logged
+  -- columns dropped since capture (one image per table and kind shows them: every image of a table
+  -- has the same keys), and NOT NULL columns (without a default) added since or never logged
   INSERT INTO pg_temp.audit_restore_conflicts
   SELECT l.table_name, NULL::text, format('column %I of %s was dropped since the delete was logged', l.column_name, l.table_name)
     FROM (SELECT DISTINCT r.target, r.table_name, k AS column_name
-            FROM pg_temp.audit_restore_rows r, jsonb_object_keys(r.image) k
-           WHERE r.target IS NOT NULL) l
+            FROM (SELECT DISTINCT ON (r.target, r.kind) r.* FROM pg_temp.audit_restore_rows r
+                   WHERE r.target IS NOT NULL ORDER BY r.target, r.kind, r.row_id) r,
+                 jsonb_object_keys(r.image) k) l
    WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = l.target AND a.attname = l.column_name AND a.attnum > 0 AND NOT a.attisdropped);
   INSERT INTO pg_temp.audit_restore_conflicts
   SELECT tb.table_name, NULL::text,
@@ -284,40 +286,46 @@ BEGIN
   -- an edge: the child must be inserted after the parent. Rows of the restore are joined with each
   -- other on the JSONB values of the key columns (the same types on both sides of a foreign key).
   FOR fk IN SELECT * FROM audit.restore_foreign_keys() LOOP
-    IF EXISTS (SELECT FROM pg_temp.audit_restore_rows r WHERE r.target = fk.parent AND r.kind = 'insert') THEN
-      EXECUTE format($q$
-        INSERT INTO pg_temp.audit_restore_edges (child, parent, foreign_key, columns, nullable)
-        SELECT c.row_id, p.row_id, $5, $3, $4
-          FROM pg_temp.audit_restore_rows c
-          JOIN pg_temp.audit_restore_rows p ON %1$s = %2$s
-         WHERE c.target = $1 AND p.target = $2 AND p.kind = 'insert' AND c.row_id <> p.row_id
-           AND NOT %1$s @> '[null]'$q$,
-        audit.json_values('c.image', fk.child_columns), audit.json_values('p.image', fk.parent_columns))
-        USING fk.child, fk.parent, fk.child_columns, fk.nullable, fk.constraint_oid;
-      ANALYZE pg_temp.audit_restore_edges;
-    END IF;
     EXECUTE format($q$
+      WITH children AS (
+        SELECT r.row_id, r.table_name, r.record_id, %1$s AS reference
+          FROM pg_temp.audit_restore_rows r
+         WHERE r.target = $1 AND NOT %1$s @> '[null]'
+      ), edges AS (
+        INSERT INTO pg_temp.audit_restore_edges (child, parent, foreign_key, columns, nullable)
+        SELECT c.row_id, p.row_id, $3, $4, $5
+          FROM children c
+          JOIN pg_temp.audit_restore_rows p ON p.target = $2 AND p.kind = 'insert' AND %2$s = c.reference
+         WHERE c.row_id <> p.row_id
+        RETURNING child
+      )
       INSERT INTO pg_temp.audit_restore_conflicts
-      SELECT r.table_name, r.record_id,
-             format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', %2$L, %5$L, %6$L)
-        FROM pg_temp.audit_restore_rows r
-       WHERE r.target = $1 AND NOT %7$s @> '[null]'
-         AND NOT EXISTS (SELECT FROM pg_temp.audit_restore_edges e WHERE e.child = r.row_id AND e.foreign_key = $2)
-         AND NOT EXISTS (SELECT FROM %2$s t WHERE (%4$s) = (%3$s))$q$,
-      fk.child, fk.parent,
-      audit.typed_values('r.image', fk.child, fk.child_columns), audit.column_list('t', fk.parent_columns),
-      array_to_string(fk.child_columns, ', '), fk.constraint_name, audit.json_values('r.image', fk.child_columns))
-      USING fk.child, fk.constraint_oid;
+      SELECT c.table_name, c.record_id,
+             format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', $2, %3$L, %4$L)
+        FROM children c
+       WHERE NOT EXISTS (SELECT FROM edges e WHERE e.child = c.row_id)
+         AND NOT EXISTS (SELECT FROM %5$s t WHERE (%6$s) = (%7$s))$q$,
+      audit.json_values('r.image', fk.child_columns), audit.json_values('p.image', fk.parent_columns),
+      array_to_string(fk.child_columns, ', '), fk.constraint_name,
+      fk.parent, audit.column_list('t', fk.parent_columns),
+      (SELECT string_agg(format('(c.reference ->> %s)::%s', n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY n)
+         FROM unnest(fk.child_columns) WITH ORDINALITY u(col, n)
+         JOIN pg_attribute a ON a.attrelid = fk.child AND a.attname = u.col))
+      USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable;
   END LOOP;
+  CREATE INDEX ON pg_temp.audit_restore_edges (parent);
+  ANALYZE pg_temp.audit_restore_edges;
 END
 $$;
 COMMENT ON FUNCTION audit.check_restore_rows() IS 'Restore step 2: every conflict into pg_temp.audit_restore_conflicts, and the parent-before-child edges between restored rows.';
 
--- Step 3: a level per row to insert, every parent (in the restore) on a lower level. Level by level,
--- set-based: a row gets the next level once all its parents have one. When no row can move, the
--- remaining rows form cycles; edges through nullable foreign keys among them are then deferred (the
--- child is inserted with those columns NULL and set afterwards); cycles through NOT NULL keys are a
--- conflict.
+-- Step 3: a level per row to insert, every parent (in the restore) on a lower level. Kahn's
+-- algorithm, set-based: each row counts its parents still to place; level 0 is the rows with none;
+-- each round takes the edges out of the level just placed, and the rows whose count reaches zero
+-- form the next level. The work is proportional to the edges, not to levels x rows. When a round
+-- places nothing and rows remain, they form cycles: their edges through nullable foreign keys are
+-- deferred (the child is inserted with those columns NULL and set afterwards) and the counts are
+-- taken again; cycles through NOT NULL keys are a conflict.
 CREATE OR REPLACE FUNCTION audit.order_restore_rows()
 RETURNS integer
 LANGUAGE plpgsql
@@ -325,21 +333,22 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   current_level integer := 0;
-  moved bigint;
+  placed bigint;
   deferred bigint;
+  any_deferred boolean := false;  -- no cycle so far: no edge is deferred, no need to look
 BEGIN
+  ALTER TABLE pg_temp.audit_restore_rows ADD COLUMN IF NOT EXISTS pending integer NOT NULL DEFAULT 0;
+  CREATE INDEX IF NOT EXISTS audit_restore_rows_level_idx ON pg_temp.audit_restore_rows (level);
+  UPDATE pg_temp.audit_restore_rows r
+     SET pending = d.parents
+    FROM (SELECT e.child, count(*) AS parents FROM pg_temp.audit_restore_edges e GROUP BY e.child) d
+   WHERE r.row_id = d.child AND r.kind = 'insert';
+  UPDATE pg_temp.audit_restore_rows SET level = 0 WHERE kind = 'insert' AND pending = 0;
+  GET DIAGNOSTICS placed = ROW_COUNT;
   LOOP
-    UPDATE pg_temp.audit_restore_rows r
-       SET level = current_level
-     WHERE r.kind = 'insert' AND r.level IS NULL
-       AND NOT EXISTS (SELECT FROM pg_temp.audit_restore_edges e
-                         JOIN pg_temp.audit_restore_rows p ON p.row_id = e.parent
-                        WHERE e.child = r.row_id AND NOT (e.columns <@ r.deferred_columns)
-                          AND (p.level IS NULL OR p.level = current_level));
-    GET DIAGNOSTICS moved = ROW_COUNT;
-    EXIT WHEN NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows WHERE kind = 'insert' AND level IS NULL);
-    IF moved = 0 THEN
-      -- only cycles are left: defer their nullable foreign keys
+    IF placed = 0 THEN
+      EXIT WHEN NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows WHERE kind = 'insert' AND level IS NULL);
+      -- only cycles are left: defer their nullable foreign keys, then count again
       UPDATE pg_temp.audit_restore_rows r
          SET deferred_columns = ARRAY(SELECT DISTINCT c FROM unnest(r.deferred_columns || d.columns) c)
         FROM (SELECT e.child, array_agg(DISTINCT c) AS columns
@@ -356,9 +365,29 @@ BEGIN
           FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' AND r.level IS NULL;
         RETURN current_level;
       END IF;
+      any_deferred := true;
+      current_level := current_level + 1;
+      UPDATE pg_temp.audit_restore_rows r
+         SET pending = (SELECT count(*) FROM pg_temp.audit_restore_edges e JOIN pg_temp.audit_restore_rows p ON p.row_id = e.parent
+                         WHERE e.child = r.row_id AND p.level IS NULL AND NOT (e.columns <@ r.deferred_columns))
+       WHERE r.kind = 'insert' AND r.level IS NULL;
+      UPDATE pg_temp.audit_restore_rows SET level = current_level WHERE kind = 'insert' AND level IS NULL AND pending = 0;
+      GET DIAGNOSTICS placed = ROW_COUNT;
       CONTINUE;
     END IF;
     current_level := current_level + 1;
+    UPDATE pg_temp.audit_restore_rows r
+       SET pending = r.pending - d.placed_parents,
+           level = CASE WHEN r.pending - d.placed_parents = 0 THEN current_level END
+      FROM (SELECT e.child, count(*) AS placed_parents
+              FROM pg_temp.audit_restore_rows p
+              JOIN pg_temp.audit_restore_edges e ON e.parent = p.row_id
+             WHERE p.level = current_level - 1
+               AND (NOT any_deferred
+                    OR NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows c WHERE c.row_id = e.child AND e.columns <@ c.deferred_columns))
+             GROUP BY e.child) d
+     WHERE r.row_id = d.child AND r.level IS NULL;
+    SELECT count(*) INTO placed FROM pg_temp.audit_restore_rows WHERE level = current_level;
   END LOOP;
   RETURN current_level;
 END

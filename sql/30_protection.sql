@@ -191,9 +191,36 @@ END
 $$;
 COMMENT ON FUNCTION deletion.protect_row() IS 'Trigger deletion_10_protect / deletion_10_protect_soft: refuses a delete (or soft delete) of a row that fails a protection rule.';
 
--- AFTER DELETE FOR EACH STATEMENT with the removed rows as a transition table: refuses a statement
--- that removed more rows than the table's bulk_delete rule allows (the unqualified DELETE accident).
--- A cascade runs one statement per parent row, so it is the direct statement that is counted.
+-- The rows this transaction's current statement asked to soft-delete from a table and that the
+-- soft-delete engine has not marked yet (deletion.soft_delete_requests, issue 3): a DELETE on a table
+-- whose DELETE becomes soft, or an UPDATE that sets deleted_at, records its rows there and removes
+-- none. SECURITY DEFINER because the requests are the engine's own; it returns a count for the
+-- caller's own transaction and table, nothing else. 0 without the soft-delete concern.
+CREATE OR REPLACE FUNCTION deletion.pending_soft_deletes(target regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  pending bigint := 0;
+BEGIN
+  IF to_regclass('deletion.soft_delete_requests') IS NOT NULL THEN
+    EXECUTE 'SELECT count(*) FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id_if_assigned() AND table_oid = $1'
+       INTO pending USING target;
+  END IF;
+  RETURN pending;
+END
+$$;
+COMMENT ON FUNCTION deletion.pending_soft_deletes(regclass) IS 'Rows of a table the current transaction asked to soft-delete and the soft-delete engine has not marked yet.';
+
+-- AFTER DELETE (and AFTER UPDATE, on soft-delete tables) FOR EACH STATEMENT: refuses a statement that
+-- deleted or soft-deleted more rows than the table's bulk_delete rule allows (the unqualified DELETE
+-- accident). Removed rows come from the transition table; rows a DELETE or UPDATE turned into soft
+-- deletes are still pending in the soft-delete engine's requests when this trigger fires, because
+-- deletion_10_protect_bulk* fire before the engine's deletion_20_soft_delete_flush. A cascade runs
+-- as the table's owner (usually an admin), so it is the direct statement that is counted.
 CREATE OR REPLACE FUNCTION deletion.protect_bulk()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -201,7 +228,7 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   rule deletion.protection_rules;
-  removed bigint;
+  removed bigint := 0;
 BEGIN
   SELECT r.* INTO rule
     FROM deletion.protection_rules r
@@ -212,7 +239,10 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  SELECT count(*) INTO removed FROM removed_rows;
+  IF TG_OP = 'DELETE' THEN
+    SELECT count(*) INTO removed FROM removed_rows;
+  END IF;
+  removed := removed + deletion.pending_soft_deletes(TG_RELID::regclass);
   IF removed > rule.threshold THEN
     RAISE EXCEPTION 'one statement may delete at most % rows of %, this one deleted %', rule.threshold, TG_RELID::regclass, removed
       USING ERRCODE = 'PD302', HINT = deletion.rule_message(rule.message, TG_RELID::regclass, '*');
@@ -220,13 +250,14 @@ BEGIN
   RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION deletion.protect_bulk() IS 'Trigger deletion_10_protect_bulk: refuses one statement that deletes more rows than the table''s bulk_delete rule allows.';
+COMMENT ON FUNCTION deletion.protect_bulk() IS 'Trigger deletion_10_protect_bulk / _bulk_soft: refuses one statement that deletes or soft-deletes more rows than the table''s bulk_delete rule allows.';
 
 -- Makes one table's protection triggers match its rules (idempotent; called by deletion.rewire()):
 --   deletion_10_protect       BEFORE DELETE FOR EACH ROW, when the table has a row-level rule;
 --   deletion_10_protect_soft  BEFORE UPDATE OF deleted_at, when a row-level rule guards soft deletes
 --                             and the table has a deleted_at column (the soft-delete marker);
---   deletion_10_protect_bulk  AFTER DELETE FOR EACH STATEMENT, when the table has a bulk_delete rule.
+--   deletion_10_protect_bulk  AFTER DELETE FOR EACH STATEMENT, when the table has a bulk_delete rule;
+--   deletion_10_protect_bulk_soft  AFTER UPDATE FOR EACH STATEMENT, when it also has a deleted_at column.
 -- A rule that cannot work (missing child table or foreign key, a check function that does not exist,
 -- a check on a composite key) is refused here with PD304, so a broken rule fails the migration.
 CREATE OR REPLACE FUNCTION deletion.wire_protection(target regclass)
@@ -276,6 +307,7 @@ BEGIN
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect ON %s', target);
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect_soft ON %s', target);
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect_bulk ON %s', target);
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect_bulk_soft ON %s', target);
   IF row_rules THEN
     EXECUTE format('CREATE TRIGGER deletion_10_protect BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION deletion.protect_row()', target);
   END IF;
@@ -285,6 +317,10 @@ BEGIN
   END IF;
   IF bulk_rules THEN
     EXECUTE format('CREATE TRIGGER deletion_10_protect_bulk AFTER DELETE ON %s REFERENCING OLD TABLE AS removed_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION deletion.protect_bulk()', target);
+  END IF;
+  IF bulk_rules AND has_marker THEN
+    EXECUTE format('CREATE TRIGGER deletion_10_protect_bulk_soft AFTER UPDATE ON %s
                     FOR EACH STATEMENT EXECUTE FUNCTION deletion.protect_bulk()', target);
   END IF;
 END
@@ -446,7 +482,7 @@ GRANT EXECUTE ON FUNCTION deletion.is_forced(regclass, text), deletion.role_pass
                           deletion.passes_protection(boolean, regclass, text), deletion.key_text(regclass, jsonb),
                           deletion.rule_foreign_key(bigint), deletion.rule_message(text, regclass, text),
                           deletion.row_protection_failures(regclass, jsonb, boolean, boolean),
-                          deletion.protect_row(), deletion.protect_bulk()
+                          deletion.protect_row(), deletion.protect_bulk(), deletion.pending_soft_deletes(regclass)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.allow_forced_delete(regclass, text, text), deletion.force_delete(regclass, text, text) TO deletion_admin;
 

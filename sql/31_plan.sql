@@ -74,14 +74,34 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.plan_select_list(regclass, text, text) IS 'The select list that fills a plan scratch table: row id, depth, referenced columns.';
 
+-- A boolean column of a table's registry row, false when the row or the column is missing. The plan
+-- reads the soft-delete concern's columns (soft_delete, delete_becomes_soft) this way, so it works
+-- with or without that concern's migration.
+CREATE OR REPLACE FUNCTION deletion.policy_flag(target regclass, flag text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT coalesce((SELECT (to_jsonb(tp) ->> flag)::boolean FROM deletion.policy_of(target) tp), false)
+$$;
+COMMENT ON FUNCTION deletion.policy_flag(regclass, text) IS 'A boolean registry column of a table (false when absent): soft_delete, delete_becomes_soft, ...';
+
 -- One row per (table, action): what `DELETE FROM target WHERE <pk>` would do, run by the current role.
 --   depth       shortest foreign-key distance from the target (0 for the target itself)
 --   table_name  the table reached
---   action      delete | set null | set default | blocked by restrict | blocked by protection
---   rows        rows deleted, set to NULL / default, blocking, or refused by a rule
+--   action      delete | soft delete | set null | set default
+--               | blocked by restrict | blocked by protection | blocked by soft delete
+--   rows        rows deleted or soft-deleted, set to NULL / default, blocking, or refused by a rule
 --   via         the foreign keys (child table's constraint names) it is reached through
 --   detail      for blocked rows: why, and what to do
 -- A plan with any "blocked" row means the delete would fail as a whole and change nothing.
+--
+-- Soft-delete tables (docs/soft_delete.md): when the target's plain DELETE becomes a soft delete
+-- (registry delete_becomes_soft, unless an admin SET LOCAL deletion.mode = 'hard'), the delete marks
+-- the row and the active rows reached through ON DELETE CASCADE foreign keys into soft-delete tables,
+-- and nothing else: the plan follows only those. On the hard path, a cascade into a table whose DELETE
+-- becomes soft is refused (PD103) unless deletion.mode is 'hard'.
 CREATE OR REPLACE FUNCTION deletion.plan(target regclass, pk text)
 RETURNS TABLE (depth integer, table_name regclass, action text, rows bigint, via text[], detail text)
 LANGUAGE plpgsql
@@ -94,10 +114,17 @@ DECLARE
   rule record;
   found_rows bigint;
   grew boolean;
+  hard_mode boolean := coalesce(current_setting('deletion.mode', true), '') = 'hard';
+  soft_path boolean := deletion.policy_flag(target, 'delete_becomes_soft')
+                       AND NOT (coalesce(current_setting('deletion.mode', true), '') = 'hard' AND deletion.is_admin(target));
+  reached_action text := CASE WHEN soft_path THEN 'soft delete' ELSE 'delete' END;
 BEGIN
   DROP TABLE IF EXISTS pg_temp.deletion_plan_reach;
-  -- What each foreign key added at each level: the plan's own bookkeeping.
+  DROP TABLE IF EXISTS pg_temp.deletion_plan_refused;
+  -- What each foreign key added at each level, and the cascades a soft-delete table refuses: the
+  -- plan's own bookkeeping.
   CREATE TEMP TABLE deletion_plan_reach (rel oid, depth integer, via text, rows bigint) ON COMMIT DROP;
+  CREATE TEMP TABLE deletion_plan_refused (rel oid, depth integer, via text, rows bigint) ON COMMIT DROP;
 
   EXECUTE format('INSERT INTO %1$s SELECT %2$s FROM %3$s parent WHERE %4$s',
                  deletion.plan_rows_table(target), deletion.plan_select_list(target, 'parent', '0'), target,
@@ -113,16 +140,28 @@ BEGIN
   LOOP
     grew := false;
     FOR edge IN
-      SELECT fk.*
+      SELECT fk.*, deletion.policy_flag(fk.child, 'delete_becomes_soft') AS child_becomes_soft
         FROM deletion.foreign_keys fk
        WHERE fk.on_delete = 'cascade'
          AND fk.parent IN (SELECT r.rel FROM deletion_plan_reach r WHERE r.depth = level)
+         AND (NOT soft_path OR deletion.policy_flag(fk.child, 'soft_delete'))
        ORDER BY fk.child::text, fk.constraint_name
     LOOP
+      IF NOT soft_path AND edge.child_becomes_soft AND NOT hard_mode THEN
+        -- A hard delete cascading into a table whose DELETE becomes soft: refused, not deleted.
+        EXECUTE format('SELECT count(*) FROM %s child JOIN %s parent ON (%s) = (%s) WHERE parent.plan_depth = %s',
+                       edge.child, deletion.plan_rows_table(edge.parent), edge.child_columns, edge.parent_columns, level)
+           INTO found_rows;
+        IF found_rows > 0 THEN
+          INSERT INTO deletion_plan_refused VALUES (edge.child, level + 1, edge.constraint_name, found_rows);
+        END IF;
+        CONTINUE;
+      END IF;
       EXECUTE format('INSERT INTO %1$s SELECT %2$s FROM %3$s child JOIN %4$s parent ON (%5$s) = (%6$s)
-                       WHERE parent.plan_depth = %7$s AND NOT EXISTS (SELECT 1 FROM %1$s seen WHERE seen.plan_tid = child.ctid)',
+                       WHERE parent.plan_depth = %7$s AND NOT EXISTS (SELECT 1 FROM %1$s seen WHERE seen.plan_tid = child.ctid) %8$s',
                      deletion.plan_rows_table(edge.child), deletion.plan_select_list(edge.child, 'child', (level + 1)::text),
-                     edge.child, deletion.plan_rows_table(edge.parent), edge.child_columns, edge.parent_columns, level);
+                     edge.child, deletion.plan_rows_table(edge.parent), edge.child_columns, edge.parent_columns, level,
+                     CASE WHEN soft_path THEN 'AND child.deleted_at IS NULL' ELSE '' END);
       GET DIAGNOSTICS found_rows = ROW_COUNT;
       IF found_rows > 0 THEN
         INSERT INTO deletion_plan_reach VALUES (edge.child, level + 1, edge.constraint_name, found_rows);
@@ -134,11 +173,18 @@ BEGIN
     level := level + 1;
   END LOOP;
 
-  -- Deleted rows, per table.
+  -- Deleted (or soft-deleted) rows, per table; then the cascades a soft-delete table would refuse.
   RETURN QUERY
-    SELECT min(r.depth), r.rel::regclass, 'delete'::text, sum(r.rows)::bigint,
+    SELECT min(r.depth), r.rel::regclass, reached_action, sum(r.rows)::bigint,
            coalesce(array_agg(DISTINCT r.via ORDER BY r.via) FILTER (WHERE r.via IS NOT NULL), '{}'), NULL::text
       FROM deletion_plan_reach r
+     GROUP BY r.rel;
+  RETURN QUERY
+    SELECT min(r.depth), r.rel::regclass, 'blocked by soft delete'::text, sum(r.rows)::bigint,
+           array_agg(DISTINCT r.via ORDER BY r.via),
+           format('%s is a soft-delete table: a hard delete may not cascade into it (PD103); soft-delete the parent instead, or hard-delete as an admin with SET LOCAL deletion.mode = ''hard''',
+                  r.rel::regclass)
+      FROM deletion_plan_refused r
      GROUP BY r.rel;
 
   -- What the other foreign keys into reached tables do to rows that are not deleted themselves:
@@ -148,6 +194,7 @@ BEGIN
       FROM deletion.foreign_keys fk
       JOIN deletion_plan_reach r ON r.rel = fk.parent
      WHERE fk.on_delete <> 'cascade'
+       AND NOT soft_path  -- a soft delete removes nothing: no foreign key acts
      GROUP BY fk.constraint_oid, fk.constraint_name, fk.child, fk.parent, fk.on_delete, fk.child_columns, fk.parent_columns
      ORDER BY fk.child::text, fk.constraint_name
   LOOP
@@ -188,13 +235,13 @@ BEGIN
         SELECT f.rule_id, count(*) AS failing, min(f.message) AS message, min(f.hint) AS hint
           FROM %1$s seen
           JOIN %2$s t ON t.ctid = seen.plan_tid
-          CROSS JOIN LATERAL deletion.row_protection_failures(%3$L, to_jsonb(t), false, false) f
+          CROSS JOIN LATERAL deletion.row_protection_failures(%3$L, to_jsonb(t), %5$L AND seen.plan_depth > 0, false) f
           JOIN deletion.protection_rules pr ON pr.id = f.rule_id
          WHERE NOT deletion.role_passes_protection(
                  CASE WHEN seen.plan_depth = 0 THEN current_user::regrole::oid ELSE %4$s END,
                  pr.admin_must_force, %3$L, deletion.key_text(%3$L, to_jsonb(t)))
          GROUP BY f.rule_id ORDER BY f.rule_id$q$,
-        deletion.plan_rows_table(reached.rel), reached.rel, reached.rel, reached.relowner)
+        deletion.plan_rows_table(reached.rel), reached.rel, reached.rel, reached.relowner, soft_path)
     LOOP
       depth := reached.first_depth;
       table_name := reached.rel;
@@ -207,7 +254,7 @@ BEGIN
     -- The bulk-delete guard: the rows the statement removes from the table, counted once.
     FOR rule IN
       SELECT pr.* FROM deletion.protection_rules pr
-       WHERE pr.kind = 'bulk_delete'
+       WHERE pr.kind = 'bulk_delete' AND NOT soft_path
          AND format('%I.%I', pr.table_schema, pr.table_name)::regclass = reached.rel
          AND reached.total > pr.threshold
          AND NOT deletion.role_passes_protection(
@@ -230,11 +277,12 @@ BEGIN
     EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', 'deletion_plan_' || reached.rel);
   END LOOP;
   DROP TABLE deletion_plan_reach;
+  DROP TABLE deletion_plan_refused;
 END
 $$;
-COMMENT ON FUNCTION deletion.plan(regclass, text) IS 'The blast radius of deleting one row: per table reached, the depth, action (delete, set null, set default, blocked by restrict, blocked by protection), row count and the foreign keys it goes through.';
+COMMENT ON FUNCTION deletion.plan(regclass, text) IS 'The blast radius of deleting one row: per table reached, the depth, action (delete, soft delete, set null, set default, blocked by restrict, blocked by protection, blocked by soft delete), row count and the foreign keys it goes through.';
 
 GRANT SELECT ON deletion.foreign_keys TO deletion_app, deletion_admin;
-GRANT EXECUTE ON FUNCTION deletion.referenced_columns(regclass), deletion.plan_rows_table(regclass),
+GRANT EXECUTE ON FUNCTION deletion.policy_flag(regclass, text), deletion.referenced_columns(regclass), deletion.plan_rows_table(regclass),
                           deletion.plan_select_list(regclass, text, text), deletion.plan(regclass, text)
   TO deletion_app, deletion_admin;

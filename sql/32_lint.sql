@@ -32,20 +32,16 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.engine_schemas() IS 'The engine''s schemas; their tables are exempt from the "no deletion policy" rule.';
 
--- True when deletes of the table are soft deletes: the registry says so (column soft_delete, added by
--- the soft-delete concern); before that column exists, a table with a deleted_at column counts.
+-- True when the registry says the table is a soft-delete table (column soft_delete, issue 3).
 CREATE OR REPLACE FUNCTION deletion.is_soft_delete_table(target regclass)
 RETURNS boolean
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT coalesce(
-           (SELECT (to_jsonb(tp) ->> 'soft_delete')::boolean FROM deletion.policy_of(target) tp),
-           EXISTS (SELECT 1 FROM pg_attribute a
-                    WHERE a.attrelid = target AND a.attname = 'deleted_at' AND a.attnum > 0 AND NOT a.attisdropped))
+  SELECT deletion.policy_flag(target, 'soft_delete')
 $$;
-COMMENT ON FUNCTION deletion.is_soft_delete_table(regclass) IS 'True for soft-delete tables (registry soft_delete; a deleted_at column when the registry has no such column).';
+COMMENT ON FUNCTION deletion.is_soft_delete_table(regclass) IS 'True for tables the registry marks soft_delete.';
 
 -- Every finding, one row each:
 --   severity  error (lint fails) or warning

@@ -1,8 +1,9 @@
 -- Deferred file cleanup, part 2: the functions a cleaner calls. A cleaner (deletion-kit files cleanup,
 -- or POST /cleanup/run) loops: claim a batch, delete each file through its storage adapter, report
 -- the keys storage confirmed and the keys that failed. Every decision (what is due, what is still in
--- use, how long to back off, when to give up) is made here; the runner only talks to storage. All are PL/pgSQL, whose bodies are
--- checked when they run, so this module also loads when `migrate down` has removed the queue table.
+-- use, how long to back off, when to give up) is made here; the runner only talks to storage.
+-- All are PL/pgSQL, whose bodies are checked when they run, so this module also loads when
+-- `migrate down` has removed the queue table.
 
 -- The keys, among `storage_keys`, that a row of any tracked table still names. A file can be named
 -- by two rows (a copied attachment, the same key in two tables); deleting one row queues the key,

@@ -35,6 +35,10 @@ test('audit restore: dry run, restore, second restore, and a refused restore', a
     assert.is((await c.query('SELECT count(*)::int AS n FROM lab.folders')).rows[0].n, 2, 'the tree is back');
     assert.is((await c.query('SELECT count(*)::int AS n FROM lab.documents')).rows[0].n, 1, 'with its document');
 
+    const reason = await c.query(`SELECT t.reason FROM audit.log l JOIN audit.transactions t ON t.txid = l.txid AND t.started_at = l.created_at
+                                   WHERE l.action = 'INSERT' AND l.table_name = 'lab.folders' LIMIT 1`);
+    assert.match(reason.rows[0].reason, /^restore of \d+$/, 'the restored rows are logged as INSERTs with reason "restore of <txid>"');
+
     const again = await cli('audit', 'restore', 'lab.folders', key);
     assert.match(again.stdout, /already restored/);
 

@@ -1,8 +1,6 @@
-// End to end on the product schema: deleting a workspace (one DELETE, cascades doing the rest) queues
-// the file of every attachment under it and nothing else; the cleaner then removes exactly those
-// files from storage. When the deletion-job worker (issue 6) is installed, a scheduled workspace
-// deletion worked in chunks queues them all the same.
-import path from 'node:path';
+// End to end on the product schema: hard-deleting a workspace (one DELETE, cascades doing the rest)
+// queues the file of every attachment under it and nothing else, and the cleaner then removes exactly
+// those files from storage; a soft-deleted workspace keeps its files until it is purged.
 import type pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,8 +29,9 @@ async function workspaceWithFiles(slug: string, issues: number): Promise<{ id: s
      SELECT $1, CASE WHEN i % 2 = 0 THEN $2::bigint END, 'issue ' || i, $3 FROM generate_series(1, $4::int) i`,
     [ws, project, user, issues],
   );
-  await c.query(`UPDATE public.issues SET parent_issue_id = (SELECT min(id) FROM public.issues WHERE workspace_id = $1)
-                  WHERE workspace_id = $1 AND id % 3 = 0`, [ws]);
+  await c.query(`WITH root AS (SELECT min(id) AS id FROM public.issues WHERE workspace_id = $1)
+                 UPDATE public.issues i SET parent_issue_id = root.id FROM root
+                  WHERE i.workspace_id = $1 AND i.id % 3 = 0 AND i.id <> root.id`, [ws]);
   const { rows } = await c.query(
     `INSERT INTO public.attachments (issue_id, storage_key, file_name)
      SELECT i.id, format('%s/%s/%s.png', $2::text, i.id, f), 'f.png'
@@ -51,11 +50,11 @@ test('a workspace DELETE cascade queues every attachment of the workspace, once,
   const kept = await workspaceWithFiles('kept', 30);
   writeFiles(root, [...doomed.keys, ...kept.keys]);
 
-  // workspaces is a soft-delete table (migration 0011): the hard delete that removes rows and files
-  // is an admin's, with deletion.mode = 'hard'.
-  await c.query("SET deletion.mode = 'hard'");
+  // Workspaces are a soft-delete table (issue 3): the hard path is an admin's, in hard mode.
+  await c.query('BEGIN');
+  await c.query(`SET LOCAL deletion.mode = 'hard'`);
   await c.query('DELETE FROM public.workspaces WHERE id = $1', [doomed.id]);
-  await c.query('RESET deletion.mode');
+  await c.query('COMMIT');
   const queued = (await c.query('SELECT storage_key FROM deletion.pending_file_deletions ORDER BY storage_key')).rows.map((r) => r.storage_key);
   assert.equal(queued, [...doomed.keys].sort(), 'every attachment of the workspace is queued, once, and nothing else');
 
@@ -63,6 +62,26 @@ test('a workspace DELETE cascade queues every attachment of the workspace, once,
   assert.is(report.deleted, doomed.keys.length);
   assert.equal(existing(root, doomed.keys), [], 'the deleted workspace\'s files are gone');
   assert.equal(existing(root, kept.keys), kept.keys, 'the other workspace\'s files are all still there');
+});
+
+test('a soft-deleted workspace keeps its files; purging it later queues them all, and the cleaner removes them', async () => {
+  await c.query('DELETE FROM deletion.pending_file_deletions');
+  const root = tempRoot('purge');
+  const trashed = await workspaceWithFiles('trashed', 40);
+  writeFiles(root, trashed.keys);
+
+  await c.query('DELETE FROM public.workspaces WHERE id = $1', [trashed.id]);
+  assert.is((await c.query('SELECT count(*)::int AS n FROM deletion.pending_file_deletions')).rows[0].n, 0, 'a soft delete queues nothing');
+  const idle = await runCleanup(c, new LocalStorage(root), { untilEmpty: true });
+  assert.is(idle.claimed, 0);
+  assert.equal(existing(root, trashed.keys), trashed.keys, 'the files stay while the workspace can be restored');
+
+  await c.query(`SELECT * FROM deletion.purge_soft_deleted('0 seconds')`);
+  const queued = (await c.query('SELECT storage_key FROM deletion.pending_file_deletions ORDER BY storage_key')).rows.map((r) => r.storage_key);
+  assert.equal(queued, [...trashed.keys].sort(), 'purging the soft-deleted workspace queues every attachment, once');
+  const report = await runCleanup(c, new LocalStorage(root), { concurrency: 8, untilEmpty: true });
+  assert.is(report.deleted, trashed.keys.length);
+  assert.equal(existing(root, trashed.keys), []);
 });
 
 test.run();

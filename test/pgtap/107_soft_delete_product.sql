@@ -28,6 +28,9 @@ INSERT INTO issue_label_relations (issue_id, label_id) VALUES (1, 1), (2, 1);
 INSERT INTO comments (id, issue_id, author_id, parent_comment_id, body) OVERRIDING SYSTEM VALUE VALUES
   (1, 1, 2, NULL, 'question'), (2, 1, 1, 1, 'answer'), (3, 1, 2, NULL, 'spam'), (4, 2, 2, NULL, 'on second');
 INSERT INTO comment_reactions (comment_id, user_id, emoji) VALUES (1, 1, 'eyes');
+-- Ben's comments are older than 30 days, so seed 004's pre-deletion check (migration 0031,
+-- docs/protection.md) lets the application delete him below.
+UPDATE comments SET created_at = now() - interval '60 days' WHERE author_id = 2;
 SELECT setval(pg_get_serial_sequence('public.users', 'id'), 1000);
 -- Old comments: seed 004's protection (issue 5) refuses deleting a user with comments in the last 30 days.
 UPDATE comments SET created_at = now() - interval '60 days';

@@ -4,10 +4,10 @@
 -- project (milestones cascade, issues lose project and milestone), an issue with a tree of
 -- sub-issues and threaded comments; and a restore refused because a unique key was taken.
 BEGIN;
-SELECT plan(19);
--- These scenarios test what hard deletes do (migration 0011 makes a plain DELETE on users, workspaces,
--- projects, issues and comments a soft delete); as the superuser running the tests,
--- deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
+SELECT plan(20);
+
+-- Hard deletes: users, workspaces, projects, issues and comments are soft-delete tables (issue 3);
+-- as a superuser the test takes the hard path, which is what the audit log restores.
 SET LOCAL deletion.mode = 'hard';
 
 \i bench/sql/generate_product_data.sql
@@ -28,6 +28,11 @@ BEGIN
 END
 $$;
 CREATE TEMP TABLE original AS SELECT pg_temp.product_checksum() AS checksum;
+SELECT is((SELECT array_agg(tp.table_name::text ORDER BY tp.table_name) FROM deletion.table_policies tp
+            WHERE tp.table_schema = 'public'
+              AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = format('%I.%I', tp.table_schema, tp.table_name)::regclass
+                                                         AND t.tgname = 'deletion_50_audit_delete')),
+          NULL, 'every product table is audited');
 SELECT ok((SELECT count(*) FROM public.issues WHERE parent_issue_id IS NOT NULL) > 0
       AND (SELECT count(*) FROM public.comments WHERE parent_comment_id IS NOT NULL) > 0
       AND (SELECT count(*) FROM public.issues WHERE parent_comment_id IS NOT NULL) > 0,

@@ -2,7 +2,7 @@
 -- directly, check_safe_to_delete_user gives its verdict with reasons, an unsafe user is neither
 -- deleted nor soft-deleted unless a deletion_admin forces it, and bulk deletes are refused.
 BEGIN;
-SELECT plan(21);
+SELECT plan(25);
 
 \i bench/sql/generate_product_data.sql
 SELECT count(*) FROM bench.generate_product_data(120, 1);   -- workspace 1: 120 issues
@@ -14,6 +14,7 @@ GRANT SELECT ON ws TO PUBLIC;
 SELECT trigger_is('public', 'workspaces', 'deletion_10_protect', 'deletion', 'protect_row', 'workspaces carry the protection trigger');
 SELECT trigger_is('public', 'users', 'deletion_10_protect', 'deletion', 'protect_row', 'so do users');
 SELECT trigger_is('public', 'users', 'deletion_10_protect_bulk', 'deletion', 'protect_bulk', 'and the bulk-delete guard');
+SELECT trigger_is('public', 'users', 'deletion_10_protect_bulk_soft', 'deletion', 'protect_bulk', 'which counts soft deletes too');
 
 CREATE ROLE protect_product_app LOGIN IN ROLE deletion_app;
 GRANT USAGE ON SCHEMA public TO protect_product_app;
@@ -74,27 +75,33 @@ RESET ROLE;
 SELECT throws_ok(format('DELETE FROM public.users WHERE id = %s', (SELECT busy FROM people)), 'PD303', NULL,
                  'an admin too must force the delete of an unsafe user');
 
--- A user whose only tie is an open issue assigned to them: unsafe, but forceable. users is a
--- soft-delete table (migration 0011); deletion.mode = 'hard' makes the forced delete a real one.
-SET LOCAL deletion.mode = 'hard';
-INSERT INTO public.users (email, name) VALUES ('assignee@example.com', 'Assignee');
+-- Users whose only tie is an open issue assigned to them: unsafe, but forceable, on both paths.
+INSERT INTO public.users (email, name) VALUES ('assignee@example.com', 'Assignee'), ('archived@example.com', 'Archived');
 UPDATE public.issues SET assignee_id = (SELECT id FROM public.users WHERE email = 'assignee@example.com'), status = 'todo'
  WHERE id = (SELECT min(id) FROM public.issues);
+UPDATE public.issues SET assignee_id = (SELECT id FROM public.users WHERE email = 'archived@example.com'), status = 'todo'
+ WHERE id = (SELECT max(id) FROM public.issues);
+SET LOCAL deletion.mode = 'hard';
 SELECT is(deletion.force_delete('public.users', (SELECT id::text FROM public.users WHERE email = 'assignee@example.com'), 'left the company'),
-          1::bigint, 'a deletion_admin forces the delete of an unsafe user');
+          1::bigint, 'a deletion_admin forces the (hard) delete of an unsafe user');
+RESET deletion.mode;
 SELECT is((SELECT assignee_id FROM public.issues WHERE id = (SELECT min(id) FROM public.issues)), NULL::bigint,
           'and their issue is unassigned (SET NULL)');
-RESET deletion.mode;
+SELECT deletion.allow_forced_delete('public.users', (SELECT id::text FROM public.users WHERE email = 'archived@example.com'), 'archived');
+SELECT lives_ok($$ DELETE FROM public.users WHERE email = 'archived@example.com' $$,
+                'a forced user''s plain DELETE becomes a soft delete');
+SELECT isnt((SELECT deleted_at FROM public.users WHERE email = 'archived@example.com'), NULL, 'and the user is in the trash');
 
 -- Bulk deletes: eleven users in one statement are too many for an application role; ten are not.
--- The guard counts rows a statement removes, so here a DELETE on users stays a DELETE.
-SELECT deletion.enable_soft_delete('public.users', delete_becomes_soft => false);
+-- (A DELETE of users becomes a soft delete: the guard counts soft-deleted rows as deleted.)
 INSERT INTO public.users (email, name) SELECT format('bulk%s@example.com', n), 'Bulk' FROM generate_series(1, 21) n;
 SET LOCAL ROLE protect_product_app;
 SELECT throws_ok($$ DELETE FROM public.users WHERE email LIKE 'bulk%' $$, 'PD302', NULL,
                  'one statement deleting more than 10 users is refused');
 SELECT lives_ok($$ DELETE FROM public.users WHERE email IN (SELECT email FROM public.users WHERE email LIKE 'bulk%' ORDER BY email LIMIT 10) $$,
                 'ten at a time is fine');
+SELECT throws_ok($$ UPDATE public.users SET deleted_at = now() WHERE email LIKE 'bulk%' $$, 'PD302', NULL,
+                 'so is soft-deleting eleven through an UPDATE of deleted_at');
 RESET ROLE;
 
 SELECT * FROM finish();

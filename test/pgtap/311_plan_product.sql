@@ -6,8 +6,8 @@ BEGIN;
 \i bench/sql/generate_product_data.sql
 \i test/fixtures/plan_matches_delete.sql
 
--- A small product: two workspaces of 150 issues (more than the workspace rule's 100).
-SELECT count(*) FROM bench.generate_product_data(150, 2);
+-- A small product: two workspaces of 110 issues (more than the workspace rule's 100).
+SELECT count(*) FROM bench.generate_product_data(110, 2);
 
 -- For every registered product table, the row with the smallest key (a workspace, its first user,
 -- team, project, issue, comment, ...).
@@ -34,9 +34,6 @@ BEGIN
 END $$;
 
 SELECT plan(4 + 2 * (SELECT count(*)::int FROM sample_rows));
--- A plan predicts a hard delete; on the soft-delete tables of migration 0011 a plain DELETE is a soft
--- delete unless an admin sets deletion.mode = 'hard' (docs/soft_delete.md).
-SET LOCAL deletion.mode = 'hard';
 
 SELECT ok((SELECT count(*) FROM sample_rows) >= 15, 'every product table has a sample row');
 
@@ -46,9 +43,6 @@ SELECT is_empty(format($$ SELECT * FROM pg_temp.plan_vs_delete(%L, %L) WHERE pla
 
 -- The same as an application role (it sees what the policies allow; protection binds it).
 CREATE ROLE plan_product_app LOGIN IN ROLE deletion_app;
--- A plan predicts what a hard delete does; here the application's DELETE stays a DELETE (soft delete
--- on, delete_becomes_soft off), since deletion.mode = 'hard' grants an application role nothing.
-SELECT deletion.enable_soft_delete(t, delete_becomes_soft => false) FROM deletion.soft_delete_tables() t;
 GRANT USAGE ON SCHEMA public TO plan_product_app;
 GRANT SELECT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO plan_product_app;
 SET LOCAL ROLE plan_product_app;
@@ -59,9 +53,9 @@ SELECT results_eq(
   $$ SELECT table_name::text, action, rows FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces))
       WHERE action LIKE 'blocked%' $$,
   $$ VALUES ('workspaces', 'blocked by protection', 1::bigint) $$,
-  'for an application role a workspace of 150 issues is blocked by the protection rule');
+  'for an application role a workspace of 110 issues is blocked by the protection rule');
 SELECT matches((SELECT detail FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action LIKE 'blocked%'),
-               'holds 150 rows in public.issues.*deletion.schedule',
+               'holds 110 rows in public.issues.*deletion.schedule',
                'and the plan tells the user to schedule a deletion job');
 RESET ROLE;
 SELECT is_empty($$ SELECT * FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action LIKE 'blocked%' $$,

@@ -33,7 +33,7 @@ BEGIN
 END $$;
 SELECT deletion.register_table(c.oid::regclass, 'hazard fixture')
   FROM pg_class c WHERE c.relnamespace = 'hazards'::regnamespace AND c.relkind = 'r';
--- The two trash tables are registered as soft-delete tables (registry only, never wired: the hazard).
+-- The registry calls both trash tables soft-delete tables; only trash_ok was prepared for it.
 UPDATE deletion.table_policies SET soft_delete = true WHERE table_schema = 'hazards' AND table_name IN ('trash', 'trash_ok');
 -- A table nobody registered.
 CREATE TABLE hazards.unregistered (id bigint PRIMARY KEY);

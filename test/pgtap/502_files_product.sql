@@ -1,12 +1,9 @@
 -- Deferred file cleanup on the product schema: attachments are tracked by migration 0051, and every
 -- way an attachment row goes (its issue, its workspace, a plain DELETE by the application role)
--- queues its file once, with the attachment it came from; a rolled-back delete queues nothing.
+-- queues its file once, with the attachment it came from; a rolled-back delete queues nothing, and a
+-- soft delete of the workspace (attachment rows stay) queues nothing.
 BEGIN;
-SELECT plan(11);
--- These scenarios test what hard deletes do (migration 0011 makes a plain DELETE on users, workspaces,
--- projects, issues and comments a soft delete); as the superuser running the tests,
--- deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
-SET LOCAL deletion.mode = 'hard';
+SELECT plan(13);
 
 SELECT is((SELECT file_key_column FROM deletion.table_policies WHERE table_schema = 'public' AND table_name = 'attachments'),
           'storage_key'::name, 'migration 0051 tracks public.attachments.storage_key');
@@ -26,6 +23,16 @@ SELECT i, format('ws%s/issue%s/file%s.png', CASE WHEN i <= 30 THEN 1 ELSE 2 END,
 -- Sub-issues: issue 2 is the parent of 3 and 4 (SET NULL, not a second cascade path).
 UPDATE public.issues SET parent_issue_id = 2 WHERE id IN (3, 4);
 
+-- Workspaces and issues are soft-delete tables (issue 3): a plain DELETE keeps the attachment rows,
+-- so their files stay (a restore brings the workspace back whole) and nothing is queued.
+SAVEPOINT soft;
+DELETE FROM public.workspaces WHERE id = 2;
+SELECT is((SELECT count(*)::int FROM deletion.pending_file_deletions), 0, 'a soft delete of a workspace queues nothing');
+SELECT is((SELECT count(*)::int FROM public.attachments WHERE storage_key LIKE 'ws2/%'), 24, 'and its attachments and files stay');
+ROLLBACK TO SAVEPOINT soft;
+
+-- The hard path (an admin, as the deletion-job worker and purge run): rows go, files are queued.
+SET LOCAL deletion.mode = 'hard';
 SAVEPOINT before;
 DELETE FROM public.workspaces WHERE id = 1;
 SELECT is((SELECT count(*)::int FROM deletion.pending_file_deletions), 72, 'inside the transaction, the workspace delete queued its 72 files');

@@ -1,0 +1,198 @@
+// Deleting a workspace of at least 1,000,000 rows (issue 6), three ways on three copies of the same
+// database, in one run:
+//   (a) one DELETE FROM workspaces, ON DELETE CASCADE doing the rest: the floor;
+//   (b) Sentry's default style: fetch 100 ids of a table's rows in the tree, delete each row by
+//       itself, leaves first. At 1M rows this takes more than ten minutes (681 s measured here), so
+//       it runs on a fixed sample (SAMPLE rows of each of the four big tables) and its per-row
+//       time per table is extrapolated to the whole tree: an estimate, said so in the output;
+//   (c) our worker: `deletion-kit worker --once` (a real process) on a scheduled hard-delete job.
+// Also: the longest chunk transaction of (c) (the planning transaction reported beside it), and
+// the write throughput on ANOTHER workspace (single-row updates, one transaction each) while idle,
+// during (c) and during (a).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { BENCH_DIR, timed, type Bench, type BenchContext } from './harness.ts';
+
+const CLI = path.join(BENCH_DIR, '..', 'bin', 'deletion-kit.js');
+const SAMPLE = 2000;
+
+async function connectTo(url: string) {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+function urlOf(adminUrl: string, name: string) {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Single-row updates of issues in workspace 2, one transaction each, until stopped: writes per second. */
+function writeLoad(url: string) {
+  let stop = false;
+  let writes = 0;
+  const started = Date.now();
+  const done = (async () => {
+    const c = await connectTo(url);
+    const { rows } = await c.query('SELECT min(id)::int AS lo, max(id)::int AS hi FROM public.issues WHERE workspace_id = 2');
+    const { lo, hi } = rows[0];
+    while (!stop) {
+      await c.query('UPDATE public.issues SET title = title WHERE id = $1', [lo + Math.floor(Math.random() * (hi - lo + 1))]);
+      writes++;
+    }
+    await c.end();
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await done;
+      return writes / ((Date.now() - started) / 1000);
+    },
+  };
+}
+
+async function idleRate(url: string, ms: number) {
+  const load = writeLoad(url);
+  await new Promise((r) => setTimeout(r, ms));
+  return load.stop();
+}
+
+/** The worker as a real process; returns wall time and its chunk events. */
+function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; phase: string; deleted: number }[] }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json'], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`worker exited ${code}: ${err}`));
+      const events = out.trim().split('\n').map((l) => JSON.parse(l));
+      resolve({ ms: Date.now() - t0, chunks: events.filter((e) => e.event === 'chunk') });
+    });
+  });
+}
+
+/** Sentry's default deletion of the four big tables' rows, on a sample: ms per row for each table. */
+async function sentryPerRow(c: pg.Client, ctx: BenchContext): Promise<Record<string, number>> {
+  await c.query(`SET deletion.mode = 'hard'`);
+  const finders: Record<string, { find: string; del: string }> = {
+    'public.comment_reactions': {
+      find: `SELECT r.id FROM public.comment_reactions r JOIN public.comments c ON c.id = r.comment_id JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 1 LIMIT 100`,
+      del: 'DELETE FROM public.comment_reactions WHERE id = $1',
+    },
+    'public.issue_label_relations': {
+      find: `SELECT r.issue_id, r.label_id FROM public.issue_label_relations r JOIN public.issues i ON i.id = r.issue_id WHERE i.workspace_id = 1 LIMIT 100`,
+      del: 'DELETE FROM public.issue_label_relations WHERE issue_id = $1 AND label_id = $2',
+    },
+    'public.comments': {
+      find: `SELECT c.id FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 1 ORDER BY c.id DESC LIMIT 100`,
+      del: 'DELETE FROM public.comments WHERE id = $1',
+    },
+    'public.issues': {
+      find: `SELECT i.id FROM public.issues i WHERE i.workspace_id = 1 ORDER BY i.id DESC LIMIT 100`,
+      del: 'DELETE FROM public.issues WHERE id = $1',
+    },
+  };
+  const perRow: Record<string, number> = {};
+  for (const [table, q] of Object.entries(finders)) {
+    let done = 0;
+    const ms = await timed(async () => {
+      while (done < SAMPLE) {
+        const { rows } = await c.query({ text: q.find, rowMode: 'array' });
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          await c.query(q.del, r);
+          done++;
+        }
+      }
+    });
+    perRow[table] = ms / Math.max(done, 1);
+    ctx.log(`(b) ${table}: ${done} rows one by one in ${ms.toFixed(0)} ms, ${perRow[table].toFixed(3)} ms/row`);
+  }
+  return perRow;
+}
+
+export default {
+  name: 'jobs',
+  description: 'deleting a 1M-row workspace: one cascading DELETE vs Sentry-style row by row vs the chunked worker',
+  async run(ctx) {
+    const issues = ctx.scale === 'small' ? 10_000 : 150_000;
+    const source = await ctx.database();
+    const admin = await connectTo(ctx.cluster.adminUrl);
+    const copies: string[] = [];
+    try {
+      const c = await source.client();
+      const perTable = await ctx.generate(c, issues, 2);
+      await c.end();
+      ctx.log(`generated 2 workspaces of ${issues} issues: ${Object.values(perTable).reduce((a, b) => a + b, 0)} rows`);
+      for (const name of ['a', 'b', 'c'].map((x) => `${source.name}_${x}`)) {
+        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${source.name}`);
+        copies.push(name);
+      }
+      const [urlA, urlB, urlC] = copies.map((n) => urlOf(ctx.cluster.adminUrl, n));
+
+      // The tree's size, per table, from the engine's own plan (run on copy b, then thrown away).
+      const cb = await connectTo(urlB);
+      const treeRows: Record<string, number> = {};
+      await cb.query('BEGIN');
+      const plan = (await cb.query(`SELECT deletion.make_plan(0, 'public.workspaces', '1') AS p`)).rows[0].p;
+      await cb.query('ROLLBACK');
+      for (const s of plan) treeRows[s.table] = Number(s.rows);
+      const total = Object.values(treeRows).reduce((a, b) => a + b, 0) + 1;
+      ctx.log(`workspace 1's tree: ${total} rows: ${JSON.stringify(treeRows)}`);
+
+      // (c) our worker, with writes to workspace 2 going on.
+      const idleC = await idleRate(urlC, 5000);
+      const cc = await connectTo(urlC);
+      await cc.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true, reason => 'bench')`);
+      const loadC = writeLoad(urlC);
+      const worker = await runWorker(urlC);
+      const duringC = await loadC.stop();
+      const left = (await cc.query('SELECT count(*)::int AS n FROM public.issues WHERE workspace_id = 1')).rows[0].n;
+      if (left !== 0) throw new Error(`the worker left ${left} issues of workspace 1`);
+      await cc.end();
+      const planChunk = worker.chunks[0];
+      const deleteChunks = worker.chunks.slice(1).map((e) => e.ms).sort((x, y) => x - y);
+      const longest = deleteChunks.at(-1) ?? 0;
+      ctx.log(`(c) worker: ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning transaction ${planChunk?.ms} ms; ` +
+        `deleting chunks p50 ${deleteChunks[Math.floor(deleteChunks.length / 2)]} ms, p99 ${deleteChunks[Math.floor(deleteChunks.length * 0.99)]} ms, max ${longest} ms`);
+      ctx.log(`writes on workspace 2: idle ${idleC.toFixed(0)}/s, during (c) ${duringC.toFixed(0)}/s`);
+
+      // (a) one DELETE, with the same writes going on.
+      const idleA = await idleRate(urlA, 5000);
+      const ca = await connectTo(urlA);
+      const loadA = writeLoad(urlA);
+      // workspaces, issues and comments are soft-delete tables: a plain DELETE by an admin becomes a
+      // hard delete only with deletion.mode = 'hard' (the worker's chunks set it too).
+      await ca.query(`SET deletion.mode = 'hard'`);
+      const aMs = await timed(() => ca.query('DELETE FROM public.workspaces WHERE id = 1'));
+      const duringA = await loadA.stop();
+      await ca.end();
+      ctx.log(`(a) one DELETE: ${(aMs / 1000).toFixed(1)} s; writes on workspace 2: idle ${idleA.toFixed(0)}/s, during (a) ${duringA.toFixed(0)}/s`);
+
+      // (b) Sentry style, sampled and extrapolated.
+      const perRow = await sentryPerRow(cb, ctx);
+      await cb.end();
+      const sampled = Object.keys(perRow);
+      const meanPerRow = sampled.reduce((a, t) => a + perRow[t], 0) / sampled.length;
+      const bMs = Object.entries(treeRows).reduce((sum, [t, n]) => sum + n * (perRow[t] ?? meanPerRow), 0);
+      ctx.log(`(b) Sentry style, ESTIMATED from ${SAMPLE} rows of each of ${sampled.length} tables: ${(bMs / 1000).toFixed(0)} s for ${total} rows`);
+
+      ctx.record('(c) worker total time vs (a) one DELETE', worker.ms, aMs, 'ms', '<= 1.3');
+      ctx.record('(b) Sentry row by row (estimated) vs (c) worker', bMs, worker.ms, 'ms', '>= 20');
+      ctx.record('(c) longest deleting chunk transaction vs 200 ms', longest, 200, 'ms', '<= 1');
+      ctx.record('(c) planning transaction (reads only) vs 200 ms', planChunk?.ms ?? 0, 200, 'ms', '<= 1');
+      ctx.record('writes/s on another workspace during (c) vs idle', duringC, idleC, 'writes/s', '>= 0.8');
+      ctx.record('writes/s on another workspace during (a) vs idle', duringA, idleA, 'writes/s', '>= 0');
+    } finally {
+      for (const name of copies) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await admin.end();
+      await source.drop();
+    }
+  },
+} satisfies Bench;

@@ -1,0 +1,326 @@
+-- Deletion jobs, part 3: what the worker calls. `deletion-kit worker` is a loop around these
+-- functions; every decision (which job, what to delete next, when to retry, when to give up) is here.
+-- They are SECURITY DEFINER, owned by the migrating role, so a chunk runs with the engine's privilege:
+-- deletion.is_admin() is true inside it, which is how protection triggers recognise a sanctioned
+-- chunk. Only deletion_admin may call them.
+--
+-- A job is held by one database session at a time (its lease: the backend's pid and start time, and
+-- a heartbeat). When that session is gone (the worker was killed, the server restarted) the job can
+-- be taken over at once; when the session lives but its heartbeat is older than the lease, too.
+
+-- Claims the next due job for this session, skipping jobs other sessions are claiming right now
+-- (FOR UPDATE SKIP LOCKED). Due: pending and past its scheduled time (or its retry time), or running
+-- under a lease whose session is gone or whose heartbeat is stale. Returns NULL when nothing is due.
+CREATE OR REPLACE FUNCTION deletion.claim_job(worker text, lease_seconds integer DEFAULT 60)
+RETURNS deletion.deletion_jobs
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs;
+  my_start timestamptz := (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid());
+BEGIN
+  UPDATE deletion.deletion_jobs j
+     SET status = 'running',
+         takeovers = j.takeovers + (j.status = 'running')::integer,
+         lease_owner = worker, lease_pid = pg_backend_pid(), lease_backend_start = my_start,
+         heartbeat_at = now(), started_at = coalesce(j.started_at, now()), next_attempt_at = NULL
+   WHERE j.id = (
+         SELECT c.id
+           FROM deletion.deletion_jobs c
+          WHERE (c.status = 'pending' AND coalesce(c.next_attempt_at, c.scheduled_at, '-infinity') <= now())
+             OR (c.status = 'running'
+                 AND (c.heartbeat_at < now() - make_interval(secs => lease_seconds)
+                      OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                      WHERE a.pid = c.lease_pid AND a.backend_start = c.lease_backend_start)))
+          ORDER BY coalesce(c.next_attempt_at, c.scheduled_at) NULLS FIRST, c.id
+          LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+  RETURNING j.* INTO job;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION deletion.claim_job(text, integer) IS 'Claims the next due deletion job for this session (FOR UPDATE SKIP LOCKED), taking over jobs whose worker session is gone or whose heartbeat is older than the lease; NULL when none is due.';
+
+-- The job row, locked, when this session holds it; otherwise PD403 (the lease was lost: another
+-- worker took it over, or it was released). Internal.
+CREATE OR REPLACE FUNCTION deletion.held_job(job_id bigint)
+RETURNS deletion.deletion_jobs
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs;
+BEGIN
+  SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no deletion job has id %', job_id USING ERRCODE = 'P0002';
+  END IF;
+  IF job.status <> 'running' OR job.lease_pid IS DISTINCT FROM pg_backend_pid() THEN
+    RAISE EXCEPTION 'deletion job % is not held by this session (status %, lease %)', job_id, job.status, coalesce(job.lease_owner, 'none')
+      USING ERRCODE = 'PD403', HINT = 'claim a job with deletion.claim_job() before working it';
+  END IF;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
+
+-- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
+--   * a cancel request or a should_proceed hook that says no ends the job as cancelled;
+--   * phase plan: the tree is found once (deletion.make_plan); a tree no bigger than max_rows is
+--     deleted right away by deleting its root; a bigger one is left for the following chunks;
+--   * phase delete: the plan's steps are worked from the last back (children before parents), each
+--     step's plan table from its last page down; one DELETE per statement removes the rows whose keys
+--     are on a range of plan pages, by primary key, many rows per statement. The chunk stops after
+--     max_rows rows or max_ms milliseconds, whichever comes first, sizing each statement from the
+--     rate of the one before so it ends near the time budget;
+--   * phase root: the root row is deleted (hard jobs; its cascades remove anything added to the
+--     tree since the plan) or soft-deleted through deletion.soft_delete (soft jobs), and the job is done.
+-- Hard jobs run with deletion.mode = 'hard', so a soft-delete table's trigger lets the DELETE through.
+-- Returns {status, phase, deleted, remaining, planned, chunk_ms}.
+CREATE OR REPLACE FUNCTION deletion.run_chunk(job_id bigint, max_rows integer DEFAULT 10000, max_ms integer DEFAULT 100)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs := deletion.held_job(job_id);
+  target regclass := to_regclass(job.entity_table);
+  started timestamptz := clock_timestamp();
+  hook regprocedure;
+  proceed boolean;
+  deleted bigint := 0;        -- rows deleted by this chunk's own statements
+  consumed bigint := 0;       -- plan rows this chunk went through
+  n bigint;
+  elapsed_ms numeric;
+  statement_started timestamptz;
+  rate numeric;               -- plan rows per millisecond, measured on this chunk's last statement
+  batch bigint;
+  step jsonb;
+  step_table regclass;
+  plan_table text;
+  rows_per_page numeric;
+  low_page bigint;
+  key_columns text;
+  saved jsonb;
+  setting record;
+BEGIN
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'table % of deletion job % no longer exists', job.entity_table, job_id USING ERRCODE = '42P01';
+  END IF;
+  IF job.cancel_requested THEN
+    job := deletion.finish_job(job_id, 'cancelled', 'cancelled by deletion.cancel while running');
+    RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
+  END IF;
+  hook := deletion.should_proceed_hook(target);
+  IF hook IS NOT NULL THEN
+    EXECUTE format('SELECT %s($1, $2)', hook::oid::regproc) USING target, job.entity_pk INTO proceed;
+    IF NOT coalesce(proceed, false) THEN
+      job := deletion.finish_job(job_id, 'cancelled', format('cancelled: should_proceed hook %s said no', hook));
+      RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
+    END IF;
+  END IF;
+
+  -- The chunk's settings hold for its own statements only: they are put back before returning, so a
+  -- caller that runs a chunk inside a bigger transaction does not go on deleting in 'hard' mode.
+  saved := jsonb_build_object(
+    'deletion.mode', current_setting('deletion.mode', true), 'deletion.reason', current_setting('deletion.reason', true),
+    'deletion.actor', current_setting('deletion.actor', true), 'deletion.job_id', current_setting('deletion.job_id', true),
+    'enable_hashjoin', current_setting('enable_hashjoin'), 'enable_mergejoin', current_setting('enable_mergejoin'));
+  PERFORM set_config('deletion.mode', CASE WHEN job.hard_delete THEN 'hard' ELSE '' END, true);
+  PERFORM set_config('deletion.reason', coalesce(job.reason, format('deletion job %s', job_id)), true);
+  PERFORM set_config('deletion.actor', coalesce(job.created_by::text, ''), true);
+  PERFORM set_config('deletion.job_id', job_id::text, true);
+  -- Chunks look rows up by primary key: a nested loop over the plan rows, never a hash over a table.
+  PERFORM set_config('enable_hashjoin', 'off', true);
+  PERFORM set_config('enable_mergejoin', 'off', true);
+
+  -- A plan made before the server last started was in unlogged tables and may be gone: make it again.
+  IF job.phase = 'delete' AND job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time() THEN
+    job.phase := 'plan';
+  END IF;
+
+  IF job.phase = 'plan' THEN
+    IF NOT job.hard_delete THEN
+      job.phase := 'root';  -- a soft delete marks the root; the soft-delete engine handles its tree
+    ELSE
+      job.plan := deletion.make_plan(job_id, target, job.entity_pk);
+      job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
+      job.rows_remaining := job.rows_planned;
+      IF job.plan IS NULL THEN                 -- the row is already gone
+        job.phase := 'finished';
+      ELSIF job.rows_planned < max_rows THEN   -- small enough for one statement: delete the root now
+        PERFORM deletion.drop_plan(job_id);
+        job.phase := 'root';
+      ELSE
+        job.phase := 'delete';
+        job.plan_step := jsonb_array_length(job.plan) - 1;
+        job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
+        UPDATE deletion.deletion_jobs j
+           SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
+               plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
+               rows_remaining = job.rows_remaining, heartbeat_at = now(), chunks = j.chunks + 1
+         WHERE j.id = job_id;
+        FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+          PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+        END LOOP;
+        RETURN jsonb_build_object('status', 'running', 'phase', 'delete', 'deleted', 0, 'remaining', job.rows_remaining + 1,
+                                  'planned', job.rows_planned + 1, 'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
+      END IF;
+    END IF;
+  END IF;
+
+  WHILE job.phase = 'delete' LOOP
+    elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+    EXIT WHEN consumed >= max_rows OR elapsed_ms >= max_ms;
+    IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
+      job.plan_step := job.plan_step - 1;
+      IF job.plan_step < 0 THEN
+        job.phase := 'root';
+        EXIT;
+      END IF;
+      job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
+      CONTINUE;
+    END IF;
+    step := job.plan -> job.plan_step;
+    step_table := (step ->> 'relid')::oid::regclass;
+    plan_table := deletion.plan_table(job_id, (step ->> 'step')::integer);
+    rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
+    -- The next statement's size: what fits in the time left at the last statement's rate.
+    batch := least(max_rows - consumed,
+                   CASE WHEN rate IS NULL THEN least(max_rows, 250)
+                        ELSE greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8)) END);
+    low_page := greatest(0, job.plan_cursor - greatest(1, floor(batch / rows_per_page))::bigint);
+    key_columns := deletion.key_column_list(step_table, 't');
+    statement_started := clock_timestamp();
+    IF (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1 THEN
+      EXECUTE format($f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$,
+                     step_table, key_columns, deletion.key_column_list(step_table, 'w'), plan_table)
+        USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
+    ELSE
+      EXECUTE format($f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$,
+                     step_table, key_columns, deletion.key_column_list(step_table, 'w'), plan_table)
+        USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    deleted := deleted + n;
+    consumed := consumed + ceil((job.plan_cursor - low_page) * rows_per_page);
+    rate := ((job.plan_cursor - low_page) * rows_per_page) / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
+    job.plan_cursor := low_page;
+    job.rows_remaining := greatest(0, job.rows_remaining - n);
+  END LOOP;
+
+  IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms) THEN
+    IF job.hard_delete THEN
+      -- Cascades take whatever joined the tree after the plan was made.
+      EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
+      GET DIAGNOSTICS n = ROW_COUNT;
+      deleted := deleted + n;
+    ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
+      BEGIN
+        EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)' USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
+        deleted := deleted + 1;
+      EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        NULL;  -- 55000: already soft-deleted, which is what the job asked for
+      END;
+    ELSE
+      RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
+        USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
+    END IF;
+    job.phase := 'finished';
+    job.rows_remaining := 0;
+  END IF;
+
+  UPDATE deletion.deletion_jobs j
+     SET phase = job.phase, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
+         rows_remaining = job.rows_remaining, rows_deleted = j.rows_deleted + deleted, chunks = j.chunks + 1, heartbeat_at = now()
+   WHERE j.id = job_id;
+  IF job.phase = 'finished' THEN
+    job := deletion.finish_job(job_id, 'done');
+  END IF;
+  FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+    PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+  END LOOP;
+  RETURN jsonb_build_object(
+    'status', CASE WHEN job.phase = 'finished' THEN 'done' ELSE 'running' END,
+    'phase', job.phase,
+    'deleted', deleted,
+    'remaining', coalesce(job.rows_remaining, 0) + CASE WHEN job.phase IN ('delete', 'root') THEN 1 ELSE 0 END,
+    'planned', job.rows_planned + 1,
+    'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
+END
+$$;
+COMMENT ON FUNCTION deletion.run_chunk(bigint, integer, integer) IS 'Works one chunk of a held deletion job in the caller''s transaction (plan, then leaves-first deletes by primary key bounded by rows and milliseconds, then the root); returns its progress as JSON.';
+
+-- Records a chunk that failed (the worker calls it after the chunk's transaction rolled back): the
+-- job is retried after an exponential backoff (backoff_ms x 2^(attempts-1), at most an hour), and
+-- marked failed, with the error, once it has failed max_attempts times. The plan and the progress
+-- are kept, so a retry resumes where the job stopped.
+CREATE OR REPLACE FUNCTION deletion.fail_chunk(job_id bigint, failure text, backoff_ms integer DEFAULT 1000)
+RETURNS deletion.deletion_jobs
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs := deletion.held_job(job_id);
+BEGIN
+  IF job.attempts + 1 >= job.max_attempts THEN
+    UPDATE deletion.deletion_jobs j SET attempts = j.attempts + 1 WHERE j.id = job_id;
+    RETURN deletion.finish_job(job_id, 'failed', failure);
+  END IF;
+  UPDATE deletion.deletion_jobs j
+     SET attempts = j.attempts + 1, error = failure, status = 'pending',
+         next_attempt_at = now() + least(make_interval(secs => backoff_ms / 1000.0 * 2 ^ j.attempts), interval '1 hour'),
+         lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL
+   WHERE j.id = job_id
+  RETURNING j.* INTO job;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION deletion.fail_chunk(bigint, text, integer) IS 'Records a failed chunk: retry after exponential backoff, or mark the job failed with the error after max_attempts.';
+
+-- Gives a held job back (the worker got SIGTERM between chunks): pending again, due at once, with
+-- its plan and progress kept for whoever claims it next.
+CREATE OR REPLACE FUNCTION deletion.release_job(job_id bigint)
+RETURNS deletion.deletion_jobs
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs := deletion.held_job(job_id);
+BEGIN
+  UPDATE deletion.deletion_jobs j
+     SET status = 'pending', next_attempt_at = NULL, lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL
+   WHERE j.id = job_id
+  RETURNING j.* INTO job;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION deletion.release_job(bigint) IS 'Gives a held job back as pending (due at once), keeping its plan and progress.';
+
+-- Renews a held job's heartbeat (the worker calls it while a long statement runs elsewhere).
+CREATE OR REPLACE FUNCTION deletion.heartbeat(job_id bigint)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+  UPDATE deletion.deletion_jobs j SET heartbeat_at = now()
+   WHERE j.id = job_id AND j.status = 'running' AND j.lease_pid = pg_backend_pid()
+$$;
+COMMENT ON FUNCTION deletion.heartbeat(bigint) IS 'Renews the heartbeat of a job this session holds.';
+
+REVOKE EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
+                           deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
+                           deletion.heartbeat(bigint), deletion.held_job(bigint),
+                           deletion.make_plan(bigint, regclass, text), deletion.drop_plan(bigint), deletion.cancel(bigint)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
+                          deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
+                          deletion.heartbeat(bigint)
+  TO deletion_admin;
+GRANT EXECUTE ON FUNCTION deletion.cancel(bigint) TO deletion_app, deletion_admin;

@@ -1,0 +1,98 @@
+-- Deletion jobs, part 4: backlog health in one query. GitLab's loose foreign keys show what to avoid:
+-- a backlog that grows silently for months. These views make it loud.
+
+-- A job counts as stuck when it runs but its worker's heartbeat is older than this (the worker's
+-- default lease), or when it is pending and has been due for longer.
+CREATE OR REPLACE FUNCTION deletion.job_stuck_after()
+RETURNS interval
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$ SELECT interval '5 minutes' $$;
+COMMENT ON FUNCTION deletion.job_stuck_after() IS 'How late a job may be before the views call it overdue or stuck (5 minutes).';
+
+-- Each job, with its creator, age, whether it is overdue or stuck, and its progress. The creator is
+-- read from the product's public.users (its email or name) when that table exists; the engine itself
+-- works on any schema, so without it the column is NULL.
+DO $view$
+BEGIN
+  EXECUTE format($v$
+CREATE OR REPLACE VIEW deletion.vw_deletion_jobs AS
+SELECT j.id,
+       j.entity_table,
+       j.entity_pk,
+       j.hard_delete,
+       j.status,
+       j.reason,
+       j.error,
+       j.created_at,
+       j.created_by,
+       %s AS creator,
+       j.scheduled_at,
+       j.started_at,
+       j.finished_at,
+       now() - j.created_at AS age,
+       j.status = 'pending' AND coalesce(j.next_attempt_at, j.scheduled_at) < now() - deletion.job_stuck_after() AS overdue,
+       j.status = 'running' AND j.heartbeat_at < now() - deletion.job_stuck_after() AS stuck,
+       j.phase,
+       j.attempts,
+       j.max_attempts,
+       j.next_attempt_at,
+       j.cancel_requested,
+       j.lease_owner,
+       j.heartbeat_at,
+       j.rows_planned,
+       j.rows_deleted,
+       CASE WHEN j.status NOT IN ('pending', 'running') THEN 0
+            WHEN j.phase = 'delete' THEN j.rows_remaining + 1
+            ELSE 1 END AS rows_remaining,
+       CASE WHEN j.status = 'done' THEN 100.0
+            WHEN j.phase = 'delete' AND j.rows_planned > 0 THEN round(100.0 * (j.rows_planned - j.rows_remaining) / (j.rows_planned + 1), 1)
+            ELSE 0.0 END AS percent_done,
+       j.chunks,
+       j.takeovers,
+       coalesce(j.finished_at, now()) - j.started_at AS run_time
+  FROM deletion.deletion_jobs j
+%s
+$v$,
+    CASE WHEN to_regclass('public.users') IS NULL THEN 'NULL::text'
+         ELSE $$coalesce(to_jsonb(u) ->> 'email', to_jsonb(u) ->> 'name', to_jsonb(u) ->> 'display_name')$$ END,
+    CASE WHEN to_regclass('public.users') IS NULL THEN ''
+         ELSE 'LEFT JOIN public.users u ON u.id = j.created_by' END);
+END
+$view$;
+COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its creator, age, overdue/stuck flags and progress (rows planned, deleted, remaining, percent).';
+
+-- The backlog in one row: jobs per status, the oldest pending job's age, overdue and stuck jobs, rows
+-- still to delete (planned rows of running jobs; a job not yet planned counts its root only), the
+-- deletion rate of the last hour and the time to drain the backlog at that rate.
+CREATE OR REPLACE VIEW deletion.vw_deletion_jobs_status AS
+WITH recent AS (
+  SELECT sum(j.rows_deleted) AS rows_deleted,
+         sum(extract(epoch FROM j.finished_at - j.started_at)) AS seconds
+    FROM deletion.deletion_jobs j
+   WHERE j.status = 'done' AND j.finished_at > now() - interval '1 hour' AND j.started_at IS NOT NULL
+), backlog AS (
+  SELECT count(*) FILTER (WHERE v.status = 'pending') AS pending,
+         count(*) FILTER (WHERE v.status = 'running') AS running,
+         count(*) FILTER (WHERE v.status = 'done') AS done,
+         count(*) FILTER (WHERE v.status = 'failed') AS failed,
+         count(*) FILTER (WHERE v.status = 'cancelled') AS cancelled,
+         count(*) FILTER (WHERE v.status = 'pending' AND coalesce(v.next_attempt_at, v.scheduled_at) <= now()) AS due,
+         count(*) FILTER (WHERE v.overdue) AS overdue,
+         count(*) FILTER (WHERE v.stuck) AS stuck,
+         count(*) FILTER (WHERE v.status = 'pending' AND v.attempts > 0) AS retrying,
+         max(now() - v.created_at) FILTER (WHERE v.status = 'pending') AS oldest_pending_age,
+         coalesce(sum(v.rows_remaining) FILTER (WHERE v.status IN ('pending', 'running')), 0)::bigint AS rows_remaining
+    FROM deletion.vw_deletion_jobs v
+)
+SELECT b.pending, b.running, b.done, b.failed, b.cancelled, b.due, b.overdue, b.stuck, b.retrying,
+       b.oldest_pending_age,
+       b.rows_remaining,
+       round(r.rows_deleted / nullif(r.seconds, 0)) AS rows_per_second,
+       make_interval(secs => b.rows_remaining / nullif(r.rows_deleted / nullif(r.seconds, 0), 0)) AS time_to_drain,
+       b.overdue = 0 AND b.stuck = 0 AND b.failed = 0 AS healthy
+  FROM backlog b CROSS JOIN recent r;
+COMMENT ON VIEW deletion.vw_deletion_jobs_status IS 'Backlog health in one row: jobs per status, due, overdue, stuck, retrying, oldest pending age, rows remaining, recent rate and time to drain.';
+
+GRANT SELECT ON deletion.vw_deletion_jobs, deletion.vw_deletion_jobs_status TO deletion_app, deletion_admin;

@@ -1,0 +1,227 @@
+// deletion-kit worker: works scheduled deletion jobs. A thin loop around the SQL in sql/42_jobs_worker.sql:
+// each slot (--concurrency) has its own connection, claims a due job (deletion.claim_job), calls
+// deletion.run_chunk until the job is done (each call its own short transaction), records a failed
+// chunk with deletion.fail_chunk (retry with backoff, or failed), and reconnects when the server goes
+// away. SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
+// On a terminal it draws a progress bar per job; otherwise it prints one JSON line per event.
+import os from 'node:os';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import type pg from 'pg';
+import { connect, UserError } from '../db.ts';
+
+interface WorkerOptions {
+  once?: boolean;
+  concurrency: number;
+  chunkRows: number;
+  chunkMs: number;
+  lease: number;
+  poll: number;
+  backoffMs: number;
+  upkeep?: boolean;
+  upkeepEvery: number;
+  purgeAfterDays: number;
+  auditKeepDays?: number;
+  json?: boolean;
+}
+
+interface ChunkResult {
+  status: 'running' | 'done' | 'cancelled' | 'failed';
+  phase: string;
+  deleted: number;
+  remaining: number;
+  planned: number;
+  chunk_ms: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Errors that mean the connection or the server is gone (retry after reconnecting), not that SQL failed. */
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e.code && /^(08|57P0)/.test(e.code)) return true;           // connection exceptions, admin/crash shutdown
+  if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return false;        // any other SQLSTATE: the SQL failed
+  return /Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|not queryable|connect/i.test(`${e.code ?? ''} ${e.message ?? ''}`);
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string; detail?: string; hint?: string };
+  return [e.message, e.detail && `detail: ${e.detail}`, e.hint && `hint: ${e.hint}`].filter(Boolean).join('; ') + (e.code ? ` (SQLSTATE ${e.code})` : '');
+}
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`${name} takes a positive whole number, not "${value}"`);
+    return n;
+  };
+}
+
+/** Events: one JSON line each when not on a terminal; progress bars and short lines on one. */
+class Reporter {
+  private bars?: cliProgress.MultiBar;
+  private barOf = new Map<number, cliProgress.SingleBar>();
+  constructor(json: boolean) {
+    if (!json) {
+      this.bars = new cliProgress.MultiBar(
+        { format: ' job {job} {table} {pk} [{bar}] {percentage}% | {value}/{total} rows | {phase}', clearOnComplete: false, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+    }
+  }
+  event(event: string, fields: Record<string, unknown>) {
+    if (!this.bars) {
+      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
+      return;
+    }
+    const job = fields.job as number | undefined;
+    if (event === 'chunk' && job !== undefined) {
+      const planned = Number(fields.planned) || 1;
+      let bar = this.barOf.get(job);
+      if (!bar) {
+        bar = this.bars.create(planned, 0, { job, table: fields.table, pk: fields.pk, phase: fields.phase });
+        this.barOf.set(job, bar);
+      }
+      bar.setTotal(planned);
+      bar.update(Math.max(0, planned - Number(fields.remaining)), { phase: fields.phase });
+      return;
+    }
+    if (job !== undefined && ['done', 'cancelled', 'failed'].includes(event)) {
+      const bar = this.barOf.get(job);
+      if (bar && event === 'done') bar.update(bar.getTotal(), { phase: 'done' });
+      if (bar) this.bars.remove(bar);
+      this.barOf.delete(job);
+    }
+    const rest = Object.entries(fields).filter(([k]) => k !== 'job').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    this.bars.log(`${event}${job !== undefined ? ` job ${job}` : ''} ${rest.join(' ')}\n`);
+  }
+  stop() {
+    this.bars?.stop();
+  }
+}
+
+class Worker {
+  private stopping = false;
+  private upkeepDue = 0;
+  constructor(private options: WorkerOptions, private report: Reporter) {}
+
+  stop(signal: string) {
+    if (!this.stopping) this.report.event('stopping', { signal });
+    this.stopping = true;
+  }
+
+  /** A connection, retried until the server answers (or the worker is told to stop). */
+  private async connection(slot: number): Promise<pg.Client | undefined> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        return await connect();
+      } catch (err) {
+        if (attempt === 0) this.report.event('disconnected', { slot, error: (err as Error).message });
+        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+    return undefined;
+  }
+
+  async run(): Promise<void> {
+    await Promise.all(Array.from({ length: this.options.concurrency }, (_, slot) => this.slot(slot)));
+  }
+
+  private async slot(slot: number): Promise<void> {
+    const name = `${os.hostname()}:${process.pid}/${slot}`;
+    let client = await this.connection(slot);
+    while (client && !this.stopping) {
+      try {
+        if (slot === 0 && this.options.upkeep && Date.now() >= this.upkeepDue) {
+          const { rows } = await client.query('SELECT deletion.run_upkeep(make_interval(days => $1), make_interval(days => $2)) AS r',
+            [this.options.purgeAfterDays, this.options.auditKeepDays ?? null]);
+          this.report.event('upkeep', { ran: rows[0].r });
+          this.upkeepDue = Date.now() + this.options.upkeepEvery * 1000;
+        }
+        const { rows } = await client.query('SELECT (j).* FROM deletion.claim_job($1, $2) j WHERE (j).id IS NOT NULL', [name, this.options.lease]);
+        if (rows.length === 0) {
+          if (this.options.once) break;
+          await sleep(this.options.poll);
+          continue;
+        }
+        await this.work(client, rows[0]);
+      } catch (err) {
+        if (!isConnectionError(err)) throw err;
+        this.report.event('reconnecting', { slot, error: describe(err) });
+        await client.end().catch(() => {});
+        client = await this.connection(slot);
+      }
+    }
+    await client?.end().catch(() => {});
+  }
+
+  /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
+  private async work(client: pg.Client, job: { id: string; entity_table: string; entity_pk: string; takeovers: number }) {
+    const id = Number(job.id);
+    const about = { table: job.entity_table, pk: job.entity_pk };
+    this.report.event('claimed', { job: id, ...about, takeovers: job.takeovers });
+    for (;;) {
+      if (this.stopping) {
+        await client.query('SELECT deletion.release_job($1)', [id]);
+        this.report.event('released', { job: id, ...about });
+        return;
+      }
+      let result: ChunkResult;
+      try {
+        const { rows } = await client.query('SELECT deletion.run_chunk($1, $2, $3) AS r', [id, this.options.chunkRows, this.options.chunkMs]);
+        result = rows[0].r;
+      } catch (err) {
+        if (isConnectionError(err)) throw err;
+        if ((err as { code?: string }).code === 'PD403') {   // another worker holds it now
+          this.report.event('lost', { job: id, ...about, error: describe(err) });
+          return;
+        }
+        const { rows } = await client.query('SELECT (j).status, (j).attempts, (j).next_attempt_at FROM deletion.fail_chunk($1, $2, $3) j',
+          [id, describe(err), this.options.backoffMs]);
+        const after = rows[0];
+        this.report.event(after.status === 'failed' ? 'failed' : 'retry', { job: id, ...about, attempts: after.attempts, next_attempt_at: after.next_attempt_at, error: describe(err) });
+        return;
+      }
+      this.report.event('chunk', { job: id, ...about, phase: result.phase, deleted: result.deleted, remaining: result.remaining, planned: result.planned, ms: result.chunk_ms });
+      if (result.status !== 'running') {
+        const { rows } = await client.query('SELECT status, error, rows_deleted, chunks FROM deletion.deletion_jobs WHERE id = $1', [id]);
+        this.report.event(rows[0].status, { job: id, ...about, rows_deleted: Number(rows[0].rows_deleted), chunks: rows[0].chunks, error: rows[0].error ?? undefined });
+        return;
+      }
+    }
+  }
+}
+
+export function register(program: Command) {
+  program
+    .command('worker')
+    .description('work scheduled deletion jobs in short chunks (claims with FOR UPDATE SKIP LOCKED, retries, takes over stuck jobs)')
+    .option('--once', 'work every job that is due, then exit')
+    .option('--concurrency <n>', 'jobs worked at the same time, one connection each', positiveInt('--concurrency'), 1)
+    .option('--chunk-rows <r>', 'rows a chunk transaction deletes at most', positiveInt('--chunk-rows'), 10000)
+    .option('--chunk-ms <t>', 'milliseconds a chunk transaction aims to stay under', positiveInt('--chunk-ms'), 100)
+    .option('--lease <seconds>', 'a running job whose heartbeat is older than this is taken over', positiveInt('--lease'), 60)
+    .option('--poll <ms>', 'how long to wait when no job is due', positiveInt('--poll'), 1000)
+    .option('--backoff-ms <ms>', 'first retry delay after a failed chunk (doubles on each failure)', positiveInt('--backoff-ms'), 1000)
+    .option('--upkeep', 'also run periodic upkeep: purge expired soft-deleted rows, audit retention')
+    .option('--upkeep-every <seconds>', 'seconds between upkeep runs', positiveInt('--upkeep-every'), 3600)
+    .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
+    .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
+    .option('--json', 'one JSON line per event even on a terminal')
+    .action(async (options: WorkerOptions) => {
+      const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);
+      const worker = new Worker(options, report);
+      const onSignal = (signal: string) => worker.stop(signal);
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      report.event('started', { pid: process.pid, concurrency: options.concurrency, chunk_rows: options.chunkRows, chunk_ms: options.chunkMs, once: Boolean(options.once) });
+      try {
+        await worker.run();
+      } finally {
+        report.event('stopped', { pid: process.pid });
+        report.stop();
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      }
+    });
+}
