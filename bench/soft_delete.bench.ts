@@ -78,7 +78,7 @@ export default {
       await c.query(`INSERT INTO public.users (email, name) SELECT 'extra' || g || '@bench.example', 'Extra ' || g
                        FROM generate_series(1, $1::int) g`, [small ? 20_000 : 200_000]);
       await c.query(`
-        UPDATE public.users SET deleted_at = now(), deletion_op = gen_random_uuid() WHERE id % 10 = 0;
+        UPDATE public.users SET deleted_at = now(), deletion_op = gen_random_uuid() WHERE id % 10 = 0 AND email LIKE 'extra%';
         CREATE TABLE bench.users_plain AS SELECT * FROM public.users;
         ALTER TABLE bench.users_plain ADD PRIMARY KEY (id);
         CREATE UNIQUE INDEX ON bench.users_plain (email);
