@@ -194,15 +194,21 @@ BEGIN
 
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
   -- table's owner, baked in by oid at wiring time) has set deletion.mode = 'hard': the hard path costs
-  -- one WHEN test per row and no function call.
+  -- one WHEN test per row and no function call. A foreign-key cascade runs as the child table's owner,
+  -- so inside one (trigger depth > 0) the session's own login must be privileged too: an application
+  -- role that sets deletion.mode and deletes a hard-delete parent gets PD103, not a hard delete of
+  -- the soft-delete rows below it.
   key_args := (SELECT string_agg(quote_literal(k), ', ') FROM unnest(key_columns) k);
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);
   IF policy.delete_becomes_soft THEN
-    EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %s FOR EACH ROW
+    EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %1$s FOR EACH ROW
                       WHEN (current_setting('deletion.mode', true) IS DISTINCT FROM 'hard'
                             OR NOT (pg_has_role(current_user, 'deletion_admin'::name, 'MEMBER')
-                                    OR pg_has_role(current_user, %s::oid, 'MEMBER')))
-                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%s)$t$, target, owner_oid, key_args);
+                                    OR pg_has_role(current_user, %2$s::oid, 'MEMBER'))
+                            OR (pg_trigger_depth() > 0
+                                AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
+                                         OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
+                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%3$s)$t$, target, owner_oid, key_args);
   END IF;
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
   EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
