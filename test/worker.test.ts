@@ -64,6 +64,12 @@ async function digest(c: pg.Client): Promise<Record<string, string>> {
   return out;
 }
 
+/** DELETE rows in the audit log per table, keyed like digest() ("public.issues"). */
+async function auditedDeletes(c: pg.Client): Promise<Record<string, number>> {
+  const { rows } = await c.query(`SELECT table_name AS t, count(*)::int AS n FROM audit.log WHERE action = 'DELETE' GROUP BY 1`);
+  return Object.fromEntries(rows.map((r) => [r.t, r.n]));
+}
+
 /** A fresh database (a clone of the migrated template) with two generated workspaces. */
 async function withProductData(issues: number) {
   const db = await freshDatabase();
@@ -95,6 +101,8 @@ test('SIGKILL at random points, ten times: the job completes, exactly the tree i
 
   c = await client(url);
   try {
+    const before = await digest(c);
+    const loggedBefore = await auditedDeletes(c);
     const jobId = Number((await c.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true, reason => 'kill test') AS id`)).rows[0].id);
     const kills: string[] = [];
     for (let i = 0; i < 10; i++) {
@@ -112,6 +120,20 @@ test('SIGKILL at random points, ten times: the job completes, exactly the tree i
     const job = (await c.query('SELECT * FROM deletion.deletion_jobs WHERE id = $1', [jobId])).rows[0];
     assert.ok(job.chunks > 10, `worked in many chunks (${job.chunks}), across ${kills.length} kills (chunks seen per run: ${kills.join(',')})`);
     assert.equal(await digest(c), expected, 'every public table holds exactly the rows a plain cascading DELETE leaves');
+
+    // The audit log holds each deleted row exactly once, killed chunks notwithstanding.
+    const duplicates = await c.query(`SELECT table_name, record_id FROM audit.log WHERE action = 'DELETE' GROUP BY 1, 2 HAVING count(*) > 1`);
+    assert.is(duplicates.rowCount, 0, 'no deleted row is logged twice');
+    const loggedAfter = await auditedDeletes(c);
+    const removed: Record<string, number> = {};
+    const logged: Record<string, number> = {};
+    for (const t of Object.keys(before)) {
+      const gone = Number(before[t].split(' ')[0]) - Number(expected[t].split(' ')[0]);
+      if (gone > 0) removed[t] = gone;
+      const n = (loggedAfter[t] ?? 0) - (loggedBefore[t] ?? 0);
+      if (n > 0) logged[t] = n;
+    }
+    assert.equal(logged, removed, 'every table\'s deleted rows are in the audit log, as many as were removed');
   } finally {
     await c.end();
     await db.drop();
