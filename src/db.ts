@@ -54,3 +54,13 @@ export async function connect(url?: string): Promise<pg.Client> {
   client.on('error', () => {}); // a dropped connection surfaces on the next query instead
   return client;
 }
+
+/** Runs work with a connection (from connect()) and always closes it. */
+export async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -2,7 +2,7 @@
 // (the deletion_60_files triggers queue their files); these commands remove the files from storage
 // later and show the backlog.
 import type { Command } from 'commander';
-import { connect, UserError } from '../db.ts';
+import { UserError, withClient } from '../db.ts';
 import { runCleanup, validateCleanupOptions, type CleanupOptions } from '../files/cleaner.ts';
 import { storageFrom, StorageConfigError, type StorageConfig } from '../files/storage.ts';
 
@@ -57,15 +57,6 @@ export function checkCleanupOptions(options: CleanupOptions) {
     validateCleanupOptions(options);
   } catch (err) {
     throw new UserError((err as Error).message);
-  }
-}
-
-async function withClient<T>(work: (client: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
-  const client = await connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
   }
 }
 

@@ -1,6 +1,6 @@
 // deletion-kit migrate [up] | down [N] | status
 import type { Command } from 'commander';
-import { connect, UserError } from '../db.ts';
+import { UserError, withClient } from '../db.ts';
 import { migrateDown, migrateUp, migrationStatus, type MigrateResult } from '../migrate.ts';
 
 function report(result: MigrateResult, direction: 'up' | 'down') {
@@ -12,15 +12,6 @@ function report(result: MigrateResult, direction: 'up' | 'down') {
   const changed = result.modules.filter((m) => m.changed).map((m) => m.name);
   if (result.modules.length) {
     console.log(`applied ${result.modules.length} sql modules${changed.length ? ` (changed: ${changed.join(', ')})` : ''}; wired ${result.rewired} table concerns`);
-  }
-}
-
-async function withClient<T>(work: (client: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
-  const client = await connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
   }
 }
 
