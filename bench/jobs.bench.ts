@@ -156,10 +156,14 @@ export default {
       const left = (await cc.query('SELECT count(*)::int AS n FROM public.issues WHERE workspace_id = 1')).rows[0].n;
       if (left !== 0) throw new Error(`the worker left ${left} issues of workspace 1`);
       await cc.end();
-      const planChunk = worker.chunks[0];
-      const deleteChunks = worker.chunks.slice(1).map((e) => e.ms).sort((x, y) => x - y);
+      // The chunks before the first that deleted a row planned the tree, a table or more each.
+      const planned = Math.max(1, worker.chunks.findIndex((e) => e.deleted > 0));
+      const planChunks = worker.chunks.slice(0, planned).map((e) => e.ms);
+      const longestPlan = Math.max(...planChunks);
+      const deleteChunks = worker.chunks.slice(planned).map((e) => e.ms).sort((x, y) => x - y);
       const longest = deleteChunks.at(-1) ?? 0;
-      ctx.log(`(c) worker: ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning transaction ${planChunk?.ms} ms; ` +
+      ctx.log(`(c) worker: ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning: ${planChunks.length} transactions, ` +
+        `${planChunks.reduce((a, b) => a + b, 0)} ms in all, longest ${longestPlan} ms; ` +
         `deleting chunks p50 ${deleteChunks[Math.floor(deleteChunks.length / 2)]} ms, p99 ${deleteChunks[Math.floor(deleteChunks.length * 0.99)]} ms, max ${longest} ms`);
       ctx.log(`writes on workspace 2: idle ${idleC.toFixed(0)}/s, during (c) ${duringC.toFixed(0)}/s`);
 
@@ -186,7 +190,7 @@ export default {
       ctx.record('(c) worker total time vs (a) one DELETE', worker.ms, aMs, 'ms', '<= 1.3');
       ctx.record('(b) Sentry row by row (estimated) vs (c) worker', bMs, worker.ms, 'ms', '>= 20');
       ctx.record('(c) longest deleting chunk transaction vs 200 ms', longest, 200, 'ms', '<= 1');
-      ctx.record('(c) planning transaction (reads only) vs 200 ms', planChunk?.ms ?? 0, 200, 'ms', '<= 1');
+      ctx.record('(c) longest planning transaction (reads only) vs 200 ms', longestPlan, 200, 'ms', '<= 1');
       ctx.record('writes/s on another workspace during (c) vs idle', duringC, idleC, 'writes/s', '>= 0.8');
       ctx.record('writes/s on another workspace during (a) vs idle', duringA, idleA, 'writes/s', '>= 0');
     } finally {

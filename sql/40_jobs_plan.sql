@@ -134,102 +134,181 @@ END
 $$;
 COMMENT ON FUNCTION deletion.fk_in_plan(name[], regclass, name[], text) IS 'SQL text: the child row''s foreign key points at one of the parent rows given by a query of parent keys.';
 
--- Makes a job's plan and returns its steps, [{step, table, rows, pages}], in cascade order (parents
--- before children): step 0 is the root's own table (the root row itself is not in the plan; a
--- self-referencing root's descendants in its own table are), then every table the cascades reach.
--- Each step is one CREATE UNLOGGED TABLE ... AS SELECT of the table's primary keys whose rows point,
--- through any cascade foreign key, at the root or at a row planned in an earlier step: one scan of
--- the table with hashed lookups into its parents' plans. A self-referencing table is walked with a
--- recursive query, deepest rows stored last so that they are deleted first. A step that finds no
--- rows has no table. Returns NULL when the root row does not exist.
+-- The order in which a step's rows are stored in its plan table, and so deleted (from the last page
+-- back): a chunk deletes a run of consecutive rows, and this order makes that run share as few
+-- parents as possible. Per-parent work is what a statement of scattered rows pays over and over:
+-- statement triggers that recount a parent's statistics (a label's issue count is recounted from
+-- all of its rows), ON DELETE SET NULL updates of rows the job will delete anyway, locks and pages
+-- of parent rows. So, as SQL text over alias c:
+--   1. rows that point at another row of their own table through a foreign key that is not a
+--      cascade (issues.parent_issue_id, ON DELETE SET NULL) last: the plan is deleted from its last
+--      page back, so they go before the rows they point at, whose deletion then finds no child
+--      left to set NULL (exact for one level of nesting, which is what such keys mostly hold;
+--      cascade self-references are walked level by level instead, see make_plan);
+--   2. then the foreign-key columns that point at other tables of the plan, the parent table with
+--      the fewest planned rows first (a label before an issue: a run of relations shares a label);
+--   3. then the primary key.
+-- planned_rows maps each planned table (its oid as text) to its planned row count.
+CREATE OR REPLACE FUNCTION deletion.plan_order(target regclass, planned_rows jsonb)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  WITH fk AS (
+    SELECT con.conname, con.confrelid,
+           (SELECT string_agg(format('c.%I', a.attname), ', ' ORDER BY k.n)
+              FROM unnest(con.conkey) WITH ORDINALITY k(attnum, n)
+              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+           (SELECT string_agg(format('c.%I IS NOT NULL', a.attname), ' AND ' ORDER BY k.n)
+              FROM unnest(con.conkey) WITH ORDINALITY k(attnum, n)
+              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS has_parent
+      FROM pg_constraint con
+     WHERE con.contype = 'f' AND con.conparentid = 0 AND con.conrelid = target
+  )
+  SELECT concat_ws(', ',
+           (SELECT string_agg(format('(%s)', fk.has_parent), ', ' ORDER BY fk.conname)
+              FROM fk WHERE fk.confrelid = target),
+           (SELECT string_agg(fk.columns, ', ' ORDER BY (planned_rows ->> fk.confrelid::text)::bigint, fk.conname)
+              FROM fk WHERE fk.confrelid <> target AND planned_rows ? fk.confrelid::text),
+           deletion.key_column_list(target, 'c'))
+$$;
+COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list for a step of a deletion plan: rows pointing at their own table last-deleted-first, then grouped by their parents in the plan (fewest first), then by key.';
+
+-- Plans one table of a job's tree: the table at position `step` of deletion.cascade_tables(root)
+-- (step 0 is the root's own table: the root row itself is not in the plan, a self-referencing
+-- root's descendants in its own table are). `steps` is the plan so far, [{step, table, relid, rows,
+-- pages}], one entry per earlier table that had rows; the function returns it with this table's
+-- entry appended when the table has rows in the tree. One CREATE UNLOGGED TABLE ... AS SELECT stores
+-- the primary keys of the table's rows that point, through any cascade foreign key, at the root or
+-- at a row planned in an earlier step: one scan of the table with hashed lookups into its parents'
+-- plans, stored in deletion.plan_order. A self-referencing table is walked with a recursive query,
+-- deepest rows stored last so that they are deleted first. A step that finds no rows has no table.
+-- Each call is short enough to be a transaction of its own, which is how the worker plans: a step
+-- per call, as many calls per chunk as its time budget allows.
+CREATE OR REPLACE FUNCTION deletion.plan_step(job_id bigint, root regclass, pk text, step integer, steps jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  tbl regclass := (SELECT ct.relid FROM deletion.cascade_tables(root) ct ORDER BY ct.level, ct.relid::text OFFSET step LIMIT 1);
+  root_key text := deletion.key_predicate(root, pk, 'r');
+  fk record;
+  plan_table text := deletion.plan_table(job_id, step);
+  planned jsonb;        -- relid -> plan table of every earlier step with rows
+  planned_rows jsonb;   -- relid -> rows planned in that step
+  sources text[] := '{}';
+  self_joins text[] := '{}';
+  walked_columns name[] := '{}';  -- the columns of this table that its own rows point at
+  walk_list text;
+  key_list text;
+  found_rows bigint;
+  pages bigint;
+BEGIN
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'the cascade tree of % has no table at step %', root, step USING ERRCODE = '22023';
+  END IF;
+  SELECT coalesce(jsonb_object_agg(s ->> 'relid', deletion.plan_table(job_id, (s ->> 'step')::integer)), '{}'),
+         coalesce(jsonb_object_agg(s ->> 'relid', (s ->> 'rows')::bigint), '{}')
+    INTO planned, planned_rows
+    FROM jsonb_array_elements(coalesce(steps, '[]')) s;
+  IF to_regclass(plan_table) IS NOT NULL THEN
+    EXECUTE format('DROP TABLE %s', plan_table);  -- a step planned again after a failed chunk
+  END IF;
+  key_list := deletion.key_column_list(tbl, 'c');
+
+  FOR fk IN SELECT * FROM deletion.cascade_keys(tbl) LOOP
+    IF fk.parent = tbl THEN
+      self_joins := self_joins || (SELECT string_agg(format('c.%I = t.%I', cc, pc), ' AND ')
+                                     FROM unnest(fk.child_columns, fk.parent_columns) u(cc, pc));
+      walked_columns := walked_columns || fk.parent_columns;
+    END IF;
+    IF fk.parent = root AND tbl <> root THEN
+      sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
+                                                format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, root_key));
+    END IF;
+    IF planned ? fk.parent::oid::text AND fk.parent <> tbl THEN
+      sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
+                                                format('SELECT * FROM %s', planned ->> fk.parent::oid::text));
+    END IF;
+  END LOOP;
+
+  IF tbl = root THEN
+    IF cardinality(self_joins) = 0 THEN
+      RETURN steps;  -- the root alone: deleted by key in the root phase, nothing to plan
+    END IF;
+    sources := ARRAY[deletion.key_predicate(root, pk, 'c')];
+  END IF;
+  IF cardinality(sources) = 0 THEN
+    RETURN steps;
+  END IF;
+
+  IF cardinality(self_joins) = 0 THEN
+    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE %s ORDER BY %s',
+                   plan_table, key_list, tbl, array_to_string(sources, ' OR '), deletion.plan_order(tbl, planned_rows));
+  ELSE
+    -- The table's own tree below the rows found above, level by level; a row reached twice (or a
+    -- cycle in the data) is kept once, at its deepest level, and stored deepest last. The walk
+    -- carries only the key and the columns its children point at, never whole rows.
+    walk_list := (SELECT string_agg(format('c.%I', col), ', ' ORDER BY first_seen)
+                    FROM (SELECT col, min(n) AS first_seen
+                            FROM unnest(array(SELECT k.column_name::name FROM deletion.primary_key_columns(tbl) k) || walked_columns)
+                                 WITH ORDINALITY u(col, n)
+                           GROUP BY col) cols);
+    EXECUTE format($f$CREATE UNLOGGED TABLE %1$s AS
+                      WITH RECURSIVE tree AS (
+                        SELECT %8$s, 0 AS deletion_depth FROM %2$s c WHERE %3$s
+                        UNION ALL
+                        SELECT %8$s, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s)
+                      ) CYCLE %5$s SET deletion_cycle USING deletion_path
+                      SELECT %6$s FROM tree c
+                       WHERE NOT c.deletion_cycle %7$s
+                       GROUP BY %6$s
+                       ORDER BY max(c.deletion_depth)$f$,
+                   plan_table, tbl, array_to_string(sources, ' OR '), array_to_string(self_joins, ') OR ('),
+                   deletion.key_column_list(tbl), key_list,
+                   CASE WHEN tbl = root THEN format('AND NOT (%s)', deletion.key_predicate(root, pk, 'c')) ELSE '' END,
+                   walk_list);
+  END IF;
+  GET DIAGNOSTICS found_rows = ROW_COUNT;
+  IF found_rows = 0 THEN
+    EXECUTE format('DROP TABLE %s', plan_table);
+    RETURN steps;
+  END IF;
+  -- Statistics, so that the next steps hash-join against this plan instead of probing an index
+  -- once per planned key (the planner cannot guess how many distinct keys a fresh table holds).
+  EXECUTE format('ANALYZE %s', plan_table);
+  -- The pages that hold rows: the file can be longer (a bulk write extends it many pages at a time),
+  -- and chunks walk the pages from the last one that holds a row.
+  EXECUTE format('SELECT max((ctid::text::point)[0])::bigint + 1 FROM %s', plan_table) INTO pages;
+  RETURN coalesce(steps, '[]') || jsonb_build_array(jsonb_build_object(
+    'step', step, 'table', tbl::text, 'relid', tbl::oid, 'rows', found_rows, 'pages', pages));
+END
+$$;
+COMMENT ON FUNCTION deletion.plan_step(bigint, regclass, text, integer, jsonb) IS 'Plans one table of a job''s tree (its position in deletion.cascade_tables) into an unlogged table of primary keys, deletion_work.job_<id>_<step>; returns the plan''s steps with it appended when it has rows.';
+
+-- Makes a job's whole plan in one call and returns its steps (see plan_step), or NULL when the root
+-- row does not exist. The worker plans a step per call instead (deletion.run_chunk); this is for
+-- callers that want the tree's size at once (the benchmarks, tests).
 CREATE OR REPLACE FUNCTION deletion.make_plan(job_id bigint, root regclass, pk text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  root_key text := deletion.key_predicate(root, pk, 'r');
   root_exists boolean;
-  tbl record;
-  fk record;
-  step integer := -1;
-  plan_table text;
-  planned jsonb := '{}';     -- relid -> plan table of every step with rows
-  sources text[];
-  self_joins text[];
-  key_list text;
-  found_rows bigint;
   steps jsonb := '[]';
 BEGIN
-  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', root, root_key) INTO root_exists;
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', root, deletion.key_predicate(root, pk, 'r')) INTO root_exists;
   IF NOT root_exists THEN
     RETURN NULL;
   END IF;
   PERFORM deletion.drop_plan(job_id);
-
-  FOR tbl IN SELECT ct.relid FROM deletion.cascade_tables(root) ct ORDER BY ct.level, ct.relid::text LOOP
-    step := step + 1;
-    plan_table := deletion.plan_table(job_id, step);
-    key_list := deletion.key_column_list(tbl.relid, 'c');
-    sources := '{}';
-    self_joins := '{}';
-    FOR fk IN SELECT * FROM deletion.cascade_keys(tbl.relid) LOOP
-      IF fk.parent = tbl.relid THEN
-        self_joins := self_joins || (SELECT string_agg(format('c.%I = t.%I', cc, pc), ' AND ')
-                                       FROM unnest(fk.child_columns, fk.parent_columns) u(cc, pc));
-      END IF;
-      IF fk.parent = root AND tbl.relid <> root THEN
-        sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
-                                                  format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, root_key));
-      END IF;
-      IF planned ? fk.parent::oid::text AND (fk.parent <> tbl.relid) THEN
-        sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
-                                                  format('SELECT * FROM %s', planned ->> fk.parent::oid::text));
-      END IF;
-    END LOOP;
-
-    IF tbl.relid = root THEN
-      sources := ARRAY[deletion.key_predicate(root, pk, 'c')];
-      IF cardinality(self_joins) = 0 THEN
-        CONTINUE;  -- the root alone: deleted by key in the root phase, nothing to plan
-      END IF;
-    END IF;
-    CONTINUE WHEN cardinality(sources) = 0;
-
-    IF cardinality(self_joins) = 0 THEN
-      EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE %s',
-                     plan_table, key_list, tbl.relid, array_to_string(sources, ' OR '));
-    ELSE
-      -- The table's own tree below the rows found above, level by level; a row reached twice (or a
-      -- cycle in the data) is kept once, at its deepest level, and stored deepest last.
-      EXECUTE format($f$CREATE UNLOGGED TABLE %1$s AS
-                        WITH RECURSIVE tree AS (
-                          SELECT c.*, 0 AS deletion_depth FROM %2$s c WHERE %3$s
-                          UNION ALL
-                          SELECT c.*, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s)
-                        ) CYCLE %5$s SET deletion_cycle USING deletion_path
-                        SELECT %6$s FROM tree c
-                         WHERE NOT c.deletion_cycle %7$s
-                         GROUP BY %6$s
-                         ORDER BY max(c.deletion_depth)$f$,
-                     plan_table, tbl.relid, array_to_string(sources, ' OR '), array_to_string(self_joins, ') OR ('),
-                     deletion.key_column_list(tbl.relid), key_list,
-                     CASE WHEN tbl.relid = root THEN format('AND NOT (%s)', deletion.key_predicate(root, pk, 'c')) ELSE '' END);
-    END IF;
-    GET DIAGNOSTICS found_rows = ROW_COUNT;
-    IF found_rows = 0 THEN
-      EXECUTE format('DROP TABLE %s', plan_table);
-      CONTINUE;
-    END IF;
-    -- Statistics, so that the next steps hash-join against this plan instead of probing an index
-    -- once per planned key (the planner cannot guess how many distinct keys a fresh table holds).
-    EXECUTE format('ANALYZE %s', plan_table);
-    planned := planned || jsonb_build_object(tbl.relid::oid::text, plan_table);
-    steps := steps || jsonb_build_object(
-      'step', step, 'table', tbl.relid::text, 'relid', tbl.relid::oid, 'rows', found_rows,
-      'pages', greatest(1, pg_relation_size(plan_table::regclass) / current_setting('block_size')::bigint));
+  FOR step IN 0 .. (SELECT count(*) FROM deletion.cascade_tables(root)) - 1 LOOP
+    steps := deletion.plan_step(job_id, root, pk, step, steps);
   END LOOP;
   RETURN steps;
 END
 $$;
-COMMENT ON FUNCTION deletion.make_plan(bigint, regclass, text) IS 'Finds a job''s tree once: one unlogged table of primary keys per table the root''s cascades reach (deletion_work.job_<id>_<step>), parents before children; returns the steps with their row and page counts.';
+COMMENT ON FUNCTION deletion.make_plan(bigint, regclass, text) IS 'Finds a job''s whole tree in one call: one unlogged table of primary keys per table the root''s cascades reach (deletion_work.job_<id>_<step>), parents before children; returns the steps with their row and page counts, NULL when the root row is gone.';

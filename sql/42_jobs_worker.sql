@@ -68,13 +68,15 @@ COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this s
 
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request or a should_proceed hook that says no ends the job as cancelled;
---   * phase plan: the tree is found once (deletion.make_plan); a tree no bigger than max_rows is
---     deleted right away by deleting its root; a bigger one is left for the following chunks;
+--   * phase plan: the tree is found once, a table per step (deletion.plan_step), as many steps per
+--     chunk as max_ms allows; the chunk that plans the last step ends there. A tree no bigger than
+--     max_rows is then deleted right away by deleting its root; a bigger one is left for the
+--     following chunks;
 --   * phase delete: the plan's steps are worked from the last back (children before parents), each
 --     step's plan table from its last page down; one DELETE per statement removes the rows whose keys
 --     are on a range of plan pages, by primary key, many rows per statement. The chunk stops after
 --     max_rows rows or max_ms milliseconds, whichever comes first, sizing each statement from the
---     rate of the one before so it ends near the time budget;
+--     rate of the one before so it ends near the time budget (at most doubling);
 --   * phase root: the root row is deleted (hard jobs; its cascades remove anything added to the
 --     tree since the plan) or soft-deleted through deletion.soft_delete (soft jobs), and the job is done.
 -- Hard jobs run with deletion.mode = 'hard', so a soft-delete table's trigger lets the DELETE through.
@@ -98,12 +100,14 @@ DECLARE
   statement_started timestamptz;
   rate numeric;               -- plan rows per millisecond, measured on this chunk's last statement
   batch bigint;
+  last_batch bigint;           -- plan rows of this chunk's last statement
   step jsonb;
   step_table regclass;
   plan_table text;
   rows_per_page numeric;
   low_page bigint;
   key_columns text;
+  tables_in_tree bigint;
   saved jsonb;
   setting record;
 BEGIN
@@ -127,48 +131,66 @@ BEGIN
   -- caller that runs a chunk inside a bigger transaction does not go on deleting in 'hard' mode.
   saved := jsonb_build_object(
     'deletion.mode', current_setting('deletion.mode', true), 'deletion.reason', current_setting('deletion.reason', true),
-    'deletion.actor', current_setting('deletion.actor', true), 'deletion.job_id', current_setting('deletion.job_id', true),
-    'enable_hashjoin', current_setting('enable_hashjoin'), 'enable_mergejoin', current_setting('enable_mergejoin'));
+    'deletion.actor', current_setting('deletion.actor', true), 'deletion.job_id', current_setting('deletion.job_id', true));
   PERFORM set_config('deletion.mode', CASE WHEN job.hard_delete THEN 'hard' ELSE '' END, true);
   PERFORM set_config('deletion.reason', coalesce(job.reason, format('deletion job %s', job_id)), true);
   PERFORM set_config('deletion.actor', coalesce(job.created_by::text, ''), true);
   PERFORM set_config('deletion.job_id', job_id::text, true);
-  -- Chunks look rows up by primary key: a nested loop over the plan rows, never a hash over a table.
-  PERFORM set_config('enable_hashjoin', 'off', true);
-  PERFORM set_config('enable_mergejoin', 'off', true);
 
-  -- A plan made before the server last started was in unlogged tables and may be gone: make it again.
-  IF job.phase = 'delete' AND job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time() THEN
+  -- A plan begun before the server last started was in unlogged tables and may be gone: begin again.
+  IF job.phase IN ('plan', 'delete') AND job.plan_step IS NOT NULL
+     AND job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time() THEN
     job.phase := 'plan';
+    job.plan_step := NULL;
   END IF;
 
+  IF job.phase = 'plan' AND NOT job.hard_delete THEN
+    job.phase := 'root';  -- a soft delete marks the root; the soft-delete engine handles its tree
+  END IF;
+
+  -- Planning: a table of the tree per step, as many steps as the time budget allows (at least one),
+  -- each chunk a short transaction of its own. plan_step is the next table to plan.
   IF job.phase = 'plan' THEN
-    IF NOT job.hard_delete THEN
-      job.phase := 'root';  -- a soft delete marks the root; the soft-delete engine handles its tree
-    ELSE
-      job.plan := deletion.make_plan(job_id, target, job.entity_pk);
-      job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
-      job.rows_remaining := job.rows_planned;
-      IF job.plan IS NULL THEN                 -- the row is already gone
-        job.phase := 'finished';
-      ELSIF job.rows_planned < max_rows THEN   -- small enough for one statement: delete the root now
+    IF job.plan_step IS NULL THEN
+      EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+         INTO proceed;
+      IF NOT proceed THEN
+        job.phase := 'finished';  -- the row is already gone
+      ELSE
+        PERFORM deletion.drop_plan(job_id);
+        job.plan := '[]';
+        job.plan_step := 0;
+      END IF;
+    END IF;
+    tables_in_tree := (SELECT count(*) FROM deletion.cascade_tables(target));
+    WHILE job.phase = 'plan' AND job.plan_step < tables_in_tree LOOP
+      job.plan := deletion.plan_step(job_id, target, job.entity_pk, job.plan_step, job.plan);
+      job.plan_step := job.plan_step + 1;
+      EXIT WHEN extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms;
+    END LOOP;
+    job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
+    job.rows_remaining := job.rows_planned;
+    IF job.phase = 'plan' AND job.plan_step >= tables_in_tree THEN
+      IF job.rows_planned < max_rows THEN    -- small enough for one statement: delete the root now
         PERFORM deletion.drop_plan(job_id);
         job.phase := 'root';
       ELSE
         job.phase := 'delete';
         job.plan_step := jsonb_array_length(job.plan) - 1;
         job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
-        UPDATE deletion.deletion_jobs j
-           SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
-               plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
-               rows_remaining = job.rows_remaining, heartbeat_at = now(), chunks = j.chunks + 1
-         WHERE j.id = job_id;
-        FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
-          PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
-        END LOOP;
-        RETURN jsonb_build_object('status', 'running', 'phase', 'delete', 'deleted', 0, 'remaining', job.rows_remaining + 1,
-                                  'planned', job.rows_planned + 1, 'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
       END IF;
+    END IF;
+    IF job.phase IN ('plan', 'delete') THEN  -- the planning chunk ends here; deleting starts with the next
+      UPDATE deletion.deletion_jobs j
+         SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
+             plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
+             rows_remaining = job.rows_remaining, heartbeat_at = now(), chunks = j.chunks + 1
+       WHERE j.id = job_id;
+      FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+        PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+      END LOOP;
+      RETURN jsonb_build_object('status', 'running', 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining + 1,
+                                'planned', job.rows_planned + 1, 'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
     END IF;
   END IF;
 
@@ -182,16 +204,19 @@ BEGIN
         EXIT;
       END IF;
       job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
+      rate := NULL;  -- another table, another cost per row: measure it afresh
       CONTINUE;
     END IF;
     step := job.plan -> job.plan_step;
     step_table := (step ->> 'relid')::oid::regclass;
     plan_table := deletion.plan_table(job_id, (step ->> 'step')::integer);
     rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
-    -- The next statement's size: what fits in the time left at the last statement's rate.
+    -- The next statement's size: what fits in the time left at the last statement's rate, at most
+    -- twice the last statement (rows of one table differ in cost: a parent with many children to
+    -- check costs more than a leaf), and 250 rows when this table's rate is not known yet.
     batch := least(max_rows - consumed,
                    CASE WHEN rate IS NULL THEN least(max_rows, 250)
-                        ELSE greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8)) END);
+                        ELSE least(2 * last_batch, greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8))) END);
     low_page := greatest(0, job.plan_cursor - greatest(1, floor(batch / rows_per_page))::bigint);
     key_columns := deletion.key_column_list(step_table, 't');
     statement_started := clock_timestamp();
@@ -207,12 +232,16 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
     consumed := consumed + ceil((job.plan_cursor - low_page) * rows_per_page);
+    last_batch := ceil((job.plan_cursor - low_page) * rows_per_page);
     rate := ((job.plan_cursor - low_page) * rows_per_page) / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
     job.plan_cursor := low_page;
     job.rows_remaining := greatest(0, job.rows_remaining - n);
   END LOOP;
 
-  IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms) THEN
+  -- The root's DELETE fires every foreign key of the root table and cascades over whatever joined
+  -- the tree since it was planned: it gets a chunk of its own unless this one has used less than
+  -- half of its time.
+  IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms / 2.0) THEN
     IF job.hard_delete THEN
       -- Cascades take whatever joined the tree after the plan was made.
       EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
