@@ -12,6 +12,16 @@
 -- it purged; a failed job keeps it (the row stays hidden, restorable from the trash). Restoring the
 -- marker while the job waits cancels the job when it runs.
 
+-- Loaded only when migration 0040 is applied: `migrate down` rebuilds the engine on whatever
+-- migrations remain, and below 0040 there is no deletion.deletion_jobs, whose row type (and, here,
+-- policies) this module's functions name. So the module is one DO block that returns at once when the
+-- table is absent; its body is not indented, so that each function reads as in the other modules.
+DO $jobs_api$
+BEGIN
+IF to_regclass('deletion.deletion_jobs') IS NULL THEN
+  RETURN;  -- migration 0040 is not applied: no deletion jobs
+END IF;
+
 -- Who may see and write job rows. Everyone in deletion_app / deletion_admin sees every job (backlog
 -- health is everybody's business); only an admin may write a job that hard-deletes. The worker's
 -- functions are SECURITY DEFINER and owned by the table's owner, which is not subject to these.
@@ -445,3 +455,6 @@ GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;
 REVOKE EXECUTE ON FUNCTION deletion.finish_job(bigint, text, text), deletion.settle_job_marker(bigint, text) FROM PUBLIC;
+
+END
+$jobs_api$;

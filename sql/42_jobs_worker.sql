@@ -8,6 +8,16 @@
 -- a heartbeat). When that session is gone (the worker was killed, the server restarted) the job can
 -- be taken over at once; when the session lives but its heartbeat is older than the lease, too.
 
+-- Loaded only when migration 0040 is applied: `migrate down` rebuilds the engine on whatever
+-- migrations remain, and below 0040 there is no deletion.deletion_jobs, whose row type this module's
+-- functions name. So the module is one DO block that returns at once when the table is absent; its
+-- body is not indented, so that each function reads as in the other modules.
+DO $jobs_worker$
+BEGIN
+IF to_regclass('deletion.deletion_jobs') IS NULL THEN
+  RETURN;  -- migration 0040 is not applied: no deletion jobs
+END IF;
+
 -- Claims the next due job for this session, skipping jobs other sessions are claiming right now
 -- (FOR UPDATE SKIP LOCKED). Due: pending and past its scheduled time (or its retry time), or running
 -- under a lease whose session is gone or whose heartbeat is stale. Returns NULL when nothing is due.
@@ -364,3 +374,6 @@ GRANT EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(
                           deletion.heartbeat(bigint)
   TO deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.cancel(bigint) TO deletion_app, deletion_admin;
+
+END
+$jobs_worker$;
