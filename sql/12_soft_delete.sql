@@ -17,15 +17,24 @@
 
 -- Marks the given rows of `target` (a JSON array of primary-key objects) and their cascade, as one
 -- new operation; returns its id, or NULL when none of the rows was active. Runs as the engine's owner:
--- callers are the statement trigger and nothing else (EXECUTE is revoked from PUBLIC).
-CREATE OR REPLACE FUNCTION deletion.soft_delete_rows(target regclass, root_keys jsonb, actor bigint, reason text)
+-- callers are the statement trigger and the deletion-job worker, nothing else (EXECUTE is revoked
+-- from PUBLIC).
+--
+-- continue_op continues an operation that already marked the root rows alone: a deletion job's
+-- pending-deletion marker (sql/41_jobs_api.sql), which hid its root at once and left the tree for the
+-- job. The roots it marked are taken again (restamped with this run's time, actor and reason), the
+-- cascade is walked from them, and the operation's log row is rewritten with the whole tree, so the
+-- trash keeps showing one operation, the one it showed while the job waited, and restoring it brings
+-- back the whole tree.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_rows(target regclass, root_keys jsonb, actor bigint, reason text,
+                                                     continue_op uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  op uuid := gen_random_uuid();
+  op uuid := coalesce(continue_op, gen_random_uuid());
   stamped_at timestamptz := now();
   key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
   rows_per_table jsonb;
@@ -36,9 +45,10 @@ DECLARE
   carried name[];
   stamp CONSTANT text := 'deleted_at = $1, deleted_by = $2, deletion_reason = $3, deletion_op = $4';
 BEGIN
-  EXECUTE format('UPDATE %1$s AS t SET %2$s FROM jsonb_populate_recordset(NULL::%1$s, $5) AS r WHERE %3$s AND t.deleted_at IS NULL',
+  EXECUTE format('UPDATE %1$s AS t SET %2$s FROM jsonb_populate_recordset(NULL::%1$s, $5) AS r '
+                 'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6)',
                  target, stamp, deletion.columns_equal('t', key_columns, 'r', key_columns))
-    USING stamped_at, actor, reason, op, root_keys;
+    USING stamped_at, actor, reason, op, root_keys, continue_op;
   GET DIAGNOSTICS marked = ROW_COUNT;
   IF marked = 0 THEN
     RETURN NULL;
@@ -84,11 +94,14 @@ BEGIN
   END LOOP;
 
   INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
-  VALUES (op, target::text, root_keys, actor, reason, stamped_at, rows_per_table);
+  VALUES (op, target::text, root_keys, actor, reason, stamped_at, rows_per_table)
+  ON CONFLICT ON CONSTRAINT soft_delete_operations_pkey DO UPDATE  -- only a continued operation is logged already
+     SET deleted_by = excluded.deleted_by, deletion_reason = excluded.deletion_reason,
+         performed_at = excluded.performed_at, rows_per_table = excluded.rows_per_table;
   RETURN op;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text) IS 'Soft-deletes the given rows and their ON DELETE CASCADE descendants in soft-delete tables as one operation (set-based); internal, called by the statement trigger.';
+COMMENT ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid) IS 'Soft-deletes the given rows and their ON DELETE CASCADE descendants in soft-delete tables as one operation (set-based), or continues an operation that marked the roots alone; internal, called by the statement trigger and the job worker.';
 
 -- Row trigger, BEFORE DELETE on tables with delete_becomes_soft: records the row for the statement
 -- trigger and skips the delete. Arguments: the primary-key column names. A DELETE issued by another
@@ -220,5 +233,5 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
-REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

@@ -34,6 +34,10 @@ COMMENT ON FUNCTION deletion.hard_delete(regclass, text) IS 'Removes one row for
 -- children before parents (so a parent's cascade finds its soft-deleted children already gone), and
 -- returns the rows removed per table. Operations whose rows are all gone are marked purged.
 -- For deletion_admin only (issue 6's worker calls it for periodic upkeep; seed 003's cleanup).
+-- A row hidden by a deletion job's pending-deletion marker (deletion_jobs.pending_op, see
+-- sql/41_jobs_api.sql) is left alone however old it is: only its root is marked, its tree is still
+-- active, and purging the root would hard-delete that tree through the cascades. It belongs to its
+-- job (done, cancelled, or re-armed after a failure). The jobs table is read only when it is there.
 CREATE OR REPLACE FUNCTION deletion.purge_soft_deleted(older_than interval DEFAULT '90 days')
 RETURNS TABLE (table_name text, rows_purged bigint)
 LANGUAGE plpgsql
@@ -47,10 +51,16 @@ DECLARE
   batch bigint;
   total bigint;
   batch_size CONSTANT integer := 10000;
+  held_by_jobs uuid[] := '{}';
 BEGIN
   IF older_than IS NULL OR older_than < interval '0' THEN
     RAISE EXCEPTION 'purge_soft_deleted needs a positive age, not %', older_than
       USING ERRCODE = '22023', HINT = 'for example SELECT * FROM deletion.purge_soft_deleted(''90 days'')';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_attribute a
+              WHERE a.attrelid = to_regclass('deletion.deletion_jobs') AND a.attname = 'pending_op' AND NOT a.attisdropped) THEN
+    EXECUTE 'SELECT coalesce(array_agg(j.pending_op), ''{}'') FROM deletion.deletion_jobs j WHERE j.pending_op IS NOT NULL'
+       INTO held_by_jobs;
   END IF;
   FOR target IN
     -- Leaves first: tables in descending depth of the cascade graph between soft-delete tables.
@@ -67,9 +77,10 @@ BEGIN
   LOOP
     total := 0;
     LOOP
-      EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s WHERE deleted_at < $1 LIMIT %2$s))',
+      EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s WHERE deleted_at < $1 '
+                     'AND NOT coalesce(deletion_op = ANY ($2), false) LIMIT %2$s))',
                      target, batch_size)
-        USING cutoff;
+        USING cutoff, held_by_jobs;
       GET DIAGNOSTICS batch = ROW_COUNT;
       total := total + batch;
       EXIT WHEN batch < batch_size;
@@ -82,7 +93,7 @@ BEGIN
   END LOOP;
   UPDATE deletion.soft_delete_operations o
      SET purged_at = now()
-   WHERE o.performed_at < cutoff AND o.restored_at IS NULL AND o.purged_at IS NULL;
+   WHERE o.performed_at < cutoff AND o.restored_at IS NULL AND o.purged_at IS NULL AND NOT o.op = ANY (held_by_jobs);
   -- Hand-off rows of transactions that are over (a statement that failed between its row and
   -- statement triggers leaves none, but upkeep should not depend on it).
   DELETE FROM deletion.soft_delete_requests r WHERE r.xact_id < pg_snapshot_xmin(pg_current_snapshot());

@@ -2,6 +2,25 @@
 -- so the caller's own privileges and row-level-security policies decide which rows it may schedule;
 -- a hard delete needs deletion_admin (or the table's owner), because the worker that carries it out
 -- acts with the engine's privileges.
+--
+-- Pending deletion, hidden at once: on a soft-delete table, scheduling soft-deletes the root row on
+-- its own (no cascade) with a soft-delete operation of its own, the job's marker (pending_op,
+-- migration 0061), so the application stops showing the row the moment the deletion is asked for,
+-- even when the job runs days later. The tree below it is the job's work. The marker ends with the
+-- job: a cancelled job restores it (the row is shown again, exactly), a soft job continues it into
+-- the soft delete of the whole tree (one operation in the trash, before and after), a hard job marks
+-- it purged; a failed job keeps it (the row stays hidden, restorable from the trash). Restoring the
+-- marker while the job waits cancels the job when it runs.
+
+-- Loaded only when migration 0040 is applied: `migrate down` rebuilds the engine on whatever
+-- migrations remain, and below 0040 there is no deletion.deletion_jobs, whose row type (and, here,
+-- policies) this module's functions name. So the module is one DO block that returns at once when the
+-- table is absent; its body is not indented, so that each function reads as in the other modules.
+DO $jobs_api$
+BEGIN
+IF to_regclass('deletion.deletion_jobs') IS NULL THEN
+  RETURN;  -- migration 0040 is not applied: no deletion jobs
+END IF;
 
 -- Who may see and write job rows. Everyone in deletion_app / deletion_admin sees every job (backlog
 -- health is everybody's business); only an admin may write a job that hard-deletes. The worker's
@@ -50,10 +69,194 @@ END
 $$;
 COMMENT ON FUNCTION deletion.canonical_key(regclass, text) IS 'The canonical text of a primary key (cast to its type and back; normalised JSON for a composite key).';
 
+-- The schema-qualified name a job stores for its table (entity_table): public.workspaces.
+CREATE OR REPLACE FUNCTION deletion.job_table_name(target regclass)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target
+$$;
+COMMENT ON FUNCTION deletion.job_table_name(regclass) IS 'The schema-qualified table name a deletion job stores in entity_table.';
+
+-- Whether jobs have their pending-deletion marker column (migration 0061). The engine is rebuilt on
+-- whatever migrations remain after `migrate down`, so the marker code asks before it writes it.
+CREATE OR REPLACE FUNCTION deletion.job_markers_installed()
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('deletion.deletion_jobs') AND a.attname = 'pending_op' AND NOT a.attisdropped)
+$$;
+COMMENT ON FUNCTION deletion.job_markers_installed() IS 'True when deletion_jobs has its pending_op column (migration 0061).';
+
+-- A job's pending-deletion marker: the soft-delete operation that hides its root while it waits, or
+-- NULL (no soft delete on the table, the row was already deleted, or migration 0061 is not applied:
+-- read through JSON for that reason).
+CREATE OR REPLACE FUNCTION deletion.job_pending_op(job deletion.deletion_jobs)
+RETURNS uuid
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT (to_jsonb(job) ->> 'pending_op')::uuid
+$$;
+COMMENT ON FUNCTION deletion.job_pending_op(deletion.deletion_jobs) IS 'The pending-deletion marker (soft-delete operation) of a job, or NULL.';
+
+-- Whether the row (target, canonical key) is hidden by the pending-deletion marker of its own job.
+-- Row-level security hides such a row from the application, yet it is the row the job is about:
+-- scheduling it again must find the live job, and re-arming a failed job (whose marker stays) must
+-- find its row. The caller cannot see the row, so the check runs as the engine's owner; it tells
+-- the caller no more than deletion_jobs does (every job, with its key, is readable by the roles).
+CREATE OR REPLACE FUNCTION deletion.job_root_hidden(target regclass, job_pk text)
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  marker uuid;
+  hidden boolean;
+BEGIN
+  IF NOT deletion.job_markers_installed() OR NOT deletion.job_is_soft_table(target) THEN
+    RETURN false;
+  END IF;
+  SELECT j.pending_op INTO marker FROM deletion.deletion_jobs j
+   WHERE j.entity_table = deletion.job_table_name(target) AND j.entity_pk = job_pk;
+  IF marker IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s AND r.deletion_op = $1)', target, deletion.key_predicate(target, job_pk, 'r'))
+     INTO hidden USING marker;
+  RETURN hidden;
+END
+$$;
+COMMENT ON FUNCTION deletion.job_root_hidden(regclass, text) IS 'True when the row is hidden by the pending-deletion marker of its own deletion job.';
+
+-- Hides the root row of a pending job on a soft-delete table at once: one soft-delete operation that
+-- marks the root row alone (deleted_at, deleted_by = the job's creator, deletion_reason 'pending
+-- deletion job <id>: <reason>', deletion_op), logged in deletion.soft_delete_operations like any
+-- other (root_key and rows_per_table in soft_delete_rows' shape), so the trash lists it and
+-- deletion.restore can bring it back. Setting deletion_op in the same UPDATE keeps the
+-- deletion_20_soft_delete_update trigger from turning it into a cascading soft delete. The
+-- operation's id is stored in the job's pending_op. A job whose marker still hides its row (a failed
+-- job re-armed) keeps it; a row that is already soft-deleted by an operation of its own, or gone,
+-- gets no marker (NULL).
+-- Runs as the engine's owner because the application role may not write a deleted row (row-level
+-- security refuses it); deletion.schedule, which runs as the caller and has already checked that the
+-- caller may delete the row, calls it right after creating or re-arming the job. Called directly it
+-- does no more than that: it acts on pending jobs only.
+CREATE OR REPLACE FUNCTION deletion.hide_job_root(job_id bigint)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs;
+  target regclass;
+  marker uuid;
+  still_hidden boolean;
+  stamped_at timestamptz := now();
+  marker_reason text;
+  image jsonb;
+BEGIN
+  IF NOT deletion.job_markers_installed() THEN
+    RETURN NULL;
+  END IF;
+  SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id FOR UPDATE;
+  IF NOT FOUND OR job.status <> 'pending' THEN
+    RETURN NULL;
+  END IF;
+  target := to_regclass(job.entity_table);
+  IF target IS NULL OR NOT deletion.job_is_soft_table(target) THEN
+    RETURN NULL;
+  END IF;
+  marker := deletion.job_pending_op(job);
+  IF marker IS NOT NULL THEN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s AND r.deletion_op = $1)', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+       INTO still_hidden USING marker;
+    IF still_hidden THEN
+      RETURN marker;
+    END IF;
+  END IF;
+
+  marker := gen_random_uuid();
+  marker_reason := format('pending deletion job %s', job_id) || coalesce(': ' || job.reason, '');
+  EXECUTE format('UPDATE %s AS r SET deleted_at = $1, deleted_by = $2, deletion_reason = $3, deletion_op = $4 '
+                 'WHERE %s AND r.deleted_at IS NULL RETURNING to_jsonb(r)',
+                 target, deletion.key_predicate(target, job.entity_pk, 'r'))
+     INTO image USING stamped_at, job.created_by, marker_reason, marker;
+  IF image IS NULL THEN
+    marker := NULL;
+  ELSE
+    INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
+    VALUES (marker, target::text, jsonb_build_array(deletion.key_of(target, image)), job.created_by, marker_reason, stamped_at,
+            jsonb_build_object(target::text, 1));
+  END IF;
+  UPDATE deletion.deletion_jobs j SET pending_op = marker WHERE j.id = job_id;
+  RETURN marker;
+END
+$$;
+COMMENT ON FUNCTION deletion.hide_job_root(bigint) IS 'Soft-deletes the root row of a pending deletion job on its own (no cascade), as the job''s pending-deletion marker; returns the operation id (NULL when nothing was hidden).';
+
+-- What becomes of a job's pending-deletion marker when the job ends. Internal: finish_job calls it.
+--   cancelled  the marker operation is restored (deletion.restore), so the row is shown again exactly
+--              as it was. When it cannot be (PD110: its unique key was taken meanwhile, or its parent
+--              was soft-deleted since), the cancel fails with that error and nothing changes;
+--   done       a soft job has continued the marker into the soft delete of its tree; a hard job has
+--              deleted the row, so the marker is marked purged and the trash no longer lists it;
+--   failed     the marker stays: the row stays hidden, in the trash, until the job is re-armed (or an
+--              admin restores it, which cancels the job when it runs again).
+-- A marker that was restored meanwhile is left as it is. The job's pending_op is cleared (except on
+-- failure): it names a marker only while the marker hides the row for the job.
+CREATE OR REPLACE FUNCTION deletion.settle_job_marker(job_id bigint, outcome text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs;
+  marker uuid;
+  operation deletion.soft_delete_operations;
+  problem text;
+BEGIN
+  SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id;
+  marker := deletion.job_pending_op(job);
+  IF marker IS NULL OR outcome = 'failed' THEN
+    RETURN;
+  END IF;
+  SELECT * INTO operation FROM deletion.soft_delete_operations o WHERE o.op = marker FOR UPDATE;
+  IF FOUND AND operation.restored_at IS NULL AND operation.purged_at IS NULL THEN
+    IF outcome = 'cancelled' THEN
+      BEGIN
+        PERFORM deletion.restore(marker);
+      EXCEPTION WHEN SQLSTATE 'PD110' THEN
+        GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+        RAISE EXCEPTION 'deletion job % cannot be cancelled: its row % of % cannot be shown again: %', job_id, job.entity_pk, job.entity_table, problem
+          USING ERRCODE = 'PD110',
+                HINT = 'free the unique key (or restore the deleted parent), then cancel again; the job and its row are unchanged';
+      END;
+    ELSIF job.hard_delete THEN
+      UPDATE deletion.soft_delete_operations o SET purged_at = now() WHERE o.op = marker;
+    END IF;
+  END IF;
+  UPDATE deletion.deletion_jobs j SET pending_op = NULL WHERE j.id = job_id;
+END
+$$;
+COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s pending-deletion marker with the job: restored when cancelled (PD110 when it cannot be), purged when a hard job is done, kept when it failed.';
+
 -- Schedules a deletion (seed 000's ScheduledDeletion.schedule). Validates the table (registered, and
 -- for a soft job soft-deletable), the caller's right to delete, the key (shape and cast) and that the
--- row exists and is visible to the caller. Scheduling an entity that already has a pending or running
--- job returns that job; a cancelled, failed or done one is re-armed with the new arguments.
+-- row exists and is visible to the caller (or is hidden by its own job's pending-deletion marker).
+-- Scheduling an entity that already has a pending or running job returns that job, unchanged; a
+-- cancelled, failed or done one is re-armed with the new arguments. On a soft-delete table the job,
+-- soft or hard, hides its root row at once (deletion.hide_job_root): the application stops showing
+-- it now, the job deletes its tree later.
 -- Errors: PD401 table not registered; PD402 soft job on a table without soft delete; 42501 not
 -- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument.
 CREATE OR REPLACE FUNCTION deletion.schedule(
@@ -96,10 +299,12 @@ BEGIN
   EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', target, deletion.key_predicate(target, job_pk, 'r'))
      INTO row_exists;
   IF NOT row_exists THEN
+    row_exists := deletion.job_root_hidden(target, job_pk);  -- invisible to the caller, but it is this job's row
+  END IF;
+  IF NOT row_exists THEN
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
-  SELECT format('%I.%I', n.nspname, c.relname) INTO job_table
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target;
+  job_table := deletion.job_table_name(target);
 
   INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at)
   VALUES (job_table, job_pk, coalesce(hard, false), reason,
@@ -114,13 +319,19 @@ BEGIN
   IF job_id IS NULL THEN  -- a live job already exists: scheduling again is a no-op
     SELECT j.id INTO job_id FROM deletion.deletion_jobs j
      WHERE j.entity_table = job_table AND j.entity_pk = job_pk;
+    RETURN job_id;
+  END IF;
+  IF deletion.job_is_soft_table(target) THEN
+    PERFORM deletion.hide_job_root(job_id);
   END IF;
   RETURN job_id;
 END
 $$;
 COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint) IS 'Schedules the deletion of one row (and its cascade tree) at run_at; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
 
--- Ends a job: status, time, error; the lease is released and the plan table dropped. Internal.
+-- Ends a job: status, time, error; the lease is released, the plan table dropped and the job's
+-- pending-deletion marker settled (deletion.settle_job_marker: restored when cancelled, which can
+-- fail with PD110). Internal.
 CREATE OR REPLACE FUNCTION deletion.finish_job(job_id bigint, final_status text, failure text DEFAULT NULL)
 RETURNS deletion.deletion_jobs
 LANGUAGE plpgsql
@@ -129,6 +340,7 @@ AS $$
 DECLARE
   job deletion.deletion_jobs;
 BEGIN
+  PERFORM deletion.settle_job_marker(job_id, final_status);
   PERFORM deletion.drop_plan(job_id);
   UPDATE deletion.deletion_jobs j
      SET status = final_status, finished_at = now(), error = failure,
@@ -144,9 +356,13 @@ $$;
 COMMENT ON FUNCTION deletion.finish_job(bigint, text, text) IS 'Ends a job (done, failed or cancelled): releases its lease and drops its plan.';
 
 -- Cancels a job. A pending job is cancelled at once; a running one is asked to stop and does so at
--- its next chunk boundary (every chunk is a transaction, so every row stays consistent). Returns the
--- job's status afterwards ('cancelled', or 'running' while the stop is pending).
--- Errors: P0002 no such job; 55000 the job has already finished.
+-- its next chunk boundary (every chunk is a transaction, so every row stays consistent). Either way
+-- the root row hidden by the job's pending-deletion marker is shown again, exactly as it was (the
+-- marker operation is restored). Returns the job's status afterwards ('cancelled', or 'running'
+-- while the stop is pending).
+-- Errors: P0002 no such job; 55000 the job has already finished; PD110 the row cannot be shown
+-- again (its unique key is now held by another row, or its parent was soft-deleted since): nothing
+-- changes, the job stays pending.
 CREATE OR REPLACE FUNCTION deletion.cancel(job_id bigint)
 RETURNS text
 LANGUAGE plpgsql
@@ -229,9 +445,16 @@ END
 $$;
 COMMENT ON FUNCTION deletion.should_proceed_hook(regclass) IS 'The callable should_proceed hook of a table, or NULL; a registered hook that is missing is an error (PD404).';
 
+-- schedule runs as the caller, so the caller needs the marker helpers it calls (they act on pending
+-- jobs and jobs' own rows only); the rest is internal.
+REVOKE EXECUTE ON FUNCTION deletion.job_root_hidden(regclass, text), deletion.hide_job_root(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint),
                           deletion.cancel(bigint), deletion.canonical_key(regclass, text),
-                          deletion.job_is_soft_table(regclass)
+                          deletion.job_is_soft_table(regclass), deletion.job_root_hidden(regclass, text),
+                          deletion.hide_job_root(bigint)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;
-REVOKE EXECUTE ON FUNCTION deletion.finish_job(bigint, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION deletion.finish_job(bigint, text, text), deletion.settle_job_marker(bigint, text) FROM PUBLIC;
+
+END
+$jobs_api$;

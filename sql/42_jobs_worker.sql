@@ -8,6 +8,16 @@
 -- a heartbeat). When that session is gone (the worker was killed, the server restarted) the job can
 -- be taken over at once; when the session lives but its heartbeat is older than the lease, too.
 
+-- Loaded only when migration 0040 is applied: `migrate down` rebuilds the engine on whatever
+-- migrations remain, and below 0040 there is no deletion.deletion_jobs, whose row type this module's
+-- functions name. So the module is one DO block that returns at once when the table is absent; its
+-- body is not indented, so that each function reads as in the other modules.
+DO $jobs_worker$
+BEGIN
+IF to_regclass('deletion.deletion_jobs') IS NULL THEN
+  RETURN;  -- migration 0040 is not applied: no deletion jobs
+END IF;
+
 -- Claims the next due job for this session, skipping jobs other sessions are claiming right now
 -- (FOR UPDATE SKIP LOCKED). Due: pending and past its scheduled time (or its retry time), or running
 -- under a lease whose session is gone or whose heartbeat is stale. Returns NULL when nothing is due.
@@ -67,7 +77,10 @@ $$;
 COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
 
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
---   * a cancel request or a should_proceed hook that says no ends the job as cancelled;
+--   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
+--     no longer hides (someone restored the marker operation from the trash: the row is wanted
+--     back), and then a should_proceed hook that says no. Cancelling shows the root again
+--     (deletion.finish_job restores the marker);
 --   * phase plan: the tree is found once, a table per step (deletion.plan_step), as many steps per
 --     chunk as max_ms allows; the chunk that plans the last step ends there. A tree no bigger than
 --     max_rows is then deleted right away by deleting its root; a bigger one is left for the
@@ -78,7 +91,11 @@ COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this s
 --     max_rows rows or max_ms milliseconds, whichever comes first, sizing each statement from the
 --     rate of the one before so it ends near the time budget (at most doubling);
 --   * phase root: the root row is deleted (hard jobs; its cascades remove anything added to the
---     tree since the plan) or soft-deleted through deletion.soft_delete (soft jobs), and the job is done.
+--     tree since the plan; the marker operation is then marked purged) or soft-deleted with its tree
+--     (soft jobs): when the pending-deletion marker hides the root, its operation is continued into
+--     the soft delete of the whole tree (deletion.soft_delete_rows with continue_op), so the tree
+--     ends under the one operation the trash already showed; without a marker, through
+--     deletion.soft_delete. Then the job is done.
 -- Hard jobs run with deletion.mode = 'hard', so a soft-delete table's trigger lets the DELETE through.
 -- Returns {status, phase, deleted, remaining, planned, chunk_ms}.
 CREATE OR REPLACE FUNCTION deletion.run_chunk(job_id bigint, max_rows integer DEFAULT 10000, max_ms integer DEFAULT 100)
@@ -110,6 +127,10 @@ DECLARE
   tables_in_tree bigint;
   saved jsonb;
   setting record;
+  marker uuid := deletion.job_pending_op(job);
+  root_found boolean;
+  root_op uuid;
+  soft_op uuid;
 BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'table % of deletion job % no longer exists', job.entity_table, job_id USING ERRCODE = '42P01';
@@ -117,6 +138,21 @@ BEGIN
   IF job.cancel_requested THEN
     job := deletion.finish_job(job_id, 'cancelled', 'cancelled by deletion.cancel while running');
     RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
+  END IF;
+  IF marker IS NOT NULL THEN
+    -- The marker hid the root when the job was scheduled; a root it no longer hides was restored
+    -- (deletion.restore from the trash): somebody wants the row back, so the job stops. A root that is
+    -- gone is left to the phases below (there is nothing left to delete).
+    EXECUTE format('SELECT true, r.deletion_op FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+       INTO root_found, root_op;
+    IF root_found AND root_op IS DISTINCT FROM marker THEN
+      job := deletion.finish_job(job_id, 'cancelled',
+               format('cancelled: row %s of %s was restored %s (its pending-deletion operation %s no longer hides it)',
+                      job.entity_pk, job.entity_table,
+                      CASE WHEN job.phase = 'plan' THEN 'before the job ran' ELSE 'while the job ran; rows deleted before stay deleted' END,
+                      marker));
+      RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
+    END IF;
   END IF;
   hook := deletion.should_proceed_hook(target);
   IF hook IS NOT NULL THEN
@@ -247,16 +283,30 @@ BEGIN
       EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
       GET DIAGNOSTICS n = ROW_COUNT;
       deleted := deleted + n;
+    ELSIF marker IS NOT NULL THEN
+      -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
+      -- the whole tree, with the job's actor and reason, as one operation.
+      PERFORM deletion.require_soft_delete_table(target);
+      soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
+                                           job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker);
+      IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
+        UPDATE deletion.soft_delete_operations o SET purged_at = now()
+         WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+      END IF;
     ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
       BEGIN
-        EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)' USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
-        deleted := deleted + 1;
+        EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)'
+           INTO soft_op USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
       EXCEPTION WHEN object_not_in_prerequisite_state THEN
         NULL;  -- 55000: already soft-deleted, which is what the job asked for
       END;
     ELSE
       RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
         USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
+    END IF;
+    IF soft_op IS NOT NULL THEN  -- a soft delete counts the rows it marked: the root and its tree
+      deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
+                             WHERE o.op = soft_op);
     END IF;
     job.phase := 'finished';
     job.rows_remaining := 0;
@@ -353,3 +403,6 @@ GRANT EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(
                           deletion.heartbeat(bigint)
   TO deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.cancel(bigint) TO deletion_app, deletion_admin;
+
+END
+$jobs_worker$;

@@ -11,12 +11,20 @@ SET search_path = pg_catalog
 AS $$ SELECT interval '5 minutes' $$;
 COMMENT ON FUNCTION deletion.job_stuck_after() IS 'How late a job may be before the views call it overdue or stuck (5 minutes).';
 
--- Each job, with its creator, age, whether it is overdue or stuck, and its progress. The creator is
--- read from the product's public.users (its email or name) when that table exists; the engine itself
--- works on any schema, so without it the column is NULL.
-DO $view$
+-- The views exist only when migration 0040 is applied: `migrate down` rebuilds the engine on whatever
+-- migrations remain, and below 0040 there is no deletion.deletion_jobs to show. So the module is one
+-- DO block that returns at once when the table is absent (its body is not indented).
+DO $jobs_views$
 BEGIN
-  EXECUTE format($v$
+IF to_regclass('deletion.deletion_jobs') IS NULL THEN
+  RETURN;  -- migration 0040 is not applied: no deletion jobs
+END IF;
+
+-- Each job, with its creator, age, whether it is overdue or stuck, its pending-deletion marker and
+-- its progress. The creator is read from the product's public.users (its email or name) when that
+-- table exists; the engine itself works on any schema, so without it the column is NULL. pending_op
+-- is NULL when migration 0061 is not applied (after `migrate down`).
+EXECUTE format($v$
 CREATE OR REPLACE VIEW deletion.vw_deletion_jobs AS
 SELECT j.id,
        j.entity_table,
@@ -39,6 +47,7 @@ SELECT j.id,
        j.max_attempts,
        j.next_attempt_at,
        j.cancel_requested,
+       %s AS pending_op,
        j.lease_owner,
        j.heartbeat_at,
        j.rows_planned,
@@ -57,11 +66,10 @@ SELECT j.id,
 $v$,
     CASE WHEN to_regclass('public.users') IS NULL THEN 'NULL::text'
          ELSE $$coalesce(to_jsonb(u) ->> 'email', to_jsonb(u) ->> 'name', to_jsonb(u) ->> 'display_name')$$ END,
+    CASE WHEN deletion.job_markers_installed() THEN 'j.pending_op' ELSE 'NULL::uuid' END,
     CASE WHEN to_regclass('public.users') IS NULL THEN ''
          ELSE 'LEFT JOIN public.users u ON u.id = j.created_by' END);
-END
-$view$;
-COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its creator, age, overdue/stuck flags and progress (rows planned, deleted, remaining, percent).';
+COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its creator, age, overdue/stuck flags, pending-deletion marker and progress (rows planned, deleted, remaining, percent).';
 
 -- The backlog in one row: jobs per status, the oldest pending job's age, overdue and stuck jobs, rows
 -- still to delete (planned rows of running jobs; a job not yet planned counts its root only), the
@@ -96,3 +104,6 @@ SELECT b.pending, b.running, b.done, b.failed, b.cancelled, b.due, b.overdue, b.
 COMMENT ON VIEW deletion.vw_deletion_jobs_status IS 'Backlog health in one row: jobs per status, due, overdue, stuck, retrying, oldest pending age, rows remaining, recent rate and time to drain.';
 
 GRANT SELECT ON deletion.vw_deletion_jobs, deletion.vw_deletion_jobs_status TO deletion_app, deletion_admin;
+
+END
+$jobs_views$;

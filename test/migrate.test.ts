@@ -1,7 +1,7 @@
 // deletion-kit migrate: up on an empty database, down to empty with nothing left behind, up again;
 // a failing migration or SQL module leaves the database exactly as it was; the CLI's messages.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -56,6 +56,48 @@ test('migrate down one step then up again restores the same catalog', async () =
   } finally {
     await c.end();
     await db.drop();
+  }
+});
+
+test('migrate down one step at a time to below 0040 rebuilds the engine at each step, equals a database never past 0031, and goes up again', async () => {
+  const db = await freshDatabase({ empty: true });
+  const fresh = await freshDatabase({ empty: true });
+  const c = await client(db.url);
+  const f = await client(fresh.url);
+  try {
+    const first = await migrateUp(c);
+    const migrated = await catalogSnapshot(c);
+    const jobsAndLater = first.migrations.filter((name) => name >= '0040');
+    assert.ok(jobsAndLater.length >= 3, 'the jobs migrations and those after them are applied');
+    for (const name of [...jobsAndLater].reverse()) {
+      const down = await migrateDown(c, 1);
+      assert.equal(down.migrations, [name], `reverted ${name}`);
+      assert.ok(down.modules.length > 0 && down.rewired > 0, `the engine is rebuilt on what is left after reverting ${name}`);
+    }
+    const { rows } = await c.query(`SELECT to_regclass('deletion.deletion_jobs') IS NULL AS no_table,
+                                           to_regprocedure('deletion.schedule(regclass, text, timestamptz, boolean, text, bigint)') IS NULL AS no_api,
+                                           to_regclass('deletion.vw_deletion_jobs') IS NULL AS no_view,
+                                           to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL AS soft_delete`);
+    assert.equal(rows[0], { no_table: true, no_api: true, no_view: true, soft_delete: true },
+      'below 0040 the jobs table, API and views are gone; the rest of the engine is there');
+
+    // The same migrations applied directly, never past 0031, give the same catalog.
+    const root = mkdtempSync(path.join(os.tmpdir(), 'dk-below-0040-'));
+    mkdirSync(path.join(root, 'migrations'));
+    for (const name of readdirSync(MIGRATIONS_DIR).filter((n) => n < '0040')) {
+      cpSync(path.join(MIGRATIONS_DIR, name), path.join(root, 'migrations', name));
+    }
+    await migrateUp(f, { migrationsDir: path.join(root, 'migrations') });
+    assert.equal(await catalogSnapshot(c), await catalogSnapshot(f), 'the catalog below 0040 is that of a database never migrated past 0031');
+
+    const up = await migrateUp(c);
+    assert.equal(up.migrations, jobsAndLater, 'up again applies the reverted migrations');
+    assert.equal(await catalogSnapshot(c), migrated, 'and gives the same catalog');
+  } finally {
+    await c.end();
+    await f.end();
+    await db.drop();
+    await fresh.drop();
   }
 });
 
