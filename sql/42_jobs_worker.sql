@@ -120,10 +120,10 @@ DECLARE
   last_batch bigint;           -- plan rows of this chunk's last statement
   step jsonb;
   step_table regclass;
-  plan_table text;
+  delete_sql text;             -- the current step's DELETE
+  delete_sql_step integer;     -- the step it was written for
   rows_per_page numeric;
   low_page bigint;
-  key_columns text;
   tables_in_tree bigint;
   saved jsonb;
   setting record;
@@ -243,10 +243,19 @@ BEGIN
       rate := NULL;  -- another table, another cost per row: measure it afresh
       CONTINUE;
     END IF;
-    step := job.plan -> job.plan_step;
-    step_table := (step ->> 'relid')::oid::regclass;
-    plan_table := deletion.plan_table(job_id, (step ->> 'step')::integer);
-    rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
+    IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
+      -- This step's DELETE, written once per chunk and step: rows of the table whose keys are on a
+      -- range of the plan table's pages.
+      step := job.plan -> job.plan_step;
+      step_table := (step ->> 'relid')::oid::regclass;
+      rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
+      delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
+                                THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
+                                ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
+                           step_table, deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
+                           deletion.plan_table(job_id, (step ->> 'step')::integer));
+      delete_sql_step := job.plan_step;
+    END IF;
     -- The next statement's size: what fits in the time left at the last statement's rate, at most
     -- twice the last statement (rows of one table differ in cost: a parent with many children to
     -- check costs more than a leaf), and 250 rows when this table's rate is not known yet.
@@ -254,17 +263,8 @@ BEGIN
                    CASE WHEN rate IS NULL THEN least(max_rows, 250)
                         ELSE least(2 * last_batch, greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8))) END);
     low_page := greatest(0, job.plan_cursor - greatest(1, floor(batch / rows_per_page))::bigint);
-    key_columns := deletion.key_column_list(step_table, 't');
     statement_started := clock_timestamp();
-    IF (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1 THEN
-      EXECUTE format($f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$,
-                     step_table, key_columns, deletion.key_column_list(step_table, 'w'), plan_table)
-        USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
-    ELSE
-      EXECUTE format($f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$,
-                     step_table, key_columns, deletion.key_column_list(step_table, 'w'), plan_table)
-        USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
-    END IF;
+    EXECUTE delete_sql USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
     consumed := consumed + ceil((job.plan_cursor - low_page) * rows_per_page);

@@ -60,8 +60,8 @@ SELECT is_empty(
   'the statistics functions pin search_path = pg_catalog, public'
 );
 SELECT is(
-  (SELECT count(*)::integer FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'product\_%'), 4,
-  'four statistics functions: two recounts and two trigger functions'
+  (SELECT count(*)::integer FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'product\_%'), 6,
+  'six statistics functions: two recounts, two refreshing trigger functions and two subtracting ones (deletes, migration 0062)'
 );
 
 -- ---------------------------------------------------------------------------------------------
