@@ -248,9 +248,13 @@ BEGIN
     EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE %s ORDER BY %s',
                    plan_table, key_list, tbl, array_to_string(sources, ' OR '), deletion.plan_order(tbl, planned_rows));
   ELSE
-    -- The table's own tree below the rows found above, level by level; a row reached twice (or a
-    -- cycle in the data) is kept once, at its deepest level, and stored deepest last. The walk
-    -- carries only the key and the columns its children point at, never whole rows.
+    -- The table's own tree below the rows found above, level by level; a row reached twice is kept
+    -- once, at its deepest level, and stored deepest last. The walk carries only the key and the
+    -- columns its children point at, never whole rows. It stops at level 1000, which also ends a
+    -- cycle in the data (its rows come back level after level until then, and are kept once): rows
+    -- deeper than that are not planned, and the cascade of their planned ancestors deletes them.
+    -- (A CYCLE clause would end cycles at once, but its path array made the walk half again slower:
+    -- 3.1 s instead of 2.0 s for the product's 450,000 comments.)
     walk_list := (SELECT string_agg(format('c.%I', col), ', ' ORDER BY first_seen)
                     FROM (SELECT col, min(n) AS first_seen
                             FROM unnest(array(SELECT k.column_name::name FROM deletion.primary_key_columns(tbl) k) || walked_columns)
@@ -258,16 +262,16 @@ BEGIN
                            GROUP BY col) cols);
     EXECUTE format($f$CREATE UNLOGGED TABLE %1$s AS
                       WITH RECURSIVE tree AS (
-                        SELECT %8$s, 0 AS deletion_depth FROM %2$s c WHERE %3$s
+                        SELECT %7$s, 0 AS deletion_depth FROM %2$s c WHERE %3$s
                         UNION ALL
-                        SELECT %8$s, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s)
-                      ) CYCLE %5$s SET deletion_cycle USING deletion_path
-                      SELECT %6$s FROM tree c
-                       WHERE NOT c.deletion_cycle %7$s
-                       GROUP BY %6$s
+                        SELECT %7$s, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s) WHERE t.deletion_depth < 1000
+                      )
+                      SELECT %5$s FROM tree c
+                       WHERE true %6$s
+                       GROUP BY %5$s
                        ORDER BY max(c.deletion_depth)$f$,
                    plan_table, tbl, array_to_string(sources, ' OR '), array_to_string(self_joins, ') OR ('),
-                   deletion.key_column_list(tbl), key_list,
+                   key_list,
                    CASE WHEN tbl = root THEN format('AND NOT (%s)', deletion.key_predicate(root, pk, 'c')) ELSE '' END,
                    walk_list);
   END IF;

@@ -4,7 +4,7 @@
 -- are deleted first), then grouped by their parents in the plan; the plan's page count is the pages
 -- that hold rows.
 BEGIN;
-SELECT plan(22);
+SELECT plan(25);
 
 \i test/fixtures/lab_schema.sql
 
@@ -92,6 +92,25 @@ END
 $$;
 SELECT is((SELECT status FROM deletion.deletion_jobs WHERE id = :job), 'done', 'the job is done');
 SELECT is((SELECT count(*)::int FROM lab.tasks), 0, 'every task of org one is gone');
+
+-- A cycle in the data (folder 100 of org two is the parent of 101, which is the parent of 100): the
+-- plan's walk of the folder tree ends (at its depth limit) and keeps each folder once.
+INSERT INTO lab.folders (org_id, id, parent_id, name) VALUES ('00000000-0000-0000-0000-0000000000a2', 100, NULL, 'loop-a'),
+                                                             ('00000000-0000-0000-0000-0000000000a2', 101, 100, 'loop-b');
+UPDATE lab.folders SET parent_id = 101 WHERE org_id = '00000000-0000-0000-0000-0000000000a2' AND id = 100;
+SELECT deletion.schedule('lab.orgs', '00000000-0000-0000-0000-0000000000a2', hard => true) AS cycle_job \gset
+SELECT is((SELECT sum((s ->> 'rows')::int)::int FROM jsonb_array_elements(deletion.make_plan(:cycle_job, 'lab.orgs', '00000000-0000-0000-0000-0000000000a2')) s
+            WHERE s ->> 'table' = 'lab.folders'), 32, 'a cycle of folders is planned once each: 30 folders and the two of the loop');
+SELECT deletion.drop_plan(:cycle_job);
+SELECT is((deletion.claim_job('test')).id, :'cycle_job'::bigint, 'the job over the cycle is claimed');
+DO $$
+BEGIN
+  WHILE (SELECT status FROM deletion.deletion_jobs WHERE entity_table = 'lab.orgs' AND entity_pk = '00000000-0000-0000-0000-0000000000a2') = 'running' LOOP
+    PERFORM deletion.run_chunk(j.id, 10, 1000) FROM deletion.deletion_jobs j WHERE j.entity_table = 'lab.orgs' AND j.entity_pk = '00000000-0000-0000-0000-0000000000a2';
+  END LOOP;
+END
+$$;
+SELECT is((SELECT count(*)::int FROM lab.folders), 0, 'and deletes every folder, the loop included');
 
 SELECT * FROM finish();
 ROLLBACK;
