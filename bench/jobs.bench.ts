@@ -62,7 +62,7 @@ async function idleRate(url: string, ms: number) {
 }
 
 /** The worker as a real process; returns wall time and its chunk events. */
-function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; phase: string; deleted: number }[] }> {
+function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; phase: string; deleted: number; remaining: number }[] }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json'], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -161,6 +161,8 @@ export default {
       const planned = Math.max(1, worker.chunks.findIndex((e) => e.deleted > 0));
       const planChunks = worker.chunks.slice(0, planned).map((e) => e.ms);
       const longestPlan = Math.max(...planChunks);
+      const slowest = [...worker.chunks.slice(planned)].sort((x, y) => y.ms - x.ms).slice(0, 3);
+      ctx.log(`(c) slowest deleting chunks: ${slowest.map((e) => `${e.ms} ms (${e.deleted} rows, ${e.remaining} left)`).join(', ')}`);
       const deleteChunks = worker.chunks.slice(planned).map((e) => e.ms).sort((x, y) => x - y);
       const longest = deleteChunks.at(-1) ?? 0;
       ctx.log(`(c) worker: ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning: ${planChunks.length} transactions, ` +

@@ -178,7 +178,7 @@ COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list f
 -- Plans one table of a job's tree: the table at position `step` of deletion.cascade_tables(root)
 -- (step 0 is the root's own table: the root row itself is not in the plan, a self-referencing
 -- root's descendants in its own table are). `steps` is the plan so far, [{step, table, relid, rows,
--- pages}], one entry per earlier table that had rows; the function returns it with this table's
+-- pages, per_page}], one entry per earlier table that had rows; the function returns it with this table's
 -- entry appended when the table has rows in the tree. One CREATE UNLOGGED TABLE ... AS SELECT stores
 -- the primary keys of the table's rows that point, through any cascade foreign key, at the root or
 -- at a row planned in an earlier step: one scan of the table with hashed lookups into its parents'
@@ -205,6 +205,7 @@ DECLARE
   key_list text;
   found_rows bigint;
   pages bigint;
+  per_page bigint;
 BEGIN
   IF tbl IS NULL THEN
     RAISE EXCEPTION 'the cascade tree of % has no table at step %', root, step USING ERRCODE = '22023';
@@ -283,14 +284,28 @@ BEGIN
   -- Statistics, so that the next steps hash-join against this plan instead of probing an index
   -- once per planned key (the planner cannot guess how many distinct keys a fresh table holds).
   EXECUTE format('ANALYZE %s', plan_table);
-  -- The pages that hold rows: the file can be longer (a bulk write extends it many pages at a time),
-  -- and chunks walk the pages from the last one that holds a row.
-  EXECUTE format('SELECT max((ctid::text::point)[0])::bigint + 1 FROM %s', plan_table) INTO pages;
+  -- Where the rows are: the pages that hold them (the file can be longer: a bulk write extends it many
+  -- pages at a time) and the most rows a page holds (the keys are of one width, so every page but the
+  -- last is full). Chunks number the rows by place, page x per_page + item - 1, and walk them down.
+  EXECUTE format('SELECT max((ctid::text::point)[0])::bigint + 1, max((ctid::text::point)[1])::bigint FROM %s', plan_table)
+     INTO pages, per_page;
   RETURN coalesce(steps, '[]') || jsonb_build_array(jsonb_build_object(
-    'step', step, 'table', tbl::text, 'relid', tbl::oid, 'rows', found_rows, 'pages', pages));
+    'step', step, 'table', tbl::text, 'relid', tbl::oid, 'rows', found_rows, 'pages', pages, 'per_page', per_page));
 END
 $$;
 COMMENT ON FUNCTION deletion.plan_step(bigint, regclass, text, integer, jsonb) IS 'Plans one table of a job''s tree (its position in deletion.cascade_tables) into an unlogged table of primary keys, deletion_work.job_<id>_<step>; returns the plan''s steps with it appended when it has rows.';
+
+-- The end of a plan step's rows, as a place: rows are numbered page x per_page + item - 1 in the
+-- step's plan table, and a chunk deletes those below its cursor, starting from this one.
+CREATE OR REPLACE FUNCTION deletion.plan_rows_end(step jsonb)
+RETURNS bigint
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT (step ->> 'pages')::bigint * (step ->> 'per_page')::bigint
+$$;
+COMMENT ON FUNCTION deletion.plan_rows_end(jsonb) IS 'Where a plan step''s rows end: pages x per_page, the place a chunk starts deleting down from.';
 
 -- Makes a job's whole plan in one call and returns its steps (see plan_step), or NULL when the root
 -- row does not exist. The worker plans a step per call instead (deletion.run_chunk); this is for

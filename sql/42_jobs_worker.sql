@@ -86,8 +86,8 @@ COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this s
 --     max_rows is then deleted right away by deleting its root; a bigger one is left for the
 --     following chunks;
 --   * phase delete: the plan's steps are worked from the last back (children before parents), each
---     step's plan table from its last page down; one DELETE per statement removes the rows whose keys
---     are on a range of plan pages, by primary key, many rows per statement. The chunk stops after
+--     step's plan table from its last row down; one DELETE per statement removes the rows whose keys
+--     are at a range of places in the plan table (a TID range), by primary key, many rows per statement. The chunk stops after
 --     max_rows rows or max_ms milliseconds, whichever comes first, sizing each statement from the
 --     rate of the one before so it ends near the time budget (at most doubling);
 --   * phase root: the root row is deleted (hard jobs; its cascades remove anything added to the
@@ -122,8 +122,8 @@ DECLARE
   step_table regclass;
   delete_sql text;             -- the current step's DELETE
   delete_sql_step integer;     -- the step it was written for
-  rows_per_page numeric;
-  low_page bigint;
+  per_page bigint;             -- rows a page of the current step's plan table holds
+  low_place bigint;
   tables_in_tree bigint;
   saved jsonb;
   setting record;
@@ -174,8 +174,11 @@ BEGIN
   PERFORM set_config('deletion.job_id', job_id::text, true);
 
   -- A plan begun before the server last started was in unlogged tables and may be gone: begin again.
+  -- So is a plan whose steps do not say how many rows a page holds (made by an engine before rows
+  -- were numbered by place).
   IF job.phase IN ('plan', 'delete') AND job.plan_step IS NOT NULL
-     AND job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time() THEN
+     AND (job.plan_server_start IS DISTINCT FROM pg_postmaster_start_time()
+          OR (job.phase = 'delete' AND NOT coalesce(job.plan -> 0 ? 'per_page', false))) THEN
     job.phase := 'plan';
     job.plan_step := NULL;
   END IF;
@@ -213,7 +216,7 @@ BEGIN
       ELSE
         job.phase := 'delete';
         job.plan_step := jsonb_array_length(job.plan) - 1;
-        job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
+        job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
       END IF;
     END IF;
     IF job.phase IN ('plan', 'delete') THEN  -- the planning chunk ends here; deleting starts with the next
@@ -239,16 +242,16 @@ BEGIN
         job.phase := 'root';
         EXIT;
       END IF;
-      job.plan_cursor := (job.plan -> job.plan_step ->> 'pages')::bigint;
+      job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
       rate := NULL;  -- another table, another cost per row: measure it afresh
       CONTINUE;
     END IF;
     IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
-      -- This step's DELETE, written once per chunk and step: rows of the table whose keys are on a
-      -- range of the plan table's pages.
+      -- This step's DELETE, written once per chunk and step: rows of the table whose keys are at a
+      -- range of places in the plan table (a TID range).
       step := job.plan -> job.plan_step;
       step_table := (step ->> 'relid')::oid::regclass;
-      rows_per_page := greatest(1, (step ->> 'rows')::numeric / (step ->> 'pages')::numeric);
+      per_page := (step ->> 'per_page')::bigint;
       delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
                                 THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
                                 ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
@@ -257,20 +260,22 @@ BEGIN
       delete_sql_step := job.plan_step;
     END IF;
     -- The next statement's size: what fits in the time left at the last statement's rate, at most
-    -- twice the last statement (rows of one table differ in cost: a parent with many children to
-    -- check costs more than a leaf), and 250 rows when this table's rate is not known yet.
+    -- twice the last statement, and 50 rows while this table's rate is not known: rows of different
+    -- tables differ a hundredfold in cost (a team whose every issue and comment is to be checked for
+    -- a SET NULL against one that is a leaf), and the first statement of a table must stay short.
     batch := least(max_rows - consumed,
-                   CASE WHEN rate IS NULL THEN least(max_rows, 250)
-                        ELSE least(2 * last_batch, greatest(100, floor((max_ms - elapsed_ms) * rate * 0.8))) END);
-    low_page := greatest(0, job.plan_cursor - greatest(1, floor(batch / rows_per_page))::bigint);
+                   CASE WHEN rate IS NULL THEN least(max_rows, 50)
+                        ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.8))) END);
+    low_place := greatest(0, job.plan_cursor - batch);
     statement_started := clock_timestamp();
-    EXECUTE delete_sql USING format('(%s,0)', low_page)::tid, format('(%s,0)', job.plan_cursor)::tid;
+    EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
+                             format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
-    consumed := consumed + ceil((job.plan_cursor - low_page) * rows_per_page);
-    last_batch := ceil((job.plan_cursor - low_page) * rows_per_page);
-    rate := ((job.plan_cursor - low_page) * rows_per_page) / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
-    job.plan_cursor := low_page;
+    last_batch := job.plan_cursor - low_place;
+    consumed := consumed + last_batch;
+    rate := last_batch / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
+    job.plan_cursor := low_place;
     job.rows_remaining := greatest(0, job.rows_remaining - n);
   END LOOP;
 

@@ -4,7 +4,7 @@
 -- are deleted first), then grouped by their parents in the plan; the plan's page count is the pages
 -- that hold rows.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 \i test/fixtures/lab_schema.sql
 
@@ -81,6 +81,11 @@ SELECT is((SELECT string_agg(DISTINCT (t.blocked_by IS NOT NULL)::text, ',' ORDE
 SELECT is((SELECT (s ->> 'pages')::int FROM deletion.deletion_jobs j, jsonb_array_elements(j.plan) s WHERE j.id = :job AND s ->> 'table' = 'lab.documents'),
           (SELECT count(DISTINCT (ctid::text::point)[0])::int FROM :documents_plan),
           'a step''s page count is the pages that hold its rows');
+
+-- Rows are numbered by place, so a statement can take part of a page: the 40 tasks share one page,
+-- and a chunk of at most 10 rows deletes 10 of them (blocked ones first).
+SELECT is((deletion.run_chunk(:job, 10, 1000) ->> 'deleted')::int, 10, 'a chunk of 10 rows deletes 10 of the 40 tasks on one plan page');
+SELECT is((SELECT count(*)::int FROM lab.tasks WHERE blocked_by IS NOT NULL), 3, 'the 10 were blocked tasks: 3 of the 13 are left');
 
 -- The chunks finish the job.
 DO $$
