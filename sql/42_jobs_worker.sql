@@ -87,9 +87,10 @@ COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this s
 --     following chunks;
 --   * phase delete: the plan's steps are worked from the last back (children before parents), each
 --     step's plan table from its last row down; one DELETE per statement removes the rows whose keys
---     are at a range of places in the plan table (a TID range), by primary key, many rows per statement. The chunk stops after
---     max_rows rows or max_ms milliseconds, whichever comes first, sizing each statement from the
---     rate of the one before so it ends near the time budget (at most doubling);
+--     are at a range of places in the plan table (a TID range), by primary key, many rows per
+--     statement. The chunk stops after max_rows rows or max_ms milliseconds, whichever comes first,
+--     sizing each statement from the rate of the one before (kept in the plan step between chunks)
+--     so it ends near the time budget (at most doubling; 10 rows for a table not begun);
 --   * phase root: the root row is deleted (hard jobs; its cascades remove anything added to the
 --     tree since the plan; the marker operation is then marked purged) or soft-deleted with its tree
 --     (soft jobs): when the pending-deletion marker hides the root, its operation is continued into
@@ -115,7 +116,7 @@ DECLARE
   n bigint;
   elapsed_ms numeric;
   statement_started timestamptz;
-  rate numeric;               -- plan rows per millisecond, measured on this chunk's last statement
+  rate numeric;               -- plan rows per millisecond of the current step's last statement
   batch bigint;
   last_batch bigint;           -- plan rows of this chunk's last statement
   step jsonb;
@@ -243,7 +244,6 @@ BEGIN
         EXIT;
       END IF;
       job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
-      rate := NULL;  -- another table, another cost per row: measure it afresh
       CONTINUE;
     END IF;
     IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
@@ -252,6 +252,8 @@ BEGIN
       step := job.plan -> job.plan_step;
       step_table := (step ->> 'relid')::oid::regclass;
       per_page := (step ->> 'per_page')::bigint;
+      rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
+      last_batch := NULL;
       delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
                                 THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
                                 ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
@@ -259,12 +261,13 @@ BEGIN
                            deletion.plan_table(job_id, (step ->> 'step')::integer));
       delete_sql_step := job.plan_step;
     END IF;
-    -- The next statement's size: what fits in the time left at the last statement's rate, at most
-    -- twice the last statement, and 50 rows while this table's rate is not known: rows of different
-    -- tables differ a hundredfold in cost (a team whose every issue and comment is to be checked for
-    -- a SET NULL against one that is a leaf), and the first statement of a table must stay short.
+    -- The next statement's size: what fits in the time left at the last statement's rate (kept in
+    -- the plan step from chunk to chunk), at most twice the last statement of this chunk, and 10
+    -- rows while this table's rate is not known: rows of different tables differ a hundredfold in
+    -- cost (a team whose every issue and comment is to be checked for a SET NULL against one that is
+    -- a leaf), and the first statement of a table must stay short.
     batch := least(max_rows - consumed,
-                   CASE WHEN rate IS NULL THEN least(max_rows, 50)
+                   CASE WHEN rate IS NULL THEN least(max_rows, 10)
                         ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.8))) END);
     low_place := greatest(0, job.plan_cursor - batch);
     statement_started := clock_timestamp();
@@ -276,6 +279,7 @@ BEGIN
     consumed := consumed + last_batch;
     rate := last_batch / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
     job.plan_cursor := low_place;
+    job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'rate'], to_jsonb(round(rate, 3)));
     job.rows_remaining := greatest(0, job.rows_remaining - n);
   END LOOP;
 
@@ -318,7 +322,7 @@ BEGIN
   END IF;
 
   UPDATE deletion.deletion_jobs j
-     SET phase = job.phase, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
+     SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
          rows_remaining = job.rows_remaining, rows_deleted = j.rows_deleted + deleted, chunks = j.chunks + 1, heartbeat_at = now()
    WHERE j.id = job_id;
   IF job.phase = 'finished' THEN
