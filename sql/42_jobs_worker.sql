@@ -237,8 +237,9 @@ BEGIN
   WHILE job.phase = 'delete' LOOP
     elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
     -- A statement has fixed costs (its statement triggers: audit, statistics), so the chunk ends
-    -- when less than a fifth of its time is left rather than spend it on a trickle of small ones.
-    EXIT WHEN consumed >= max_rows OR elapsed_ms >= max_ms * 0.8;
+    -- when less than a fifth of its time is left rather than spend it on a trickle of small ones;
+    -- but not before its first statement, so that every chunk makes progress, whatever its budget.
+    EXIT WHEN consumed >= max_rows OR (consumed > 0 AND elapsed_ms >= max_ms * 0.8);
     IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
       job.plan_step := job.plan_step - 1;
       IF job.plan_step < 0 THEN

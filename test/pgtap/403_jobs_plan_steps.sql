@@ -4,7 +4,7 @@
 -- are deleted first), then grouped by their parents in the plan; the plan's page count is the pages
 -- that hold rows.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 \i test/fixtures/lab_schema.sql
 
@@ -86,6 +86,9 @@ SELECT is((SELECT (s ->> 'pages')::int FROM deletion.deletion_jobs j, jsonb_arra
 -- and a chunk of at most 10 rows deletes 10 of them (blocked ones first).
 SELECT is((deletion.run_chunk(:job, 10, 1000) ->> 'deleted')::int, 10, 'a chunk of 10 rows deletes 10 of the 40 tasks on one plan page');
 SELECT is((SELECT count(*)::int FROM lab.tasks WHERE blocked_by IS NOT NULL), 3, 'the 10 were blocked tasks: 3 of the 13 are left');
+
+-- A chunk with no time at all still deletes: its first statement always runs.
+SELECT is((deletion.run_chunk(:job, 10, 0) ->> 'deleted')::int, 10, 'a chunk of 0 ms still makes progress (its first statement)');
 
 -- The chunks finish the job.
 DO $$
