@@ -34,17 +34,6 @@ DROP POLICY IF EXISTS deletion_jobs_rearm ON deletion.deletion_jobs;
 CREATE POLICY deletion_jobs_rearm ON deletion.deletion_jobs FOR UPDATE
   USING (true) WITH CHECK (NOT hard_delete OR deletion.is_admin());
 
--- Whether a table's policy makes its deletes soft (issue 3's registry column; false when absent).
-CREATE OR REPLACE FUNCTION deletion.job_is_soft_table(target regclass)
-RETURNS boolean
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog
-AS $$
-  SELECT coalesce((to_jsonb(deletion.policy_of(target)) ->> 'soft_delete')::boolean, false)  -- read as JSON: the column is soft delete's (migration 0010)
-$$;
-COMMENT ON FUNCTION deletion.job_is_soft_table(regclass) IS 'True when the table''s registry row makes its deletes soft (soft-delete policy).';
-
 -- The canonical text of a key, so the same entity always gets the same job: the key value cast to
 -- its column's type and back (' 42' and '42' are one key), or a normalised JSON array for a
 -- composite key. Errors from deletion.key_predicate: 42P10, 22023, 22P02.
@@ -122,7 +111,7 @@ DECLARE
   marker uuid;
   hidden boolean;
 BEGIN
-  IF NOT deletion.job_markers_installed() OR NOT deletion.job_is_soft_table(target) THEN
+  IF NOT deletion.job_markers_installed() OR NOT deletion.is_soft_delete_table(target) THEN
     RETURN false;
   END IF;
   SELECT j.pending_op INTO marker FROM deletion.deletion_jobs j
@@ -173,7 +162,7 @@ BEGIN
     RETURN NULL;
   END IF;
   target := to_regclass(job.entity_table);
-  IF target IS NULL OR NOT deletion.job_is_soft_table(target) THEN
+  IF target IS NULL OR NOT deletion.is_soft_delete_table(target) THEN
     RETURN NULL;
   END IF;
   marker := deletion.job_pending_op(job);
@@ -287,7 +276,7 @@ BEGIN
     RAISE EXCEPTION 'only deletion_admin may schedule a hard delete of %', target
       USING ERRCODE = '42501', HINT = 'schedule a soft delete (hard => false), or ask an admin';
   END IF;
-  IF NOT coalesce(hard, false) AND NOT deletion.job_is_soft_table(target) THEN
+  IF NOT coalesce(hard, false) AND NOT deletion.is_soft_delete_table(target) THEN
     RAISE EXCEPTION 'table % has no soft delete, so a job on it can only hard-delete', target
       USING ERRCODE = 'PD402', HINT = 'schedule with hard => true (needs deletion_admin), or enable soft delete on the table';
   END IF;
@@ -321,7 +310,7 @@ BEGIN
      WHERE j.entity_table = job_table AND j.entity_pk = job_pk;
     RETURN job_id;
   END IF;
-  IF deletion.job_is_soft_table(target) THEN
+  IF deletion.is_soft_delete_table(target) THEN
     PERFORM deletion.hide_job_root(job_id);
   END IF;
   RETURN job_id;
@@ -450,7 +439,7 @@ COMMENT ON FUNCTION deletion.should_proceed_hook(regclass) IS 'The callable shou
 REVOKE EXECUTE ON FUNCTION deletion.job_root_hidden(regclass, text), deletion.hide_job_root(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint),
                           deletion.cancel(bigint), deletion.canonical_key(regclass, text),
-                          deletion.job_is_soft_table(regclass), deletion.job_root_hidden(regclass, text),
+                          deletion.job_root_hidden(regclass, text),
                           deletion.hide_job_root(bigint)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;
