@@ -132,36 +132,39 @@ DECLARE
   root_found boolean;
   root_op uuid;
   soft_op uuid;
+  stop_reason text;
 BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'table % of deletion job % no longer exists', job.entity_table, job_id USING ERRCODE = '42P01';
   END IF;
+  -- Reasons to stop before doing anything, in order: a cancel request; a root that its
+  -- pending-deletion marker no longer hides (it was restored, deletion.restore from the trash:
+  -- somebody wants the row back; a root that is gone is left to the phases below, there is nothing
+  -- left to delete); a should_proceed hook that says no. Each ends the job as cancelled.
   IF job.cancel_requested THEN
-    job := deletion.finish_job(job_id, 'cancelled', 'cancelled by deletion.cancel while running');
-    RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
-  END IF;
-  IF marker IS NOT NULL THEN
-    -- The marker hid the root when the job was scheduled; a root it no longer hides was restored
-    -- (deletion.restore from the trash): somebody wants the row back, so the job stops. A root that is
-    -- gone is left to the phases below (there is nothing left to delete).
+    stop_reason := 'cancelled by deletion.cancel while running';
+  ELSIF marker IS NOT NULL THEN
     EXECUTE format('SELECT true, r.deletion_op FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'))
        INTO root_found, root_op;
     IF root_found AND root_op IS DISTINCT FROM marker THEN
-      job := deletion.finish_job(job_id, 'cancelled',
-               format('cancelled: row %s of %s was restored %s (its pending-deletion operation %s no longer hides it)',
-                      job.entity_pk, job.entity_table,
-                      CASE WHEN job.phase = 'plan' THEN 'before the job ran' ELSE 'while the job ran; rows deleted before stay deleted' END,
-                      marker));
-      RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
+      stop_reason := format('cancelled: row %s of %s was restored %s (its pending-deletion operation %s no longer hides it)',
+                            job.entity_pk, job.entity_table,
+                            CASE WHEN job.phase = 'plan' THEN 'before the job ran' ELSE 'while the job ran; rows deleted before stay deleted' END,
+                            marker);
     END IF;
   END IF;
-  hook := deletion.should_proceed_hook(target);
-  IF hook IS NOT NULL THEN
-    EXECUTE format('SELECT %s($1, $2)', hook::oid::regproc) USING target, job.entity_pk INTO proceed;
-    IF NOT coalesce(proceed, false) THEN
-      job := deletion.finish_job(job_id, 'cancelled', format('cancelled: should_proceed hook %s said no', hook));
-      RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
+  IF stop_reason IS NULL THEN
+    hook := deletion.should_proceed_hook(target);
+    IF hook IS NOT NULL THEN
+      EXECUTE format('SELECT %s($1, $2)', hook::oid::regproc) USING target, job.entity_pk INTO proceed;
+      IF NOT coalesce(proceed, false) THEN
+        stop_reason := format('cancelled: should_proceed hook %s said no', hook);
+      END IF;
     END IF;
+  END IF;
+  IF stop_reason IS NOT NULL THEN
+    job := deletion.finish_job(job_id, 'cancelled', stop_reason);
+    RETURN jsonb_build_object('status', job.status, 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining, 'planned', job.rows_planned);
   END IF;
 
   -- The chunk's settings hold for its own statements only: they are put back before returning, so a
