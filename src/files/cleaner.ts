@@ -3,11 +3,13 @@
 // (deletion.complete_file_deletions) and the refused ones (deletion.fail_file_deletions). What is
 // due, what is still in use, the back-off and when to give up are decided in SQL; this loop only
 // talks to storage. A key leaves the queue only after storage confirmed it; a cleaner that dies
-// leaves its keys leased until the lease lapses, and the next cleaner takes them again.
+// leaves its keys leased until the lease lapses, and the next cleaner takes them again. A key the
+// storage refuses as unsafe (UnsafeKeyError: it would reach outside the storage) is failed at once,
+// with the refusal as its error: retrying cannot make it safe.
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { FileStorage } from './storage.ts';
+import { UnsafeKeyError, type FileStorage } from './storage.ts';
 
 export const MAX_BATCH_SIZE = 1000;
 
@@ -119,7 +121,7 @@ interface BatchState {
  */
 class Reporter {
   private confirmed: string[] = [];
-  private refused: { id: string; error: string }[] = [];
+  private refused: { id: string; error: string; final: boolean }[] = [];
   private chain: Promise<void> = Promise.resolve();
   readonly completed = new Set<string>();
   readonly failedFor = new Map<string, boolean>();
@@ -136,8 +138,9 @@ class Reporter {
     if (this.confirmed.length >= COMPLETE_EVERY) void this.flush().catch(() => {});
   }
 
-  refuse(id: string, error: string) {
-    this.refused.push({ id, error });
+  /** `final`: retrying cannot help (an unsafe key), so the key is failed now, whatever its attempts. */
+  refuse(id: string, error: string, final = false) {
+    this.refused.push({ id, error, final });
   }
 
   /** Sends everything buffered so far; resolves when it (and everything before it) is recorded. */
@@ -153,17 +156,22 @@ class Reporter {
         this.onCompleted?.(done.rows.map((r) => r.id));
       });
     }
-    if (refused.length) {
-      this.chain = this.chain.then(async () => {
-        const { maxAttempts, backoffSeconds } = this.settings;
-        const failed = await this.client.query<{ id: string; failed: boolean }>(
-          'SELECT id::text, failed FROM deletion.fail_file_deletions($1, $2::bigint[], $3::text[], $4, make_interval(secs => $5))',
-          [this.name, refused.map((r) => r.id), refused.map((r) => r.error), maxAttempts, backoffSeconds],
-        );
-        for (const r of failed.rows) this.failedFor.set(r.id, r.failed);
-      });
-    }
+    // A claim has counted at least one attempt, so max_attempts 1 marks a final refusal failed at once.
+    const retryable = refused.filter((r) => !r.final);
+    const final = refused.filter((r) => r.final);
+    if (retryable.length) this.fail(retryable, this.settings.maxAttempts);
+    if (final.length) this.fail(final, 1);
     return this.chain;
+  }
+
+  private fail(refused: { id: string; error: string }[], maxAttempts: number) {
+    this.chain = this.chain.then(async () => {
+      const failed = await this.client.query<{ id: string; failed: boolean }>(
+        'SELECT id::text, failed FROM deletion.fail_file_deletions($1, $2::bigint[], $3::text[], $4, make_interval(secs => $5))',
+        [this.name, refused.map((r) => r.id), refused.map((r) => r.error), maxAttempts, this.settings.backoffSeconds],
+      );
+      for (const r of failed.rows) this.failedFor.set(r.id, r.failed);
+    });
   }
 }
 
@@ -253,7 +261,9 @@ export async function runCleanup(client: pg.ClientBase, storage: FileStorage, op
       reporter.confirm(row.id);
     } catch (err) {
       const error = describe(err);
-      reporter.refuse(row.id, error);
+      // An unsafe key (outside the root, through a link or as written) is refused for good: it is
+      // marked failed now, not retried; `files retry --failed` brings it back once storage is fixed.
+      reporter.refuse(row.id, error, err instanceof UnsafeKeyError);
       batch.report.errors.push({ key: row.storage_key, error });
     }
     if (--batch.unfinished === 0) await finishBatch(batch);
