@@ -7,6 +7,21 @@
 -- rewire() calls every one of them for every registered table that exists: wire_soft_delete first,
 -- because it adds the columns (deleted_at, ...) that other concerns' triggers name, then the rest in
 -- name order. The runner calls it after (re)applying the sql/ modules; nothing else needs to.
+CREATE OR REPLACE FUNCTION deletion.wire_functions()
+RETURNS SETOF regprocedure
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT p.oid::regprocedure
+    FROM pg_proc p
+   WHERE p.pronamespace = 'deletion'::regnamespace
+     AND p.proname LIKE 'wire\_%'
+     AND p.proargtypes = '2205'::oidvector  -- exactly one regclass argument
+   ORDER BY p.proname <> 'wire_soft_delete', p.proname
+$$;
+COMMENT ON FUNCTION deletion.wire_functions() IS 'Every deletion.wire_<concern>(regclass), soft delete first, then by name.';
+
 CREATE OR REPLACE FUNCTION deletion.rewire()
 RETURNS integer
 LANGUAGE plpgsql
@@ -17,14 +32,7 @@ DECLARE
   target regclass;
   wired integer := 0;
 BEGIN
-  FOR wire IN
-    SELECT p.oid::regprocedure
-      FROM pg_proc p
-     WHERE p.pronamespace = 'deletion'::regnamespace
-       AND p.proname LIKE 'wire\_%'
-       AND p.proargtypes = '2205'::oidvector  -- exactly one regclass argument
-     ORDER BY p.proname <> 'wire_soft_delete', p.proname
-  LOOP
+  FOR wire IN SELECT deletion.wire_functions() LOOP
     FOR target IN
       SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name))
         FROM deletion.table_policies tp
@@ -39,6 +47,22 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION deletion.rewire() IS 'Re-derives every registered table''s triggers and policies from the registry by calling each deletion.wire_<concern>(regclass); run by the migrate command after the sql/ modules.';
+
+-- The same for one table: what register_table calls, so a table is wired the moment it is registered.
+CREATE OR REPLACE FUNCTION deletion.wire(target regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  wire regprocedure;
+BEGIN
+  FOR wire IN SELECT deletion.wire_functions() LOOP
+    EXECUTE format('SELECT %s($1)', wire::oid::regproc) USING target;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.wire(regclass) IS 'Makes one table''s triggers, policies and grants match its registry row, every concern (called by register_table).';
 
 -- The registry row of a table, or a clear error when the table is not registered.
 CREATE OR REPLACE FUNCTION deletion.policy_of(target regclass)
@@ -55,18 +79,109 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.policy_of(regclass) IS 'The registry row of a table (NULL when it has none).';
 
--- Registers a table (idempotent). Concern-specific options are set by that concern's enable_* function.
+-- Registers a table (idempotent) and wires it at once: the engine's access, and whatever the row's
+-- defaults ask for (audit is on by default). Concern-specific options are set by that concern's
+-- enable_* function, which wires again.
 CREATE OR REPLACE FUNCTION deletion.register_table(target regclass, description text DEFAULT '')
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
+DECLARE
+  relation pg_class := (SELECT c FROM pg_class c WHERE c.oid = target);
+BEGIN
+  IF relation.relkind NOT IN ('r', 'p') OR relation.relpersistence = 't'
+     OR relation.relnamespace IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace)
+     OR relation.relnamespace::regnamespace::text = ANY (ARRAY['deletion', 'audit', 'deletion_work', 'deletion_kit']) THEN
+    RAISE EXCEPTION '% cannot be registered: the deletion engine governs ordinary and partitioned tables of a product, not temporary tables, views, system catalogs or its own tables', target
+      USING ERRCODE = '42809', HINT = 'register the product''s own tables';
+  END IF;
   INSERT INTO deletion.table_policies (table_schema, table_name, description)
   SELECT n.nspname, c.relname, coalesce(register_table.description, '')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target
   ON CONFLICT (table_schema, table_name) DO UPDATE
      SET description = CASE WHEN excluded.description = '' THEN deletion.table_policies.description
-                            ELSE excluded.description END
+                            ELSE excluded.description END;
+  PERFORM deletion.wire(target);
+END
 $$;
 COMMENT ON FUNCTION deletion.register_table(regclass, text) IS 'Adds a table to the deletion policy registry (idempotent); the description says why it is deleted the way it is.';
+
+-- The engine's access to a registered table. The engine's SECURITY DEFINER functions run as
+-- deletion_owner (see sql/99_privileges.sql), which owns no product table and bypasses no row-level
+-- security; what it may do to a table is granted here, by the table's owner, when the table is
+-- registered: read and write its rows (soft delete and restore, purge, audit restore, a job's
+-- chunks), and a permissive policy that lets it past the table's own row-level security (in force
+-- only while the table has RLS turned on). Triggers that fire during the engine's statements run
+-- with these rights and no more. Idempotent and silent when nothing is missing, so rewire() takes no
+-- lock on a table that is already wired.
+CREATE OR REPLACE FUNCTION deletion.wire_engine_access(target regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  missing text[];
+BEGIN
+  IF deletion.policy_of(target) IS NULL THEN
+    RETURN;
+  END IF;
+  IF NOT has_schema_privilege('deletion_owner', (SELECT relnamespace FROM pg_class WHERE oid = target), 'USAGE') THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO deletion_owner', (SELECT (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) FROM pg_class WHERE oid = target));
+  END IF;
+  missing := ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p
+                    WHERE NOT has_table_privilege('deletion_owner', target, p));
+  IF cardinality(missing) > 0 THEN
+    EXECUTE format('GRANT %s ON %s TO deletion_owner', array_to_string(missing, ', '), target);
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = target AND polname = 'deletion_00_engine') THEN
+    EXECUTE format('CREATE POLICY deletion_00_engine ON %s AS PERMISSIVE FOR ALL TO deletion_owner USING (true) WITH CHECK (true)', target);
+    EXECUTE format('COMMENT ON POLICY deletion_00_engine ON %s IS %L', target,
+                   'The deletion engine (role deletion_owner) reads and writes every row, deleted ones included, as foreign-key actions do.');
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION deletion.wire_engine_access(regclass) IS 'Grants the engine''s role (deletion_owner) the row access it needs on a registered table, and a policy past the table''s row-level security (idempotent; called by deletion.rewire()).';
+
+-- Whether a trigger that called an engine trigger function is one the engine's wiring installed: the
+-- trigger of that name on that table runs that function, the table is registered (itself or, for a
+-- partition, its partitioned parent) and is not a temporary table. The engine's SECURITY DEFINER
+-- trigger functions call it first and refuse to run otherwise, so attaching them to a table of one's
+-- own (a temp table) gains nothing even for a role that may execute them.
+CREATE OR REPLACE FUNCTION deletion.is_engine_trigger(relid oid, trigger_name name, trigger_function regproc)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT EXISTS (
+    SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE t.tgrelid = relid AND t.tgname = trigger_name AND t.tgfoid = trigger_function
+       AND c.relpersistence <> 't'
+       AND EXISTS (SELECT FROM deletion.table_policies tp
+                     JOIN pg_namespace n ON n.nspname = tp.table_schema
+                     JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = tp.table_name
+                    WHERE r.oid = relid OR r.oid IN (SELECT a.relid FROM pg_partition_ancestors(relid) a)))
+$$;
+COMMENT ON FUNCTION deletion.is_engine_trigger(oid, name, regproc) IS 'True when the named trigger on the table runs the given function and the table is a registered, non-temporary table (the guard of the engine''s SECURITY DEFINER trigger functions).';
+
+-- The refusal every guarded trigger function raises.
+CREATE OR REPLACE FUNCTION deletion.refuse_foreign_trigger(relid oid, trigger_name name, trigger_function regproc)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  RAISE EXCEPTION 'engine trigger function % may only run from the trigger the deletion engine installed, not from trigger % on %',
+                  trigger_function, trigger_name, relid::regclass
+    USING ERRCODE = '42501',
+          HINT = 'register the table (deletion.register_table) and let the engine wire it; its trigger functions never run on other tables';
+END
+$$;
+COMMENT ON FUNCTION deletion.refuse_foreign_trigger(oid, name, regproc) IS 'Raises 42501 for an engine trigger function fired by a trigger the engine did not install.';
+
+-- policy_of is read by functions the application's roles call (plan, lint, require_soft_delete_table);
+-- it shows a registry row, which those roles may SELECT anyway. The rest is wiring, for the roles
+-- that own tables and run migrations, and the guard, called inside the engine's own functions.
+GRANT EXECUTE ON FUNCTION deletion.policy_of(regclass) TO deletion_app, deletion_admin;

@@ -55,5 +55,32 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.current_reason() IS 'The reason in the deletion.reason setting, or NULL.';
 
+-- The role a session acts as: the role it SET ROLE to, or its login. Inside the engine's SECURITY
+-- DEFINER functions current_user is deletion_owner, so the functions that decide by role who may
+-- change what (cancelling a job, for one) ask this instead. Like current_user it follows roles only:
+-- SET ROLE needs membership, and nothing a session can SET without it changes the answer.
+CREATE OR REPLACE FUNCTION deletion.calling_role()
+RETURNS name
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT CASE WHEN current_setting('role') = 'none' THEN session_user ELSE current_setting('role')::name END
+$$;
+COMMENT ON FUNCTION deletion.calling_role() IS 'The role the session acts as (its SET ROLE, else its login): who called an engine SECURITY DEFINER function.';
+
+-- True when the calling role (not the engine's own) is a superuser or a member of deletion_admin,
+-- or, given a table, owns it: the checks of SECURITY DEFINER functions that act for their caller.
+CREATE OR REPLACE FUNCTION deletion.caller_is_admin(target regclass DEFAULT NULL)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT pg_has_role(deletion.calling_role(), 'deletion_admin', 'MEMBER')
+      OR (target IS NOT NULL AND pg_has_role(deletion.calling_role(), (SELECT relowner FROM pg_class WHERE oid = target), 'MEMBER'))
+$$;
+COMMENT ON FUNCTION deletion.caller_is_admin(regclass) IS 'True when the calling role is a superuser, a member of deletion_admin, or (given a table) its owner.';
+
 GRANT EXECUTE ON FUNCTION deletion.is_admin(), deletion.is_admin(regclass), deletion.current_actor(), deletion.current_reason()
   TO deletion_app, deletion_admin;

@@ -10,10 +10,11 @@
 --   uniques   every unique constraint or index made partial (... WHERE deleted_at IS NULL), so a
 --             deleted row never blocks a new one; the ones that cannot be (referenced by a foreign
 --             key, deferrable, partial on something else) are refused by name (PD102)
---   security  row-level security: a RESTRICTIVE policy hides deleted rows from every role that does
---             not bypass RLS (owner and superusers do) and refuses new rows that carry a deletion; when
---             the table has no permissive policy of its own, a permissive one that allows everything
---             else (so RLS changes nothing but deleted-row visibility)
+--   security  row-level security that hides deleted rows from every role but the engine's own
+--             (deletion_owner) and those that bypass RLS, and refuses new rows that carry a deletion:
+--             a permissive policy admitting active rows when the table has no permissive policy of
+--             its own (RLS then changes nothing but deleted-row visibility), a restrictive one when it
+--             has; the engine's access (deletion.wire_engine_access) lets deletion_owner through
 --   triggers  deletion_20_soft_delete         BEFORE DELETE, per row: a plain DELETE becomes a soft
 --                                             delete (only when delete_becomes_soft)
 --             deletion_20_soft_delete_update  BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
@@ -133,7 +134,9 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
     EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);
-    IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polname = 'deletion_20_soft_delete_allow') THEN
+    IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target
+                  AND (polname = 'deletion_20_soft_delete_allow' OR (polname = 'deletion_20_soft_delete_hide' AND polpermissive))) THEN
+      -- RLS was turned on for soft delete alone (the table has no policy of its own): turn it off.
       EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', target);
     END IF;
     EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);
@@ -176,21 +179,29 @@ BEGIN
   -- Unique keys among active rows only.
   PERFORM deletion.soft_delete_convert_uniques(target);
 
-  -- Row-level security.
+  -- Row-level security. A table with no permissive policy of its own gets one permissive policy for
+  -- everyone that admits active rows only, so the application's queries carry the plain predicate
+  -- deleted_at IS NULL and the partial indexes serve them. A table with policies of its own gets a
+  -- restrictive policy instead, which narrows whatever the product's policies allow. Either way the
+  -- engine's role passes through its own permissive policy (deletion_00_engine, wire_engine_access):
+  -- in the restrictive form, by the role test in the policy (a scalar subquery, evaluated once per
+  -- statement, not per row).
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
-  SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polpermissive AND polname NOT LIKE 'deletion\_20\_soft\_delete%')
+  SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polpermissive AND polname NOT LIKE 'deletion\_%')
     INTO has_own_permissive;
-  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);
-  IF NOT has_own_permissive THEN
-    EXECUTE format('CREATE POLICY deletion_20_soft_delete_allow ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)', target);
-    EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_allow ON %s IS %L', target,
-                   'Row-level security was turned on for soft delete only: everything the table''s privileges allow stays allowed.');
-  END IF;
+  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);  -- made by earlier versions
   EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
-  EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-                 'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target);
+  IF has_own_permissive THEN
+    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
+                   'USING (deleted_at IS NULL OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE''))) '
+                   'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))', target);
+  ELSE
+    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                   'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target);
+  END IF;
   EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_hide ON %s IS %L', target,
-                 'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role that does not bypass RLS; new rows cannot carry a deletion.');
+                 'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own and those that bypass RLS; new rows cannot carry a deletion.');
+  PERFORM deletion.wire_engine_access(target);
 
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
   -- table's owner, baked in by oid at wiring time) has set deletion.mode = 'hard': the hard path costs
@@ -236,6 +247,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_soft_delete(target);
+  PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
 END
 $$;
 COMMENT ON FUNCTION deletion.enable_soft_delete(regclass, boolean) IS 'Turns soft delete on for a table (idempotent): registry row, columns, indexes, partial unique keys, row-level security, triggers.';
@@ -253,6 +265,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_soft_delete(target);
+  PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
 END
 $$;
 COMMENT ON FUNCTION deletion.disable_soft_delete(regclass) IS 'Turns soft delete off for a table: triggers and policies go, columns and data stay.';

@@ -11,17 +11,19 @@ RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
-SET deletion.mode = 'hard'
 AS $$
 DECLARE
   removed bigint;
+  caller_mode text := current_setting('deletion.mode', true);
 BEGIN
   IF deletion.policy_of(target) IS NULL THEN
     RAISE EXCEPTION 'table % is not registered in the deletion policy registry', target
       USING ERRCODE = 'PD101', HINT = format('register it with SELECT deletion.register_table(%L)', target::text);
   END IF;
+  PERFORM set_config('deletion.mode', 'hard', true);
   EXECUTE format('DELETE FROM %s WHERE %s', target, deletion.key_predicate(target, pk));
   GET DIAGNOSTICS removed = ROW_COUNT;
+  PERFORM set_config('deletion.mode', coalesce(caller_mode, ''), true);
   IF removed = 0 THEN
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
@@ -43,9 +45,9 @@ RETURNS TABLE (table_name text, rows_purged bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
-SET deletion.mode = 'hard'
 AS $$
 DECLARE
+  caller_mode text := current_setting('deletion.mode', true);
   cutoff timestamptz := now() - older_than;
   target regclass;
   batch bigint;
@@ -62,6 +64,7 @@ BEGIN
     EXECUTE 'SELECT coalesce(array_agg(j.pending_op), ''{}'') FROM deletion.deletion_jobs j WHERE j.pending_op IS NOT NULL'
        INTO held_by_jobs;
   END IF;
+  PERFORM set_config('deletion.mode', 'hard', true);
   FOR target IN
     -- Leaves first: tables in descending depth of the cascade graph between soft-delete tables.
     WITH RECURSIVE edges AS (
@@ -97,6 +100,7 @@ BEGIN
   -- Hand-off rows of transactions that are over (a statement that failed between its row and
   -- statement triggers leaves none, but upkeep should not depend on it).
   DELETE FROM deletion.soft_delete_requests r WHERE r.xact_id < pg_snapshot_xmin(pg_current_snapshot());
+  PERFORM set_config('deletion.mode', coalesce(caller_mode, ''), true);
 END
 $$;
 COMMENT ON FUNCTION deletion.purge_soft_deleted(interval) IS 'Hard-deletes rows soft-deleted longer ago than the given age, in batches, leaves first; returns rows removed per table (deletion_admin only).';

@@ -95,6 +95,9 @@ DECLARE
   excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'audit.capture_delete'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'audit.capture_delete'::regproc);
+  END IF;
   IF NOT EXISTS (SELECT FROM old_rows) THEN
     RETURN NULL;
   END IF;
@@ -144,6 +147,9 @@ DECLARE
   excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'audit.capture_update'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'audit.capture_update'::regproc);
+  END IF;
   IF NOT EXISTS (SELECT FROM old_rows) THEN
     RETURN NULL;
   END IF;

@@ -482,7 +482,7 @@ GRANT EXECUTE ON FUNCTION deletion.is_forced(regclass, text), deletion.role_pass
                           deletion.passes_protection(boolean, regclass, text), deletion.key_text(regclass, jsonb),
                           deletion.rule_foreign_key(bigint), deletion.rule_message(text, regclass, text),
                           deletion.row_protection_failures(regclass, jsonb, boolean, boolean),
-                          deletion.protect_row(), deletion.protect_bulk(), deletion.pending_soft_deletes(regclass)
+                          deletion.pending_soft_deletes(regclass)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.allow_forced_delete(regclass, text, text), deletion.force_delete(regclass, text, text) TO deletion_admin;
 

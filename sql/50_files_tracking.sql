@@ -66,6 +66,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_deleted_rows'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_deleted_rows'::regproc);
+  END IF;
   EXECUTE deletion.file_enqueue_sql(TG_RELID, TG_ARGV[0], 'deleted_rows');
   RETURN NULL;
 END
@@ -85,6 +88,9 @@ AS $$
 DECLARE
   key_column name := TG_ARGV[0];
 BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_replaced_keys'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_replaced_keys'::regproc);
+  END IF;
   EXECUTE deletion.file_enqueue_sql(TG_RELID, key_column, format(
     '(SELECT o.* FROM old_rows o WHERE o.%1$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.%1$I::text = o.%1$I::text))',
     key_column));
@@ -102,6 +108,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_truncated_table'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_truncated_table'::regproc);
+  END IF;
   EXECUTE deletion.file_enqueue_sql(TG_RELID, TG_ARGV[0], TG_RELID::regclass::text);
   RETURN NULL;
 END

@@ -150,6 +150,8 @@ test('four workers on 500 jobs: each job done exactly once', async () => {
       CREATE FUNCTION public.log_org_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN INSERT INTO public.deleted_orgs (org_id) VALUES (OLD.id); RETURN OLD; END $$;
       CREATE TRIGGER log_org_delete AFTER DELETE ON lab.orgs FOR EACH ROW EXECUTE FUNCTION public.log_org_delete();
+      -- A product trigger that fires on the engine's writes runs as the engine's role: grant it what the trigger writes.
+      GRANT INSERT ON public.deleted_orgs TO deletion_owner;
       INSERT INTO lab.orgs (name) SELECT 'org ' || g FROM generate_series(1, 500) g;
       INSERT INTO lab.folders (org_id, id, name) SELECT o.id, n, 'f' FROM lab.orgs o, generate_series(1, 2) n;
       INSERT INTO lab.documents (org_id, folder_id, slug) SELECT f.org_id, f.id, 'd' || f.id FROM lab.folders f;

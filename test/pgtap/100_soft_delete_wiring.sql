@@ -38,16 +38,18 @@ SELECT is((SELECT original FROM deletion.soft_delete_unique_conversions WHERE ta
 
 -- Row-level security and its policies.
 SELECT ok((SELECT relrowsecurity FROM pg_class WHERE oid = 'lab.documents'::regclass), 'row-level security is on');
-SELECT policies_are('lab', 'documents', ARRAY['deletion_20_soft_delete_allow', 'deletion_20_soft_delete_hide'],
-                    'a permissive allow-all and a restrictive hide-deleted policy');
+SELECT policies_are('lab', 'documents', ARRAY['deletion_00_engine', 'deletion_20_soft_delete_hide'],
+                    'the engine''s access and a hide-deleted policy');
 SELECT is((SELECT polpermissive FROM pg_policy WHERE polrelid = 'lab.documents'::regclass AND polname = 'deletion_20_soft_delete_hide'),
-          false, 'the hiding policy is restrictive, so it narrows any policy the product has');
+          true, 'with no policy of its own, the hiding policy is the one permissive policy (queries carry deleted_at IS NULL)');
 
 -- Triggers.
-SELECT triggers_are('lab', 'orgs', ARRAY['deletion_20_soft_delete', 'deletion_20_soft_delete_update', 'deletion_20_soft_delete_flush'],
-                    'a soft-delete table with delete_becomes_soft has the three triggers');
-SELECT triggers_are('lab', 'people', ARRAY['deletion_20_soft_delete_update', 'deletion_20_soft_delete_flush'],
-                    'without delete_becomes_soft there is no DELETE trigger');
+SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'lab.orgs'::regclass AND tgname LIKE 'deletion\_20%' ORDER BY tgname),
+          ARRAY['deletion_20_soft_delete', 'deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
+          'a soft-delete table with delete_becomes_soft has the three triggers');
+SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'lab.people'::regclass AND tgname LIKE 'deletion\_20%' ORDER BY tgname),
+          ARRAY['deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
+          'without delete_becomes_soft there is no DELETE trigger');
 
 -- Idempotent, and rewire re-derives the same wiring.
 SELECT lives_ok($$ SELECT deletion.enable_soft_delete('lab.documents'); SELECT deletion.rewire() $$, 'enabling again and rewiring are harmless');
