@@ -1,7 +1,9 @@
--- Deletion jobs, part 2: the API any client calls. Scheduling runs as the caller (SECURITY INVOKER),
--- so the caller's own privileges and row-level-security policies decide which rows it may schedule;
--- a hard delete needs deletion_admin (or the table's owner), because the worker that carries it out
--- acts with the engine's privileges.
+-- Deletion jobs, part 2: the API any client calls. Job rows are written by these SECURITY DEFINER
+-- functions only (no role may write deletion_jobs directly), so every job passes schedule's checks
+-- and only the role that scheduled a job, or deletion_admin, may cancel it. Rights follow the
+-- calling role (deletion.calling_role(): the role the session acts as), never the actor label in
+-- created_by. A hard delete needs deletion_admin (or the table's owner), because the worker that
+-- carries it out acts with the engine's privileges.
 --
 -- Pending deletion, hidden at once: on a soft-delete table, scheduling soft-deletes the root row on
 -- its own (no cascade) with a soft-delete operation of its own, the job's marker (pending_op,
@@ -22,17 +24,12 @@ IF to_regclass('deletion.deletion_jobs') IS NULL THEN
   RETURN;  -- migration 0040 is not applied: no deletion jobs
 END IF;
 
--- Who may see and write job rows. Everyone in deletion_app / deletion_admin sees every job (backlog
--- health is everybody's business); only an admin may write a job that hard-deletes. The worker's
--- functions are SECURITY DEFINER and owned by the table's owner, which is not subject to these.
+-- Who may see job rows: everyone in deletion_app / deletion_admin sees every job (backlog health is
+-- everybody's business). Nobody but the engine's own role writes them (migration 0070).
 DROP POLICY IF EXISTS deletion_jobs_read ON deletion.deletion_jobs;
 CREATE POLICY deletion_jobs_read ON deletion.deletion_jobs FOR SELECT USING (true);
 DROP POLICY IF EXISTS deletion_jobs_schedule ON deletion.deletion_jobs;
-CREATE POLICY deletion_jobs_schedule ON deletion.deletion_jobs FOR INSERT
-  WITH CHECK (NOT hard_delete OR deletion.is_admin());
 DROP POLICY IF EXISTS deletion_jobs_rearm ON deletion.deletion_jobs;
-CREATE POLICY deletion_jobs_rearm ON deletion.deletion_jobs FOR UPDATE
-  USING (true) WITH CHECK (NOT hard_delete OR deletion.is_admin());
 
 -- The canonical text of a key, so the same entity always gets the same job: the key value cast to
 -- its column's type and back (' 42' and '42' are one key), or a normalised JSON array for a
@@ -135,10 +132,8 @@ COMMENT ON FUNCTION deletion.job_root_hidden(regclass, text) IS 'True when the r
 -- operation's id is stored in the job's pending_op. A job whose marker still hides its row (a failed
 -- job re-armed) keeps it; a row that is already soft-deleted by an operation of its own, or gone,
 -- gets no marker (NULL).
--- Runs as the engine's owner because the application role may not write a deleted row (row-level
--- security refuses it); deletion.schedule, which runs as the caller and has already checked that the
--- caller may delete the row, calls it right after creating or re-arming the job. Called directly it
--- does no more than that: it acts on pending jobs only.
+-- Internal: deletion.schedule calls it right after creating or re-arming the job, having checked that
+-- the calling role may delete the row.
 CREATE OR REPLACE FUNCTION deletion.hide_job_root(job_id bigint)
 RETURNS uuid
 LANGUAGE plpgsql
@@ -239,13 +234,16 @@ END
 $$;
 COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s pending-deletion marker with the job: restored when cancelled (PD110 when it cannot be), purged when a hard job is done, kept when it failed.';
 
--- Schedules a deletion (seed 000's ScheduledDeletion.schedule). Validates the table (registered, and
--- for a soft job soft-deletable), the caller's right to delete, the key (shape and cast) and that the
--- row exists and is visible to the caller (or is hidden by its own job's pending-deletion marker).
+-- Schedules a deletion (a ScheduledDeletion, in Sentry's words). Validates, for the calling role:
+-- the table (registered, and for a soft job soft-deletable), the role's right to delete from it (and
+-- for a hard job to be deletion_admin or the table's owner), the key (shape and cast), and that the
+-- row exists and is active (or is hidden by its own job's pending-deletion marker). A table with
+-- row-level-security policies of its own is refused for roles that are not admins: this function
+-- runs as the engine and cannot apply those policies as the caller, so it does not pretend to.
 -- Scheduling an entity that already has a pending or running job returns that job, unchanged; a
--- cancelled, failed or done one is re-armed with the new arguments. On a soft-delete table the job,
--- soft or hard, hides its root row at once (deletion.hide_job_root): the application stops showing
--- it now, the job deletes its tree later.
+-- cancelled, failed or done one is re-armed with the new arguments and belongs to the calling role
+-- from then on. On a soft-delete table the job, soft or hard, hides its root row at once
+-- (deletion.hide_job_root): the application stops showing it now, the job deletes its tree later.
 -- Errors: PD401 table not registered; PD402 soft job on a table without soft delete; 42501 not
 -- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument.
 CREATE OR REPLACE FUNCTION deletion.schedule(
@@ -257,9 +255,11 @@ CREATE OR REPLACE FUNCTION deletion.schedule(
   created_by bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 DECLARE
+  caller name := deletion.calling_role();
   job_table text;
   job_pk text;
   row_exists boolean;
@@ -272,7 +272,7 @@ BEGIN
     RAISE EXCEPTION 'table % is not registered in deletion.table_policies', target
       USING ERRCODE = 'PD401', HINT = format('register it first: SELECT deletion.register_table(%L, ''why it is deleted this way'')', target::text);
   END IF;
-  IF coalesce(hard, false) AND NOT deletion.is_admin(target) THEN
+  IF coalesce(hard, false) AND NOT deletion.caller_is_admin(target) THEN
     RAISE EXCEPTION 'only deletion_admin may schedule a hard delete of %', target
       USING ERRCODE = '42501', HINT = 'schedule a soft delete (hard => false), or ask an admin';
   END IF;
@@ -280,28 +280,35 @@ BEGIN
     RAISE EXCEPTION 'table % has no soft delete, so a job on it can only hard-delete', target
       USING ERRCODE = 'PD402', HINT = 'schedule with hard => true (needs deletion_admin), or enable soft delete on the table';
   END IF;
-  IF NOT has_table_privilege(target, 'DELETE') THEN
+  IF NOT has_table_privilege(caller, target, 'DELETE') THEN
     RAISE EXCEPTION 'permission denied to delete from %', target USING ERRCODE = '42501';
+  END IF;
+  IF NOT deletion.caller_is_admin(target)
+     AND EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = target AND p.polname NOT LIKE 'deletion\_%') THEN
+    RAISE EXCEPTION 'table % has row-level-security policies of its own, which deletion.schedule cannot apply for role %', target, caller
+      USING ERRCODE = '42501', HINT = 'schedule its deletions as deletion_admin (or the table''s owner), or soft-delete the row directly';
   END IF;
 
   job_pk := deletion.canonical_key(target, pk);
-  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', target, deletion.key_predicate(target, job_pk, 'r'))
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s%s)', target, deletion.key_predicate(target, job_pk, 'r'),
+                 CASE WHEN deletion.is_soft_delete_table(target) THEN ' AND r.deleted_at IS NULL' ELSE '' END)
      INTO row_exists;
   IF NOT row_exists THEN
-    row_exists := deletion.job_root_hidden(target, job_pk);  -- invisible to the caller, but it is this job's row
+    row_exists := deletion.job_root_hidden(target, job_pk);  -- hidden, but it is this job's row
   END IF;
   IF NOT row_exists THEN
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
   job_table := deletion.job_table_name(target);
 
-  INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at)
+  INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at, scheduled_by_role)
   VALUES (job_table, job_pk, coalesce(hard, false), reason,
-          coalesce(schedule.created_by, deletion.current_actor()), coalesce(run_at, now()))
+          coalesce(schedule.created_by, deletion.current_actor()), coalesce(run_at, now()), caller)
   ON CONFLICT ON CONSTRAINT uq_deletion_jobs DO UPDATE
      SET status = 'pending', hard_delete = excluded.hard_delete, reason = excluded.reason,
          created_by = excluded.created_by, scheduled_at = excluded.scheduled_at, error = NULL,
-         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false
+         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false,
+         scheduled_by_role = excluded.scheduled_by_role
    WHERE j.status IN ('cancelled', 'failed', 'done')
   RETURNING j.id INTO job_id;
 
@@ -316,7 +323,7 @@ BEGIN
   RETURN job_id;
 END
 $$;
-COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint) IS 'Schedules the deletion of one row (and its cascade tree) at run_at; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
+COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint) IS 'Schedules the deletion of one row (and its cascade tree) at run_at, checked for the calling role; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
 
 -- Ends a job: status, time, error; the lease is released, the plan table dropped and the job's
 -- pending-deletion marker settled (deletion.settle_job_marker: restored when cancelled, which can
@@ -344,12 +351,12 @@ END
 $$;
 COMMENT ON FUNCTION deletion.finish_job(bigint, text, text) IS 'Ends a job (done, failed or cancelled): releases its lease and drops its plan.';
 
--- Cancels a job. A pending job is cancelled at once; a running one is asked to stop and does so at
+-- Cancels a job, for the role that scheduled it or deletion_admin. A pending job is cancelled at once; a running one is asked to stop and does so at
 -- its next chunk boundary (every chunk is a transaction, so every row stays consistent). Either way
 -- the root row hidden by the job's pending-deletion marker is shown again, exactly as it was (the
 -- marker operation is restored). Returns the job's status afterwards ('cancelled', or 'running'
 -- while the stop is pending).
--- Errors: P0002 no such job; 55000 the job has already finished; PD110 the row cannot be shown
+-- Errors: P0002 no such job; 42501 another role's job; 55000 the job has already finished; PD110 the row cannot be shown
 -- again (its unique key is now held by another row, or its parent was soft-deleted since): nothing
 -- changes, the job stays pending.
 CREATE OR REPLACE FUNCTION deletion.cancel(job_id bigint)
@@ -364,6 +371,10 @@ BEGIN
   SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no deletion job has id %', job_id USING ERRCODE = 'P0002', HINT = 'list jobs with deletion-kit jobs';
+  END IF;
+  IF NOT (deletion.caller_is_admin() OR (job.scheduled_by_role IS NOT NULL AND pg_has_role(deletion.calling_role(), job.scheduled_by_role, 'MEMBER'))) THEN
+    RAISE EXCEPTION 'deletion job % was scheduled by role %; only that role or deletion_admin may cancel it', job_id, coalesce(job.scheduled_by_role::text, '(unknown)')
+      USING ERRCODE = '42501', HINT = 'ask an admin, or the role that scheduled it';
   END IF;
   IF job.status IN ('done', 'failed', 'cancelled') THEN
     RAISE EXCEPTION 'deletion job % is already %; there is nothing to cancel', job_id, job.status
@@ -434,16 +445,10 @@ END
 $$;
 COMMENT ON FUNCTION deletion.should_proceed_hook(regclass) IS 'The callable should_proceed hook of a table, or NULL; a registered hook that is missing is an error (PD404).';
 
--- schedule runs as the caller, so the caller needs the marker helpers it calls (they act on pending
--- jobs and jobs' own rows only); the rest is internal.
-REVOKE EXECUTE ON FUNCTION deletion.job_root_hidden(regclass, text), deletion.hide_job_root(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint),
-                          deletion.cancel(bigint), deletion.canonical_key(regclass, text),
-                          deletion.job_root_hidden(regclass, text),
-                          deletion.hide_job_root(bigint)
+                          deletion.cancel(bigint), deletion.canonical_key(regclass, text)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;
-REVOKE EXECUTE ON FUNCTION deletion.finish_job(bigint, text, text), deletion.settle_job_marker(bigint, text) FROM PUBLIC;
 
 END
 $jobs_api$;

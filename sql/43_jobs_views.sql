@@ -21,11 +21,12 @@ IF to_regclass('deletion.deletion_jobs') IS NULL THEN
 END IF;
 
 -- Each job, with its creator, age, whether it is overdue or stuck, its pending-deletion marker and
--- its progress. The creator is read from the product's public.users (its email or name) when that
--- table exists; the engine itself works on any schema, so without it the column is NULL. pending_op
+-- its progress. The views run with the reader's rights (security_invoker), so a row the reader may
+-- not see, such as a soft-deleted user, stays unseen through them. The creator is read from the
+-- product's public.users (its email or name) when that table exists; the engine itself works on any schema, so without it the column is NULL. pending_op
 -- is NULL when migration 0061 is not applied (after `migrate down`).
 EXECUTE format($v$
-CREATE OR REPLACE VIEW deletion.vw_deletion_jobs AS
+CREATE OR REPLACE VIEW deletion.vw_deletion_jobs WITH (security_invoker = true) AS
 SELECT j.id,
        j.entity_table,
        j.entity_pk,
@@ -74,7 +75,7 @@ COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its creator
 -- The backlog in one row: jobs per status, the oldest pending job's age, overdue and stuck jobs, rows
 -- still to delete (planned rows of running jobs; a job not yet planned counts its root only), the
 -- deletion rate of the last hour and the time to drain the backlog at that rate.
-CREATE OR REPLACE VIEW deletion.vw_deletion_jobs_status AS
+CREATE OR REPLACE VIEW deletion.vw_deletion_jobs_status WITH (security_invoker = true) AS
 WITH recent AS (
   SELECT sum(j.rows_deleted) AS rows_deleted,
          sum(extract(epoch FROM j.finished_at - j.started_at)) AS seconds
