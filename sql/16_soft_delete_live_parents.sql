@@ -1,0 +1,175 @@
+-- Soft delete, part 7: no new row under a deleted one. A foreign key's check sees every row of the
+-- parent table, deleted ones included (PostgreSQL's referential checks ignore row-level security), so
+-- without this a client could insert a comment under a soft-deleted issue, and a restore, a purge or
+-- a deletion job would then meet a row that was never part of the operation it is undoing or
+-- finishing. So, on every registered table with foreign keys into soft-delete tables:
+--   deletion_05_live_parent         AFTER INSERT, per statement, over the inserted rows: refuses the
+--                                   statement when any row references a soft-deleted parent
+--   deletion_05_live_parent_update  BEFORE UPDATE OF the foreign-key columns, per row, only when they
+--                                   change: the same for a row moved under a deleted parent
+-- The refusal looks like the foreign key's own (23503, "is not present in table"), so to a role that
+-- may not see deleted rows a deleted parent and a missing one look alike; an admin is told that the
+-- parent is soft-deleted, and by which operation. The check locks the parents it found active FOR
+-- SHARE, so a soft delete of one of them waits for the inserting transaction and its cascade then
+-- finds the new row. Rows that already reference a parent when it is soft-deleted are untouched, and
+-- the engine's own writes (restore, audit restore, a job's chunks: the role deletion_owner, and
+-- superusers) are not checked: the triggers' WHEN clause lets them through without a call.
+-- A root that a deletion job will hard-delete later is not hidden, and rows may still be added under
+-- it until the job runs; the job takes them with the tree (docs/jobs.md).
+
+-- The foreign keys of a table into soft-delete tables, with their column lists: what the triggers
+-- check. Computed when the table is wired; the trigger arguments carry the constraint names.
+CREATE OR REPLACE FUNCTION deletion.live_parent_keys(child regclass)
+RETURNS TABLE (constraint_name name, parent regclass, child_columns name[], parent_columns name[])
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT con.conname, con.confrelid::regclass,
+         ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
+         ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)
+    FROM pg_constraint con
+   WHERE con.contype = 'f' AND con.conrelid = child AND con.conparentid = 0
+     AND con.confrelid IN (SELECT t FROM deletion.soft_delete_tables() t)
+   ORDER BY con.conname
+$$;
+COMMENT ON FUNCTION deletion.live_parent_keys(regclass) IS 'The foreign keys of a table that reference soft-delete tables, with their columns (what deletion_05_live_parent checks).';
+
+-- The first row of `source` (an alias over the new rows) whose parent through the named foreign key
+-- is soft-deleted, raised as a foreign-key violation. Locks the parents it finds active FOR SHARE.
+CREATE OR REPLACE FUNCTION deletion.refuse_deleted_parents(child regclass, key_names name[], source text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  fk record;
+  offending jsonb;
+  parent_op uuid;
+BEGIN
+  FOR fk IN SELECT * FROM deletion.live_parent_keys(child) k WHERE k.constraint_name = ANY (key_names) LOOP
+    EXECUTE format('SELECT to_jsonb(n), p.deletion_op FROM %1$s n JOIN %2$s p ON %3$s '
+                   'WHERE p.deleted_at IS NOT NULL LIMIT 1',
+                   source, fk.parent, deletion.columns_equal('n', fk.child_columns, 'p', fk.parent_columns))
+       INTO offending, parent_op;
+    IF offending IS NOT NULL THEN
+      IF deletion.caller_is_admin() THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', child::text, fk.constraint_name
+          USING ERRCODE = '23503',
+                DETAIL = format('Key (%s)=(%s) refers to a soft-deleted row of table "%s" (operation %s).',
+                                array_to_string(fk.child_columns, ', '),
+                                (SELECT string_agg(offending ->> c, ', ') FROM unnest(fk.child_columns) c),
+                                fk.parent::text, parent_op),
+                HINT = format('restore the parent first: SELECT deletion.restore(%L::uuid)', parent_op);
+      END IF;
+      RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', child::text, fk.constraint_name
+        USING ERRCODE = '23503',
+              DETAIL = format('Key (%s)=(%s) is not present in table "%s".',
+                              array_to_string(fk.child_columns, ', '),
+                              (SELECT string_agg(offending ->> c, ', ') FROM unnest(fk.child_columns) c),
+                              fk.parent::text);
+    END IF;
+    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s n) FOR SHARE OF p) locked',
+                   fk.parent, deletion.column_list('p', fk.parent_columns), deletion.column_list('n', fk.child_columns), source);
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.refuse_deleted_parents(regclass, name[], text) IS 'Raises 23503 when a new row references a soft-deleted parent through one of the named foreign keys; locks active parents FOR SHARE.';
+
+-- AFTER INSERT, per statement: the inserted rows (transition table new_rows). Arguments: the names of
+-- the foreign keys to check. SECURITY DEFINER: it must see deleted parents, which the inserting role
+-- may not.
+CREATE OR REPLACE FUNCTION deletion.live_parent_on_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_insert'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_insert'::regproc);
+  END IF;
+  PERFORM deletion.refuse_deleted_parents(TG_RELID::regclass, TG_ARGV::name[], 'new_rows');
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION deletion.live_parent_on_insert() IS 'Trigger deletion_05_live_parent: refuses inserted rows that reference a soft-deleted parent (23503).';
+
+-- BEFORE UPDATE OF the foreign-key columns, per row, when they change: the new row, as a one-row
+-- relation. Arguments as above.
+CREATE OR REPLACE FUNCTION deletion.live_parent_on_update()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_update'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_update'::regproc);
+  END IF;
+  PERFORM deletion.refuse_deleted_parents(TG_RELID::regclass, TG_ARGV::name[],
+                                          format('jsonb_populate_record(NULL::%s, %L::jsonb)', TG_RELID::regclass, to_jsonb(NEW)));
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION deletion.live_parent_on_update() IS 'Trigger deletion_05_live_parent_update: refuses moving a row under a soft-deleted parent (23503).';
+
+-- The per-table wiring: both triggers when the table has foreign keys into soft-delete tables, none
+-- otherwise. Called by deletion.rewire() for every registered table, and for the tables that
+-- reference a table whose soft delete is turned on or off.
+CREATE OR REPLACE FUNCTION deletion.wire_live_parents(target regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  key_names text;
+  fk_columns name[];
+  wanted_insert text;
+  wanted_update text;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete')
+     OR deletion.policy_of(target) IS NULL THEN
+    key_names := NULL;
+  ELSE
+    SELECT string_agg(quote_literal(k.constraint_name), ', ' ORDER BY k.constraint_name),
+           ARRAY(SELECT DISTINCT c FROM deletion.live_parent_keys(target) k2, unnest(k2.child_columns) c ORDER BY c)
+      INTO key_names, fk_columns
+      FROM deletion.live_parent_keys(target) k;
+  END IF;
+  IF key_names IS NULL THEN
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = target AND tgname LIKE 'deletion\_05\_live\_parent%') THEN
+      EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);
+      EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent_update ON %s', target);
+    END IF;
+    RETURN;
+  END IF;
+  wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
+                          'FOR EACH STATEMENT WHEN (NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
+                          'EXECUTE FUNCTION deletion.live_parent_on_insert(%s)', target, key_names);
+  wanted_update := format('CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF %s ON %s FOR EACH ROW '
+                          'WHEN ((%s) IS DISTINCT FROM (%s) AND NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
+                          'EXECUTE FUNCTION deletion.live_parent_on_update(%s)',
+                          deletion.column_list(NULL, fk_columns), target,
+                          deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);
+  EXECUTE wanted_insert;
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent_update ON %s', target);
+  EXECUTE wanted_update;
+END
+$$;
+COMMENT ON FUNCTION deletion.wire_live_parents(regclass) IS 'Installs (or removes) the triggers that refuse new rows under soft-deleted parents on one table (idempotent; called by deletion.rewire()).';
+
+-- The tables whose rows reference the given table: rewired when its soft delete is turned on or off.
+CREATE OR REPLACE FUNCTION deletion.referencing_tables(parent regclass)
+RETURNS SETOF regclass
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT DISTINCT con.conrelid::regclass FROM pg_constraint con
+   WHERE con.contype = 'f' AND con.confrelid = parent AND con.conparentid = 0
+$$;
+COMMENT ON FUNCTION deletion.referencing_tables(regclass) IS 'The tables with a foreign key to the given table.';
