@@ -82,43 +82,55 @@ AS $$
       FROM cascade_paths p
       JOIN deletion.foreign_keys fk ON fk.parent = p.tip AND fk.on_delete = 'cascade'
      WHERE fk.child::oid <> ALL (p.path)
+  ), views AS (
+    -- Views and materialized views; invoker: a view with security_invoker (a materialized view never
+    -- is: its snapshot is taken with its owner's rights).
+    SELECT c.oid, c.relkind, c.relowner, c.relnamespace, c.relacl,
+           c.relkind = 'v' AND coalesce((SELECT o.option_value::boolean FROM pg_options_to_table(c.reloptions) o
+                                          WHERE o.option_name = 'security_invoker'), false) AS invoker
+      FROM pg_class c
+     WHERE c.relkind IN ('v', 'm')
   ), view_reads AS (
-    -- Every view and materialized view with each relation it reads: directly (the relations its
-    -- rewrite rule depends on) or through plain views, however deep.
-    SELECT r.ev_class AS view_oid, d.refobjid AS read_oid
-      FROM pg_rewrite r
-      JOIN pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm')
+    -- Every view and materialized view with each relation it reads, directly (the relations its
+    -- rewrite rule depends on) or through plain views however deep, and the role whose rights that
+    -- relation is read with: the owner of the innermost view on the way that is not security_invoker,
+    -- 0 when there is none (the reader's own rights).
+    SELECT v.oid AS view_oid, d.refobjid AS read_oid, CASE WHEN v.invoker THEN 0::oid ELSE v.relowner END AS rights
+      FROM views v
+      JOIN pg_rewrite r ON r.ev_class = v.oid
       JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                       AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
     UNION
-    SELECT vr.view_oid, d.refobjid
+    SELECT vr.view_oid, d.refobjid, CASE WHEN w.invoker THEN vr.rights ELSE w.relowner END
       FROM view_reads vr
-      JOIN pg_class v ON v.oid = vr.read_oid AND v.relkind = 'v'
-      JOIN pg_rewrite r ON r.ev_class = v.oid
+      JOIN views w ON w.oid = vr.read_oid AND w.relkind = 'v'
+      JOIN pg_rewrite r ON r.ev_class = w.oid
       JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                       AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
   ), soft_readers AS (
     -- Views and materialized views outside the engine that read a soft-delete table and that a role
     -- other than their owner, superusers and deletion_admin members may SELECT from (PUBLIC, or a
     -- role granted SELECT on the view or one of its columns that is no member of deletion_admin).
-    -- bypassed: the soft-delete tables that the view's owner reads without row-level security (a
-    -- superuser, a BYPASSRLS role, the table's owner or a member of it when the table does not FORCE
-    -- ROW LEVEL SECURITY, or any role when the table has row-level security off).
-    SELECT v.oid AS view_oid, v.relkind, v.relowner,
-           coalesce((SELECT o.option_value::boolean FROM pg_options_to_table(v.reloptions) o
-                      WHERE o.option_name = 'security_invoker'), false) AS security_invoker,
+    -- bypassed: the soft-delete tables read with the rights of a role that row-level security does
+    -- not bind there (rights_of: those roles): a superuser, a BYPASSRLS role, the table's owner or a
+    -- member of it when the table does not FORCE ROW LEVEL SECURITY, any role when it is off.
+    SELECT v.oid AS view_oid, v.relkind, v.relowner, v.invoker,
            pg_get_viewdef(v.oid) ~* '\mdeleted_at IS NULL\M' AS filters_deleted,
            string_agg(DISTINCT s.rel::text, ', ' ORDER BY s.rel::text) AS soft_tables,
-           string_agg(DISTINCT s.rel::text, ', ' ORDER BY s.rel::text)
-             FILTER (WHERE own.rolsuper OR own.rolbypassrls OR NOT t.relrowsecurity
-                        OR (NOT t.relforcerowsecurity AND pg_has_role(v.relowner, t.relowner, 'USAGE'))) AS bypassed,
+           string_agg(DISTINCT s.rel::text, ', ' ORDER BY s.rel::text) FILTER (WHERE bp.bypasses) AS bypassed,
+           string_agg(DISTINCT vr.rights::regrole::text, ', ' ORDER BY vr.rights::regrole::text) FILTER (WHERE bp.bypasses) AS rights_of,
            rd.readers
-      FROM pg_class v
+      FROM views v
       JOIN pg_namespace n ON n.oid = v.relnamespace
-      JOIN pg_roles own ON own.oid = v.relowner
       JOIN view_reads vr ON vr.view_oid = v.oid
       JOIN soft_tables s ON s.rel = vr.read_oid
       JOIN pg_class t ON t.oid = vr.read_oid
+      LEFT JOIN pg_roles rr ON rr.oid = vr.rights
+      CROSS JOIN LATERAL (
+        SELECT vr.rights <> 0
+               AND (rr.rolsuper OR rr.rolbypassrls OR NOT t.relrowsecurity
+                    OR (NOT t.relforcerowsecurity AND pg_has_role(vr.rights, t.relowner, 'USAGE'))) AS bypasses
+      ) bp
       CROSS JOIN LATERAL (
         SELECT string_agg(DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END, ', '
                           ORDER BY CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END) AS readers
@@ -130,11 +142,10 @@ AS $$
          WHERE g.privilege_type = 'SELECT' AND g.grantee <> v.relowner
            AND CASE WHEN g.grantee = 0 THEN true ELSE NOT pg_has_role(g.grantee, 'deletion_admin', 'MEMBER') END
       ) rd
-     WHERE v.relkind IN ('v', 'm')
-       AND v.relnamespace IN (SELECT deletion.linted_schemas())
+     WHERE v.relnamespace IN (SELECT deletion.linted_schemas())
        AND n.nspname NOT IN (SELECT deletion.engine_schemas()) AND n.nspname <> 'deletion_work'
        AND rd.readers IS NOT NULL
-     GROUP BY v.oid, v.relkind, v.relowner, v.reloptions, rd.readers
+     GROUP BY v.oid, v.relkind, v.relowner, v.invoker, rd.readers
   ), definers AS (
     -- SECURITY DEFINER functions (trigger functions aside: nobody calls those, and nobody needs
     -- EXECUTE on them to fire them), with the roles other than their owner, superusers and
@@ -239,16 +250,17 @@ AS $$
     FROM soft_tables s JOIN pg_class c ON c.oid = s.rel
    WHERE NOT c.relrowsecurity OR NOT EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid = s.rel)
   UNION ALL
-  -- A view over a soft-delete table that runs with the rights of an owner who bypasses row-level
-  -- security (views do, unless security_invoker), readable by roles that must not see the trash.
+  -- A view over a soft-delete table that reads it with the rights of a role row-level security does
+  -- not bind (its owner, or the owner of a view it reads through: views run as their owner unless
+  -- security_invoker), readable by roles that must not see the trash.
   SELECT 'error', 'view_shows_deleted_rows', format('%s', v.view_oid::regclass),
-         format('view %s runs with the rights of its owner %s, who bypasses row-level security on soft-delete %s %s, so it shows deleted rows to the roles that may read it: %s',
-                v.view_oid::regclass, v.relowner::regrole, CASE WHEN v.bypassed LIKE '%,%' THEN 'tables' ELSE 'table' END,
-                v.bypassed, v.readers),
-         format('ALTER VIEW %s SET (security_invoker = true); (its readers then need SELECT on %s themselves, and row-level security hides deleted rows from them), or add WHERE deleted_at IS NULL to its definition',
+         format('view %s reads soft-delete %s %s with the rights of %s, which row-level security does not bind there (a view runs as its owner unless it is security_invoker), so it shows deleted rows to the roles that may read it: %s',
+                v.view_oid::regclass, CASE WHEN v.bypassed LIKE '%,%' THEN 'tables' ELSE 'table' END, v.bypassed,
+                v.rights_of, v.readers),
+         format('ALTER VIEW %s SET (security_invoker = true); (likewise for the views it reads the table through, if any; its readers then need SELECT on %s themselves, and row-level security hides deleted rows from them), or add WHERE deleted_at IS NULL to its definition',
                 v.view_oid::regclass, v.bypassed)
     FROM soft_readers v
-   WHERE v.relkind = 'v' AND NOT v.security_invoker AND NOT v.filters_deleted AND v.bypassed IS NOT NULL
+   WHERE v.relkind = 'v' AND NOT v.invoker AND NOT v.filters_deleted AND v.bypassed IS NOT NULL
   UNION ALL
   -- A materialized view over a soft-delete table: a snapshot, taken with its owner's rights, that
   -- keeps every row deleted since it was taken, readable by roles that must not see the trash.

@@ -4,7 +4,7 @@
 -- deletion_app); the application role sees the deleted row through it, lint reports it, and once
 -- fixed it is neither reported nor shows the deleted row.
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 
 -- The example product, as migrated: its pre-deletion check is SECURITY DEFINER, executable by PUBLIC
 -- (the default) and by deletion_app, and counts rows of soft-delete tables. Until the product's
@@ -24,6 +24,7 @@ SELECT matches((SELECT problem FROM deletion.lint() WHERE rule = 'definer_sees_d
 \i test/fixtures/lab_schema.sql
 CREATE ROLE lint321_owner NOLOGIN;
 CREATE ROLE lint321_analyst NOLOGIN;
+CREATE ROLE lint321_admin NOLOGIN IN ROLE deletion_admin;
 CREATE ROLE lint321_app LOGIN IN ROLE deletion_app;
 ALTER TABLE lab.documents OWNER TO lint321_owner;
 SELECT deletion.enable_soft_delete('lab.documents');
@@ -31,7 +32,7 @@ GRANT USAGE ON SCHEMA lab TO lint321_owner, lint321_analyst, lint321_app;
 GRANT SELECT ON lab.people TO lint321_owner;
 CREATE SCHEMA reports AUTHORIZATION lint321_owner;
 GRANT USAGE ON SCHEMA reports TO lint321_app, deletion_admin;
-GRANT USAGE, CREATE ON SCHEMA reports TO lint321_analyst;
+GRANT USAGE, CREATE ON SCHEMA reports TO lint321_analyst, lint321_admin;
 
 INSERT INTO lab.orgs (id, name) VALUES ('a0000000-0000-4000-8000-000000000000', 'A');
 INSERT INTO lab.folders (org_id, id, name) VALUES ('a0000000-0000-4000-8000-000000000000', 1, 'one');
@@ -82,7 +83,19 @@ RESET ROLE;
 -- A view owned by a role that row-level security binds: it shows what its owner sees.
 SET LOCAL ROLE lint321_analyst;
 CREATE VIEW reports.analyst_slugs AS SELECT id, slug FROM lab.documents;
-GRANT SELECT ON reports.analyst_slugs TO lint321_app;
+GRANT SELECT ON reports.analyst_slugs TO lint321_app, lint321_owner;
+RESET ROLE;
+-- Through a view, the rights the table is read with are those of the innermost view's owner: the
+-- table owner's view over the analyst's view shows what the analyst sees ...
+SET LOCAL ROLE lint321_owner;
+CREATE VIEW reports.owner_over_analyst AS SELECT slug FROM reports.analyst_slugs;
+GRANT SELECT ON reports.owner_over_analyst TO lint321_app;
+RESET ROLE;
+-- ... and an admin's view (row-level security binds it) over the table owner's admin-only view shows
+-- the deleted rows to the application role.
+SET LOCAL ROLE lint321_admin;
+CREATE VIEW reports.admin_over_owner AS SELECT slug FROM reports.admin_document_slugs;
+GRANT SELECT ON reports.admin_over_owner TO lint321_app;
 RESET ROLE;
 
 CREATE TEMP TABLE findings AS SELECT * FROM deletion.lint() WHERE object LIKE 'reports.%';
@@ -92,6 +105,7 @@ SELECT results_eq($$ SELECT rule, object FROM findings ORDER BY rule, object $$,
             ('definer_sees_deleted_rows', 'reports.document_count()'),
             ('definer_sees_deleted_rows', 'reports.document_slug_list()'),
             ('matview_shows_deleted_rows', 'reports.document_snapshot'),
+            ('view_shows_deleted_rows', 'reports.admin_over_owner'),
             ('view_shows_deleted_rows', 'reports.document_ids'),
             ('view_shows_deleted_rows', 'reports.document_slugs'),
             ('view_shows_deleted_rows', 'reports.slugs_of_slugs') $$,
@@ -101,13 +115,15 @@ SELECT is((SELECT array_agg(DISTINCT severity || ' ' || rule ORDER BY severity |
                 'warning definer_sees_deleted_rows'],
           'views and PUBLIC definers are errors; a definer that reads a soft-delete table (a heuristic) is a warning');
 SELECT is((SELECT problem FROM findings WHERE object = 'reports.document_slugs'),
-          'view reports.document_slugs runs with the rights of its owner lint321_owner, who bypasses row-level security on soft-delete table lab.documents, so it shows deleted rows to the roles that may read it: lint321_app',
+          'view reports.document_slugs reads soft-delete table lab.documents with the rights of lint321_owner, which row-level security does not bind there (a view runs as its owner unless it is security_invoker), so it shows deleted rows to the roles that may read it: lint321_app',
           'a view: who owns it, which table, who reads it');
 SELECT matches((SELECT fix FROM findings WHERE object = 'reports.document_slugs'),
                '^ALTER VIEW reports\.document_slugs SET \(security_invoker = true\);.* or add WHERE deleted_at IS NULL to its definition$',
                'the fix: security_invoker, or filter deleted rows');
 SELECT matches((SELECT problem FROM findings WHERE object = 'reports.slugs_of_slugs'), 'soft-delete table lab\.documents',
                'a view reading the table through another view is found');
+SELECT matches((SELECT problem FROM findings WHERE object = 'reports.admin_over_owner'), 'with the rights of lint321_owner, ',
+               'and one whose own owner is bound by row-level security, with the rights of the inner view''s owner');
 SELECT matches((SELECT problem FROM findings WHERE object = 'reports.document_ids'), 'may read it: lint321_app$',
                'so is a view with SELECT on one column granted');
 SELECT matches((SELECT fix FROM findings WHERE rule = 'matview_shows_deleted_rows'),
@@ -140,6 +156,10 @@ SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.live_document_snaps
           'nor does the filtered materialized view');
 SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.analyst_slugs), ARRAY['kept'],
           'nor the view of an owner that row-level security binds');
+SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.owner_over_analyst), ARRAY['kept'],
+          'nor the table owner''s view over that view');
+SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.admin_over_owner), ARRAY['gone', 'kept'],
+          'but the admin''s view over the table owner''s view does');
 RESET ROLE;
 
 -- Fixed: the view runs as its reader, the definer functions are revoked.
@@ -153,7 +173,7 @@ RESET ROLE;
 SELECT is_empty($$ SELECT * FROM deletion.lint()
                     WHERE object IN ('reports.document_slugs', 'reports.document_slug_list()', 'reports.people_count()') $$,
                 'the security_invoker view and the revoked functions are no longer reported');
-SELECT is((SELECT count(*) FROM deletion.lint() WHERE object LIKE 'reports.%'), 4::bigint, 'the hazards left alone still are');
+SELECT is((SELECT count(*) FROM deletion.lint() WHERE object LIKE 'reports.%'), 5::bigint, 'the hazards left alone still are');
 
 SET LOCAL ROLE lint321_app;
 SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.document_slugs), ARRAY['kept'],
