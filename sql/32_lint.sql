@@ -127,9 +127,9 @@ AS $$
       JOIN pg_class t ON t.oid = vr.read_oid
       LEFT JOIN pg_roles rr ON rr.oid = vr.rights
       CROSS JOIN LATERAL (
-        SELECT vr.rights <> 0
-               AND (rr.rolsuper OR rr.rolbypassrls OR NOT t.relrowsecurity
-                    OR (NOT t.relforcerowsecurity AND pg_has_role(vr.rights, t.relowner, 'USAGE'))) AS bypasses
+        SELECT CASE WHEN vr.rights = 0 THEN false
+                    ELSE rr.rolsuper OR rr.rolbypassrls OR NOT t.relrowsecurity
+                         OR (NOT t.relforcerowsecurity AND pg_has_role(vr.rights, t.relowner, 'USAGE')) END AS bypasses
       ) bp
       CROSS JOIN LATERAL (
         SELECT string_agg(DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END, ', '
