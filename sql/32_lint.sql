@@ -5,7 +5,10 @@
 --
 -- What is linted: every schema except PostgreSQL's own, the runner's bookkeeping (deletion_kit) and
 -- pgTAP (tap). The engine's schemas (deletion, audit) are linted like any other, except that their
--- tables need no row in the policy registry: they are the engine's own state, deleted by the engine.
+-- tables need no row in the policy registry: they are the engine's own state, deleted by the engine;
+-- their views (and deletion_work's scratch tables) are left out of the rules on views that show
+-- deleted rows, and their functions, for now, out of the rule on SECURITY DEFINER functions
+-- executable by PUBLIC.
 
 -- The schemas the linter reads.
 CREATE OR REPLACE FUNCTION deletion.linted_schemas()
@@ -32,7 +35,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.engine_schemas() IS 'The engine''s schemas; their tables are exempt from the "no deletion policy" rule.';
 
--- True when the registry says the table is a soft-delete table (column soft_delete, issue 3).
+-- True when the registry says the table is a soft-delete table (column soft_delete).
 CREATE OR REPLACE FUNCTION deletion.is_soft_delete_table(target regclass)
 RETURNS boolean
 LANGUAGE sql
@@ -46,7 +49,7 @@ COMMENT ON FUNCTION deletion.is_soft_delete_table(regclass) IS 'True for tables 
 -- Every finding, one row each:
 --   severity  error (lint fails) or warning
 --   rule      the rule's name (docs/lint.md)
---   object    the table, constraint, index or function concerned
+--   object    the table, constraint, index, view or function concerned
 --   problem   what is wrong, in a sentence
 --   fix       what to do, often the SQL
 CREATE OR REPLACE FUNCTION deletion.lint(max_cascade_depth integer DEFAULT 6)
@@ -79,6 +82,106 @@ AS $$
       FROM cascade_paths p
       JOIN deletion.foreign_keys fk ON fk.parent = p.tip AND fk.on_delete = 'cascade'
      WHERE fk.child::oid <> ALL (p.path)
+  ), views AS (
+    -- Views and materialized views; invoker: a view with security_invoker (a materialized view never
+    -- is: its snapshot is taken with its owner's rights).
+    SELECT c.oid, c.relkind, c.relowner, c.relnamespace, c.relacl,
+           c.relkind = 'v' AND coalesce((SELECT o.option_value::boolean FROM pg_options_to_table(c.reloptions) o
+                                          WHERE o.option_name = 'security_invoker'), false) AS invoker
+      FROM pg_class c
+     WHERE c.relkind IN ('v', 'm')
+  ), view_reads AS (
+    -- Every view and materialized view with each relation it reads, directly (the relations its
+    -- rewrite rule depends on) or through plain views however deep, and the role whose rights that
+    -- relation is read with: the owner of the innermost view on the way that is not security_invoker,
+    -- 0 when there is none (the reader's own rights).
+    SELECT v.oid AS view_oid, d.refobjid AS read_oid, CASE WHEN v.invoker THEN 0::oid ELSE v.relowner END AS rights
+      FROM views v
+      JOIN pg_rewrite r ON r.ev_class = v.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+    UNION
+    SELECT vr.view_oid, d.refobjid, CASE WHEN w.invoker THEN vr.rights ELSE w.relowner END
+      FROM view_reads vr
+      JOIN views w ON w.oid = vr.read_oid AND w.relkind = 'v'
+      JOIN pg_rewrite r ON r.ev_class = w.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+  ), soft_readers AS (
+    -- Views and materialized views outside the engine that read a soft-delete table and that a role
+    -- other than their owner, superusers and deletion_admin members may SELECT from (PUBLIC, or a
+    -- role granted SELECT on the view or one of its columns that is no member of deletion_admin).
+    -- bypassed: the soft-delete tables read with the rights of a role that row-level security does
+    -- not bind there (rights_of: those roles): a superuser, a BYPASSRLS role, the table's owner or a
+    -- member of it when the table does not FORCE ROW LEVEL SECURITY, any role when it is off.
+    SELECT v.oid AS view_oid, v.relkind, v.relowner, v.invoker,
+           pg_get_viewdef(v.oid) ~* '\mdeleted_at IS NULL\M' AS filters_deleted,
+           string_agg(DISTINCT s.rel::text, ', ' ORDER BY s.rel::text) AS soft_tables,
+           string_agg(DISTINCT s.rel::text, ', ' ORDER BY s.rel::text) FILTER (WHERE bp.bypasses) AS bypassed,
+           string_agg(DISTINCT vr.rights::regrole::text, ', ' ORDER BY vr.rights::regrole::text) FILTER (WHERE bp.bypasses) AS rights_of,
+           rd.readers
+      FROM views v
+      JOIN pg_namespace n ON n.oid = v.relnamespace
+      JOIN view_reads vr ON vr.view_oid = v.oid
+      JOIN soft_tables s ON s.rel = vr.read_oid
+      JOIN pg_class t ON t.oid = vr.read_oid
+      LEFT JOIN pg_roles rr ON rr.oid = vr.rights
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN vr.rights = 0 THEN false
+                    ELSE rr.rolsuper OR rr.rolbypassrls OR NOT t.relrowsecurity
+                         OR (NOT t.relforcerowsecurity AND pg_has_role(vr.rights, t.relowner, 'USAGE')) END AS bypasses
+      ) bp
+      CROSS JOIN LATERAL (
+        SELECT string_agg(DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END, ', '
+                          ORDER BY CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END) AS readers
+          FROM (SELECT a.grantee, a.privilege_type FROM aclexplode(coalesce(v.relacl, acldefault('r', v.relowner))) a
+                UNION ALL
+                SELECT a.grantee, a.privilege_type
+                  FROM pg_attribute col, aclexplode(col.attacl) a
+                 WHERE col.attrelid = v.oid AND col.attnum > 0 AND NOT col.attisdropped AND col.attacl IS NOT NULL) g
+         WHERE g.privilege_type = 'SELECT' AND g.grantee <> v.relowner
+           AND CASE WHEN g.grantee = 0 THEN true ELSE NOT pg_has_role(g.grantee, 'deletion_admin', 'MEMBER') END
+      ) rd
+     WHERE v.relnamespace IN (SELECT deletion.linted_schemas())
+       AND n.nspname NOT IN (SELECT deletion.engine_schemas()) AND n.nspname <> 'deletion_work'
+       AND rd.readers IS NOT NULL
+     GROUP BY v.oid, v.relkind, v.relowner, v.invoker, rd.readers
+  ), definers AS (
+    -- SECURITY DEFINER functions (trigger functions aside: nobody calls those, and nobody needs
+    -- EXECUTE on them to fire them), with the roles other than their owner, superusers and
+    -- deletion_admin members that may call them (public_executes: PUBLIC is one of them).
+    SELECT p.oid, p.proowner, n.nspname AS schema_name, p.prosrc, rx.callers, rx.public_executes
+      FROM pg_proc p
+      JOIN pg_namespace n ON n.oid = p.pronamespace
+      CROSS JOIN LATERAL (
+        SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, ', '
+                          ORDER BY CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END) AS callers,
+               coalesce(bool_or(a.grantee = 0), false) AS public_executes
+          FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+         WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+           AND CASE WHEN a.grantee = 0 THEN true ELSE NOT pg_has_role(a.grantee, 'deletion_admin', 'MEMBER') END
+      ) rx
+     WHERE p.prosecdef
+       AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+       AND p.pronamespace IN (SELECT deletion.linted_schemas())
+  ), definer_reads AS (
+    -- The soft-delete tables a SECURITY DEFINER function reads as an owner that bypasses row-level
+    -- security on them. "Reads" is a heuristic: the table's name appears in the function's body as a
+    -- word (qualified or not, in a query or a comment), or the body depends on it (a BEGIN ATOMIC
+    -- body); a body that says deleted_at IS NULL somewhere is taken to filter deleted rows itself.
+    SELECT f.oid, string_agg(s.rel::text, ', ' ORDER BY s.rel::text) AS soft_tables
+      FROM definers f
+      JOIN pg_roles own ON own.oid = f.proowner
+      JOIN soft_tables s ON true
+      JOIN pg_class t ON t.oid = s.rel
+     WHERE coalesce(f.prosrc, '') !~* '\mdeleted_at IS NULL\M'
+       AND (coalesce(f.prosrc, '') ~* ('\m' || regexp_replace(t.relname, '([^[:alnum:]_])', '\\\1', 'g') || '\M')
+            OR EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = f.oid
+                          AND d.refclassid = 'pg_class'::regclass AND d.refobjid = s.rel))
+       AND (own.rolsuper OR own.rolbypassrls OR NOT t.relrowsecurity
+            OR (NOT t.relforcerowsecurity AND pg_has_role(f.proowner, t.relowner, 'USAGE')))
+     GROUP BY f.oid
   )
   -- A foreign key with no index on its referencing columns: every delete of a parent row scans the child.
   SELECT 'error', 'unindexed_foreign_key', format('%s.%I', k.child, k.constraint_name),
@@ -146,9 +249,53 @@ AS $$
          format('wire it: SELECT deletion.rewire(); or enable row-level security with a policy USING (deleted_at IS NULL) on %s', s.rel)
     FROM soft_tables s JOIN pg_class c ON c.oid = s.rel
    WHERE NOT c.relrowsecurity OR NOT EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid = s.rel)
+  UNION ALL
+  -- A view over a soft-delete table that reads it with the rights of a role row-level security does
+  -- not bind (its owner, or the owner of a view it reads through: views run as their owner unless
+  -- security_invoker), readable by roles that must not see the trash.
+  SELECT 'error', 'view_shows_deleted_rows', format('%s', v.view_oid::regclass),
+         format('view %s reads soft-delete %s %s with the rights of %s, which row-level security does not bind there (a view runs as its owner unless it is security_invoker), so it shows deleted rows to the roles that may read it: %s',
+                v.view_oid::regclass, CASE WHEN v.bypassed LIKE '%,%' THEN 'tables' ELSE 'table' END, v.bypassed,
+                v.rights_of, v.readers),
+         format('ALTER VIEW %s SET (security_invoker = true); (likewise for the views it reads the table through, if any; its readers then need SELECT on %s themselves, and row-level security hides deleted rows from them), or add WHERE deleted_at IS NULL to its definition',
+                v.view_oid::regclass, v.bypassed)
+    FROM soft_readers v
+   WHERE v.relkind = 'v' AND NOT v.invoker AND NOT v.filters_deleted AND v.bypassed IS NOT NULL
+  UNION ALL
+  -- A materialized view over a soft-delete table: a snapshot, taken with its owner's rights, that
+  -- keeps every row deleted since it was taken, readable by roles that must not see the trash.
+  SELECT 'error', 'matview_shows_deleted_rows', format('%s', v.view_oid::regclass),
+         format('materialized view %s is a snapshot of soft-delete %s %s and its definition does not filter deleted_at IS NULL, so it shows deleted rows to the roles that may read it: %s',
+                v.view_oid::regclass, CASE WHEN v.soft_tables LIKE '%,%' THEN 'tables' ELSE 'table' END, v.soft_tables, v.readers),
+         format('add WHERE deleted_at IS NULL to its definition and REFRESH MATERIALIZED VIEW %s after soft deletes (rows deleted since the last refresh still show), or REVOKE SELECT ON %s FROM %s;',
+                v.view_oid::regclass, v.view_oid::regclass, v.readers)
+    FROM soft_readers v
+   WHERE v.relkind = 'm' AND NOT v.filters_deleted
+  UNION ALL
+  -- A SECURITY DEFINER function that reads a soft-delete table as an owner who bypasses row-level
+  -- security, callable by roles that must not see the trash (found by the table's name in its body).
+  SELECT 'warning', 'definer_sees_deleted_rows', format('%s', f.oid::regprocedure),
+         format('SECURITY DEFINER function %s reads soft-delete %s %s (its body names %s) as its owner %s, who bypasses row-level security, so it sees deleted rows; the roles that may call it: %s',
+                f.oid::regprocedure, CASE WHEN r.soft_tables LIKE '%,%' THEN 'tables' ELSE 'table' END, r.soft_tables,
+                CASE WHEN r.soft_tables LIKE '%,%' THEN 'them' ELSE 'it' END, f.proowner::regrole, f.callers),
+         format('make it SECURITY INVOKER (ALTER FUNCTION %s SECURITY INVOKER;), or filter deleted_at IS NULL in its queries, or REVOKE EXECUTE ON FUNCTION %s FROM %s; and grant it to deletion_admin only',
+                f.oid::regprocedure, f.oid::regprocedure, f.callers)
+    FROM definers f JOIN definer_reads r ON r.oid = f.oid
+   WHERE f.callers IS NOT NULL
+  UNION ALL
+  -- A SECURITY DEFINER function every role may call (PUBLIC has EXECUTE, the default for a new
+  -- function): anyone runs it with its owner's rights. The engine's schemas are left out until the
+  -- engine revokes PUBLIC's EXECUTE from all its functions.
+  SELECT 'error', 'definer_executable_by_public', format('%s', f.oid::regprocedure),
+         format('SECURITY DEFINER function %s runs with the rights of its owner %s and every role may call it: EXECUTE is granted to PUBLIC (the default for a new function)',
+                f.oid::regprocedure, f.proowner::regrole),
+         format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC; then GRANT EXECUTE ON FUNCTION %s TO the roles that need it (in the migration that creates it)',
+                f.oid::regprocedure, f.oid::regprocedure)
+    FROM definers f
+   WHERE f.public_executes AND f.schema_name NOT IN (SELECT deletion.engine_schemas())
   ORDER BY 1, 2, 3
 $$;
-COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security.';
+COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';
 
 GRANT EXECUTE ON FUNCTION deletion.linted_schemas(), deletion.engine_schemas(), deletion.is_soft_delete_table(regclass),
                           deletion.lint(integer)
