@@ -37,46 +37,50 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.live_parent_keys(regclass) IS 'The foreign keys of a table that reference soft-delete tables, with their columns (what deletion_05_live_parent checks).';
 
--- The first row of `source` (an alias over the new rows) whose parent through the named foreign key
--- is soft-deleted, raised as a foreign-key violation. Locks the parents it finds active FOR SHARE.
-CREATE OR REPLACE FUNCTION deletion.refuse_deleted_parents(child regclass, key_names name[], source text)
+-- The two statements that check one foreign key of the new rows in `source` (the trigger's
+-- transition table, or the one-row relation of an updated row, $1): the first offending row and its
+-- parent's operation, and the lock on the parents that are active. Built by the trigger function and
+-- run there, where the transition table is visible.
+CREATE OR REPLACE FUNCTION deletion.live_parent_checks(fk record, source text, OUT find_deleted text, OUT lock_active text)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  find_deleted := format('SELECT to_jsonb(n), p.deletion_op FROM %1$s n JOIN %2$s p ON %3$s WHERE p.deleted_at IS NOT NULL LIMIT 1',
+                         source, fk.parent, deletion.columns_equal('n', fk.child_columns, 'p', fk.parent_columns));
+  lock_active := format('SELECT count(*) FROM (SELECT 1 FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s n) FOR SHARE OF p) locked',
+                        fk.parent, deletion.column_list('p', fk.parent_columns), deletion.column_list('n', fk.child_columns), source);
+END
+$$;
+COMMENT ON FUNCTION deletion.live_parent_checks(record, text) IS 'The statements that find a new row under a soft-deleted parent, and lock the active parents FOR SHARE, for one foreign key.';
+
+-- The refusal: the foreign key's own words to a role that may not see deleted rows; an admin (the
+-- calling role) is told the parent is soft-deleted, which key, and by which operation.
+CREATE OR REPLACE FUNCTION deletion.refuse_deleted_parent(child regclass, fk record, offending jsonb, parent_op uuid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  fk record;
-  offending jsonb;
-  parent_op uuid;
+  key_values text := (SELECT string_agg(offending ->> c, ', ' ORDER BY n) FROM unnest(fk.child_columns) WITH ORDINALITY AS u(c, n));
 BEGIN
-  FOR fk IN SELECT * FROM deletion.live_parent_keys(child) k WHERE k.constraint_name = ANY (key_names) LOOP
-    EXECUTE format('SELECT to_jsonb(n), p.deletion_op FROM %1$s n JOIN %2$s p ON %3$s '
-                   'WHERE p.deleted_at IS NOT NULL LIMIT 1',
-                   source, fk.parent, deletion.columns_equal('n', fk.child_columns, 'p', fk.parent_columns))
-       INTO offending, parent_op;
-    IF offending IS NOT NULL THEN
-      IF deletion.caller_is_admin() THEN
-        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', child::text, fk.constraint_name
-          USING ERRCODE = '23503',
-                DETAIL = format('Key (%s)=(%s) refers to a soft-deleted row of table "%s" (operation %s).',
-                                array_to_string(fk.child_columns, ', '),
-                                (SELECT string_agg(offending ->> c, ', ') FROM unnest(fk.child_columns) c),
-                                fk.parent::text, parent_op),
-                HINT = format('restore the parent first: SELECT deletion.restore(%L::uuid)', parent_op);
-      END IF;
-      RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', child::text, fk.constraint_name
-        USING ERRCODE = '23503',
-              DETAIL = format('Key (%s)=(%s) is not present in table "%s".',
-                              array_to_string(fk.child_columns, ', '),
-                              (SELECT string_agg(offending ->> c, ', ') FROM unnest(fk.child_columns) c),
-                              fk.parent::text);
-    END IF;
-    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s n) FOR SHARE OF p) locked',
-                   fk.parent, deletion.column_list('p', fk.parent_columns), deletion.column_list('n', fk.child_columns), source);
-  END LOOP;
+  IF deletion.caller_is_admin() THEN
+    RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', child::text, fk.constraint_name
+      USING ERRCODE = '23503',
+            DETAIL = format('Key (%s)=(%s) refers to a soft-deleted row of table "%s" (operation %s).',
+                            array_to_string(fk.child_columns, ', '), key_values, fk.parent::text, parent_op),
+            HINT = format('restore the parent first: SELECT deletion.restore(%L::uuid)', parent_op);
+  END IF;
+  -- Word for word what PostgreSQL says when the parent is missing and row-level security is on (as
+  -- it is on every soft-delete table): table names unqualified, key values left out.
+  RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+                  (SELECT relname FROM pg_class WHERE oid = child), fk.constraint_name
+    USING ERRCODE = '23503',
+          DETAIL = format('Key is not present in table "%s".', (SELECT relname FROM pg_class WHERE oid = fk.parent));
 END
 $$;
-COMMENT ON FUNCTION deletion.refuse_deleted_parents(regclass, name[], text) IS 'Raises 23503 when a new row references a soft-deleted parent through one of the named foreign keys; locks active parents FOR SHARE.';
+COMMENT ON FUNCTION deletion.refuse_deleted_parent(regclass, record, jsonb, uuid) IS 'Raises the 23503 of a new row under a soft-deleted parent (worded as a missing parent for non-admins).';
 
 -- AFTER INSERT, per statement: the inserted rows (transition table new_rows). Arguments: the names of
 -- the foreign keys to check. SECURITY DEFINER: it must see deleted parents, which the inserting role
@@ -87,11 +91,23 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
+DECLARE
+  fk record;
+  checks record;
+  offending jsonb;
+  parent_op uuid;
 BEGIN
   IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_insert'::regproc) THEN
     PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_insert'::regproc);
   END IF;
-  PERFORM deletion.refuse_deleted_parents(TG_RELID::regclass, TG_ARGV::name[], 'new_rows');
+  FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
+    checks := deletion.live_parent_checks(fk, 'new_rows');
+    EXECUTE checks.find_deleted INTO offending, parent_op;
+    IF offending IS NOT NULL THEN
+      PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
+    END IF;
+    EXECUTE checks.lock_active;
+  END LOOP;
   RETURN NULL;
 END
 $$;
@@ -105,12 +121,23 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
+DECLARE
+  fk record;
+  checks record;
+  offending jsonb;
+  parent_op uuid;
 BEGIN
   IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_update'::regproc) THEN
     PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_update'::regproc);
   END IF;
-  PERFORM deletion.refuse_deleted_parents(TG_RELID::regclass, TG_ARGV::name[],
-                                          format('jsonb_populate_record(NULL::%s, %L::jsonb)', TG_RELID::regclass, to_jsonb(NEW)));
+  FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
+    checks := deletion.live_parent_checks(fk, format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass));
+    EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
+    IF offending IS NOT NULL THEN
+      PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
+    END IF;
+    EXECUTE checks.lock_active USING to_jsonb(NEW);
+  END LOOP;
   RETURN NEW;
 END
 $$;

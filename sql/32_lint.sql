@@ -147,10 +147,12 @@ AS $$
        AND rd.readers IS NOT NULL
      GROUP BY v.oid, v.relkind, v.relowner, v.invoker, rd.readers
   ), definers AS (
-    -- SECURITY DEFINER functions (trigger functions aside: nobody calls those, and nobody needs
-    -- EXECUTE on them to fire them), with the roles other than their owner, superusers and
-    -- deletion_admin members that may call them (public_executes: PUBLIC is one of them).
-    SELECT p.oid, p.proowner, n.nspname AS schema_name, p.prosrc, rx.callers, rx.public_executes
+    -- SECURITY DEFINER functions, with the roles other than their owner, superusers and
+    -- deletion_admin members that may call them (public_executes: PUBLIC is one of them). For a
+    -- trigger function, EXECUTE is what lets a role attach it to a table of its own (a temporary
+    -- table), where it runs with its owner's rights: is_trigger marks them.
+    SELECT p.oid, p.proowner, n.nspname AS schema_name, p.prosrc, rx.callers, rx.public_executes,
+           p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) AS is_trigger
       FROM pg_proc p
       JOIN pg_namespace n ON n.oid = p.pronamespace
       CROSS JOIN LATERAL (
@@ -162,7 +164,6 @@ AS $$
            AND CASE WHEN a.grantee = 0 THEN true ELSE NOT pg_has_role(a.grantee, 'deletion_admin', 'MEMBER') END
       ) rx
      WHERE p.prosecdef
-       AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
        AND p.pronamespace IN (SELECT deletion.linted_schemas())
   ), definer_reads AS (
     -- The soft-delete tables a SECURITY DEFINER function reads as an owner that bypasses row-level
@@ -172,7 +173,7 @@ AS $$
     SELECT f.oid, string_agg(s.rel::text, ', ' ORDER BY s.rel::text) AS soft_tables
       FROM definers f
       JOIN pg_roles own ON own.oid = f.proowner
-      JOIN soft_tables s ON true
+      JOIN soft_tables s ON NOT f.is_trigger
       JOIN pg_class t ON t.oid = s.rel
      WHERE coalesce(f.prosrc, '') !~* '\mdeleted_at IS NULL\M'
        AND (coalesce(f.prosrc, '') ~* ('\m' || regexp_replace(t.relname, '([^[:alnum:]_])', '\\\1', 'g') || '\M')
@@ -284,15 +285,14 @@ AS $$
    WHERE f.callers IS NOT NULL
   UNION ALL
   -- A SECURITY DEFINER function every role may call (PUBLIC has EXECUTE, the default for a new
-  -- function): anyone runs it with its owner's rights. The engine's schemas are left out until the
-  -- engine revokes PUBLIC's EXECUTE from all its functions.
+  -- function): anyone runs it with its owner's rights. The engine's own functions are checked too.
   SELECT 'error', 'definer_executable_by_public', format('%s', f.oid::regprocedure),
          format('SECURITY DEFINER function %s runs with the rights of its owner %s and every role may call it: EXECUTE is granted to PUBLIC (the default for a new function)',
                 f.oid::regprocedure, f.proowner::regrole),
          format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC; then GRANT EXECUTE ON FUNCTION %s TO the roles that need it (in the migration that creates it)',
                 f.oid::regprocedure, f.oid::regprocedure)
     FROM definers f
-   WHERE f.public_executes AND f.schema_name NOT IN (SELECT deletion.engine_schemas())
+   WHERE f.public_executes
   ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';

@@ -14,23 +14,6 @@ async function cli(...args: string[]) {
   return run(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: env('DATABASE_URL') } });
 }
 
-// Stand-in for the example product's fix, which its own migration brings: check_safe_to_delete_user
-// is SECURITY DEFINER, executable by PUBLIC and reads soft-delete tables (test/pgtap/321_lint_security.sql
-// shows lint reports it). This file's database is its own clone. Remove this once that migration is in.
-test.before(async () => {
-  const c = await client();
-  try {
-    await c.query(`DO $$
-                   BEGIN
-                     IF to_regprocedure('public.check_safe_to_delete_user(bigint)') IS NOT NULL THEN
-                       ALTER FUNCTION public.check_safe_to_delete_user(bigint) SECURITY INVOKER;
-                     END IF;
-                   END $$`);
-  } finally {
-    await c.end();
-  }
-});
-
 test('lint is clean on our own migrated schema (exit 0)', async () => {
   const { stdout } = await cli('lint');
   assert.is(stdout.trim(), 'no deletion hazards found');

@@ -3,16 +3,6 @@
 BEGIN;
 SELECT plan(14);
 
--- Stand-in for the example product's fix, which its own migration brings: check_safe_to_delete_user
--- is SECURITY DEFINER, executable by PUBLIC and reads soft-delete tables (321_lint_security.sql shows
--- lint reports it). Remove this block once that migration is in.
-DO $$
-BEGIN
-  IF to_regprocedure('public.check_safe_to_delete_user(bigint)') IS NOT NULL THEN
-    ALTER FUNCTION public.check_safe_to_delete_user(bigint) SECURITY INVOKER;
-  END IF;
-END $$;
-
 SELECT is_empty($$ SELECT * FROM deletion.lint() $$, 'our own schema is clean: no error and no warning');
 
 \i test/fixtures/lab_schema.sql

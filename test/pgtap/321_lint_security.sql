@@ -6,20 +6,18 @@
 BEGIN;
 SELECT plan(32);
 
--- The example product, as migrated: its pre-deletion check is SECURITY DEFINER, executable by PUBLIC
--- (the default) and by deletion_app, and counts rows of soft-delete tables. Until the product's
--- migration fixes it, these are its only findings.
-SELECT results_eq(
-  $$ SELECT severity, rule, object FROM deletion.lint() ORDER BY rule $$,
-  $$ VALUES ('error', 'definer_executable_by_public', 'public.check_safe_to_delete_user(bigint)'),
-            ('warning', 'definer_sees_deleted_rows', 'public.check_safe_to_delete_user(bigint)') $$,
-  'the example product''s check_safe_to_delete_user is reported: SECURITY DEFINER, executable by PUBLIC, reading soft-delete tables');
-SELECT matches((SELECT fix FROM deletion.lint() WHERE rule = 'definer_executable_by_public'),
+-- The example product, as migrated: its pre-deletion check is SECURITY DEFINER but counts active
+-- rows only (deleted_at IS NULL) and only the engine's roles may call it, so lint finds nothing; as
+-- it was first written (EXECUTE left to PUBLIC, every row counted) it was reported twice.
+SELECT is_empty($$ SELECT * FROM deletion.lint() WHERE object LIKE '%check_safe_to_delete_user%' $$,
+                'the example product''s hardened check_safe_to_delete_user is not reported');
+GRANT EXECUTE ON FUNCTION public.check_safe_to_delete_user(bigint) TO PUBLIC;
+SELECT matches((SELECT fix FROM deletion.lint() WHERE rule = 'definer_executable_by_public' AND object = 'public.check_safe_to_delete_user(bigint)'),
                '^REVOKE EXECUTE ON FUNCTION public\.check_safe_to_delete_user\(bigint\) FROM PUBLIC;',
-               'its fix revokes EXECUTE from PUBLIC');
-SELECT matches((SELECT problem FROM deletion.lint() WHERE rule = 'definer_sees_deleted_rows'),
-               'soft-delete tables public\.comments, public\.issues .* may call it: PUBLIC, deletion_app$',
-               'and it names the soft-delete tables it reads and who may call it');
+               'given back to PUBLIC, it is reported, with a fix that revokes EXECUTE from PUBLIC');
+REVOKE EXECUTE ON FUNCTION public.check_safe_to_delete_user(bigint) FROM PUBLIC;
+SELECT is_empty($$ SELECT * FROM deletion.lint() WHERE rule = 'definer_executable_by_public' $$,
+                'no engine function is a SECURITY DEFINER function PUBLIC may execute');
 
 \i test/fixtures/lab_schema.sql
 CREATE ROLE lint321_owner NOLOGIN;
@@ -76,7 +74,9 @@ GRANT EXECUTE ON FUNCTION reports.document_count() TO lint321_app;
 -- A SECURITY DEFINER function that reads no soft-delete table, left executable by PUBLIC.
 CREATE FUNCTION reports.people_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog
   AS $$ SELECT count(*) FROM lab.people $$;
--- A SECURITY DEFINER trigger function (nobody calls it; firing needs no EXECUTE).
+-- A SECURITY DEFINER trigger function: nobody calls it and firing needs no EXECUTE, so it does not
+-- count as a reader of deleted rows; but left executable by PUBLIC, any role may attach it to a table
+-- of its own, where it runs with its owner's rights.
 CREATE FUNCTION reports.note_document() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
   AS $$ BEGIN PERFORM 1 FROM lab.documents; RETURN NEW; END $$;
 RESET ROLE;
@@ -101,7 +101,8 @@ RESET ROLE;
 CREATE TEMP TABLE findings AS SELECT * FROM deletion.lint() WHERE object LIKE 'reports.%';
 
 SELECT results_eq($$ SELECT rule, object FROM findings ORDER BY rule, object $$,
-  $$ VALUES ('definer_executable_by_public', 'reports.people_count()'),
+  $$ VALUES ('definer_executable_by_public', 'reports.note_document()'),
+            ('definer_executable_by_public', 'reports.people_count()'),
             ('definer_sees_deleted_rows', 'reports.document_count()'),
             ('definer_sees_deleted_rows', 'reports.document_slug_list()'),
             ('matview_shows_deleted_rows', 'reports.document_snapshot'),
@@ -109,7 +110,7 @@ SELECT results_eq($$ SELECT rule, object FROM findings ORDER BY rule, object $$,
             ('view_shows_deleted_rows', 'reports.document_ids'),
             ('view_shows_deleted_rows', 'reports.document_slugs'),
             ('view_shows_deleted_rows', 'reports.slugs_of_slugs') $$,
-  'one finding per hazard; none for the filtered, admin-only, RLS-bound or trigger objects');
+  'one finding per hazard; none for the filtered, admin-only or RLS-bound objects, and the trigger function only as PUBLIC-executable');
 SELECT is((SELECT array_agg(DISTINCT severity || ' ' || rule ORDER BY severity || ' ' || rule) FROM findings),
           ARRAY['error definer_executable_by_public', 'error matview_shows_deleted_rows', 'error view_shows_deleted_rows',
                 'warning definer_sees_deleted_rows'],
@@ -135,7 +136,7 @@ SELECT matches((SELECT problem FROM findings WHERE object = 'reports.document_sl
 SELECT matches((SELECT fix FROM findings WHERE object = 'reports.document_slug_list()'),
                'SECURITY INVOKER.*REVOKE EXECUTE ON FUNCTION reports\.document_slug_list\(\) FROM lint321_app;',
                'the fix: SECURITY INVOKER, a filter, or revoke it from its callers');
-SELECT matches((SELECT fix FROM findings WHERE rule = 'definer_executable_by_public'),
+SELECT matches((SELECT fix FROM findings WHERE rule = 'definer_executable_by_public' AND object = 'reports.people_count()'),
                '^REVOKE EXECUTE ON FUNCTION reports\.people_count\(\) FROM PUBLIC; then GRANT EXECUTE ON FUNCTION reports\.people_count\(\) TO ',
                'a definer function executable by PUBLIC: the fix revokes it and grants it to the roles that need it');
 
@@ -173,7 +174,7 @@ RESET ROLE;
 SELECT is_empty($$ SELECT * FROM deletion.lint()
                     WHERE object IN ('reports.document_slugs', 'reports.document_slug_list()', 'reports.people_count()') $$,
                 'the security_invoker view and the revoked functions are no longer reported');
-SELECT is((SELECT count(*) FROM deletion.lint() WHERE object LIKE 'reports.%'), 5::bigint, 'the hazards left alone still are');
+SELECT is((SELECT count(*) FROM deletion.lint() WHERE object LIKE 'reports.%'), 6::bigint, 'the hazards left alone still are');
 
 SET LOCAL ROLE lint321_app;
 SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.document_slugs), ARRAY['kept'],
@@ -186,8 +187,8 @@ RESET ROLE;
 -- owns shows deleted rows any more, except the snapshot it already took.
 ALTER TABLE lab.documents FORCE ROW LEVEL SECURITY;
 SELECT results_eq($$ SELECT rule, object FROM deletion.lint() WHERE object LIKE 'reports.%' ORDER BY rule, object $$,
-  $$ VALUES ('matview_shows_deleted_rows', 'reports.document_snapshot') $$,
-  'with FORCE ROW LEVEL SECURITY only the materialized view (a snapshot) is still reported');
+  $$ VALUES ('definer_executable_by_public', 'reports.note_document()'), ('matview_shows_deleted_rows', 'reports.document_snapshot') $$,
+  'with FORCE ROW LEVEL SECURITY only the materialized view (a snapshot) and the PUBLIC trigger function are still reported');
 SET LOCAL ROLE lint321_app;
 SELECT is((SELECT array_agg(slug ORDER BY slug) FROM reports.slugs_of_slugs), ARRAY['kept'],
           'and the views show the application role no deleted row (here through two of them)');
