@@ -10,11 +10,11 @@
 -- row is written, and neither writers nor the sealer wait for each other.
 --
 -- Digests (scheme 1):
---   entry digest  E(id, field, key, value) = sha256(jsonb_build_array(id, field, key, value)::text)
---                 one per column of the log row (key NULL) and one per product column inside
---                 old_data / changed (key = the product column);
+--   entry digest  E(id, field, key, value) = sha256('<id> <field> <length of key>:<key><value>'),
+--                 the value as jsonb text; one per column of the log row (key '') and one per
+--                 product column inside old_data / changed (key = the product column);
 --   column digest the entry digest for a plain column; for old_data / changed holding an object,
---                 sha256(E(id, field, NULL, '{}') || its entry digests in byte order);
+--                 sha256(E(id, field, '', '{}') || its entry digests in byte order);
 --   row digest    sha256(the 11 column digests in the table's column order);
 --   part digest   sha256(the row digests of one seal and month, in (txid, id) order, the
 --                 transaction's audit.transactions row first);
@@ -79,15 +79,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION audit.seal_key_id(bytea) IS 'First 8 bytes of HMAC(key, ''deletion-kit audit key id''), stored with each seal.';
 
--- The entry digest E(id, field, key, value). row_digests inlines the same expression (a function
--- call per entry would cost more than the hash); audit.redact uses this to keep a column's digest.
+-- The entry digest E(id, field, key, value): SHA-256 of '<id> <field> <length of key>:<key><value>',
+-- the value as jsonb text ('' for SQL NULL; a plain column has the key ''). The length prefix keeps
+-- key and value apart whatever they hold. row_digests inlines the same expression (a function call
+-- per entry would cost more than the hash); audit.redact uses this to keep a column's digest.
 CREATE OR REPLACE FUNCTION audit.entry_digest(log_id bigint, field text, column_name text, value jsonb)
 RETURNS bytea
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT sha256(convert_to(jsonb_build_array(log_id, field, column_name, value)::text, 'UTF8'))
+  SELECT sha256(convert_to(log_id::text || ' ' || field || ' ' || length(coalesce(column_name, '')) || ':' || coalesce(column_name, '')
+                           || coalesce(value::text, ''), 'UTF8'))
 $$;
 COMMENT ON FUNCTION audit.entry_digest(bigint, text, text, jsonb) IS 'Digest of one column of an audit.log row (or of one product column inside old_data / changed).';
 
@@ -114,33 +117,37 @@ STABLE
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  entry constant text := 'sha256(convert_to(jsonb_build_array(l.id, %L, %s, %s)::text, ''UTF8''))';
+  -- E(id, field, key, value): SHA-256 of '<id> <field> <length of key>:<key><value as jsonb text>'
+  -- (audit.entry_digest); a plain column has the key '' and a SQL NULL the value ''.
+  entry constant text := 'sha256(convert_to(l.id::text || '' %s '' || %s, ''UTF8''))';
+  plain constant text := '''0:'' || coalesce((%s)::text, '''')';
+  keyed constant text := 'length(e.key) || '':'' || e.key || e.value::text';
   object_column constant text :=
     'CASE WHEN jsonb_typeof(l.%1$I) = ''object'' THEN'
     ' (SELECT sha256(%2$s || coalesce(string_agg(s.h, ''''::bytea ORDER BY s.h), ''''::bytea))'
-    '    FROM (SELECT CASE WHEN x.kept IS NOT NULL AND e.value = ''null''::jsonb AND x.kept ? jsonb_build_array(%1$L, e.key)::text'
-    '                      THEN decode(x.kept ->> jsonb_build_array(%1$L, e.key)::text, ''hex'')'
+    '    FROM (SELECT CASE WHEN x.kept IS NOT NULL AND e.value = ''null''::jsonb AND x.kept ? (%1$L || ''/'' || e.key)'
+    '                      THEN decode(x.kept ->> (%1$L || ''/'' || e.key), ''hex'')'
     '                      ELSE %3$s END AS h'
     '            FROM jsonb_each(l.%1$I) e) s)'
     ' ELSE %4$s END';
-  tx_entry constant text := 'sha256(convert_to(jsonb_build_array(''transaction'', t.txid, %L, %s)::text, ''UTF8''))';
+  tx_entry constant text := 'sha256(convert_to(''transaction '' || t.txid::text || '' %s 0:'' || coalesce((%s)::text, ''''), ''UTF8''))';
   log_columns text;
   tx_columns text;
 BEGIN
   log_columns := concat_ws(', ',
-    format(entry, 'id', 'NULL::text', 'to_jsonb(l.id)') || ' AS d1',
-    format(entry, 'created_at', 'NULL::text', 'to_jsonb(extract(epoch FROM l.created_at))') || ' AS d2',
-    format(entry, 'txid', 'NULL::text', 'to_jsonb(l.txid)') || ' AS d3',
-    format(entry, 'statement_seq', 'NULL::text', 'to_jsonb(l.statement_seq)') || ' AS d4',
-    format(entry, 'table_name', 'NULL::text', 'to_jsonb(l.table_name)') || ' AS d5',
-    format(entry, 'action', 'NULL::text', 'to_jsonb(l.action)') || ' AS d6',
-    format(entry, 'record_id', 'NULL::text', 'to_jsonb(l.record_id)') || ' AS d7',
-    format(entry, 'primary_key', 'NULL::text', 'l.primary_key') || ' AS d8',
-    format(object_column, 'old_data', format(entry, 'old_data', 'NULL::text', '''{}''::jsonb'), format(entry, 'old_data', 'e.key', 'e.value'),
-           format(entry, 'old_data', 'NULL::text', 'l.old_data')) || ' AS d9',
-    format(object_column, 'changed', format(entry, 'changed', 'NULL::text', '''{}''::jsonb'), format(entry, 'changed', 'e.key', 'e.value'),
-           format(entry, 'changed', 'NULL::text', 'l.changed')) || ' AS d10',
-    format(entry, 'via_cascade', 'NULL::text', 'to_jsonb(l.via_cascade)') || ' AS d11');
+    format(entry, 'id', format(plain, 'to_jsonb(l.id)')) || ' AS d1',
+    format(entry, 'created_at', format(plain, 'to_jsonb(extract(epoch FROM l.created_at))')) || ' AS d2',
+    format(entry, 'txid', format(plain, 'to_jsonb(l.txid)')) || ' AS d3',
+    format(entry, 'statement_seq', format(plain, 'to_jsonb(l.statement_seq)')) || ' AS d4',
+    format(entry, 'table_name', format(plain, 'to_jsonb(l.table_name)')) || ' AS d5',
+    format(entry, 'action', format(plain, 'to_jsonb(l.action)')) || ' AS d6',
+    format(entry, 'record_id', format(plain, 'to_jsonb(l.record_id)')) || ' AS d7',
+    format(entry, 'primary_key', format(plain, 'l.primary_key')) || ' AS d8',
+    format(object_column, 'old_data', format(entry, 'old_data', '''0:{}'''), format(entry, 'old_data', keyed),
+           format(entry, 'old_data', format(plain, 'l.old_data'))) || ' AS d9',
+    format(object_column, 'changed', format(entry, 'changed', '''0:{}'''), format(entry, 'changed', keyed),
+           format(entry, 'changed', format(plain, 'l.changed'))) || ' AS d10',
+    format(entry, 'via_cascade', format(plain, 'to_jsonb(l.via_cascade)')) || ' AS d11');
   tx_columns := concat_ws(', ',
     format(tx_entry, 'txid', 'to_jsonb(t.txid)') || ' AS d1',
     format(tx_entry, 'started_at', 'to_jsonb(extract(epoch FROM t.started_at))') || ' AS d2',
@@ -161,7 +168,7 @@ BEGIN
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
        WHERE i.inhparent = 'audit.transactions'::regclass AND c.relname ~ '_\d{4}_\d{2}$'
     ), kept AS (
-      SELECT r.log_id, r.created_at, jsonb_object_agg(jsonb_build_array(r.field, r.column_name)::text, encode(r.original_digest, 'hex')) AS kept
+      SELECT r.log_id, r.created_at, jsonb_object_agg(r.field || '/' || r.column_name, encode(r.original_digest, 'hex')) AS kept
         FROM audit.redactions r
        GROUP BY r.log_id, r.created_at
     )
@@ -171,7 +178,7 @@ BEGIN
              || substr(d.d6, 1, 2) || substr(d.d7, 1, 2) || substr(d.d8, 1, 2) || substr(d.d9, 1, 2)
       FROM audit.transactions t
       LEFT JOIN tx_months m ON m.oid = t.tableoid
-      CROSS JOIN LATERAL (SELECT %2$s) d
+      CROSS JOIN LATERAL (SELECT %2$s OFFSET 0) d
      WHERE t.txid >= $1 AND t.txid < $2
     UNION ALL
     SELECT l.txid, l.id, l.created_at, coalesce(m.month, date_trunc('month', l.created_at)::date),
@@ -182,7 +189,7 @@ BEGIN
       FROM audit.log l
       LEFT JOIN log_months m ON m.oid = l.tableoid
       LEFT JOIN kept x ON x.log_id = l.id AND x.created_at = l.created_at
-      CROSS JOIN LATERAL (SELECT %1$s) d
+      CROSS JOIN LATERAL (SELECT %1$s OFFSET 0) d
      WHERE l.txid >= $1 AND l.txid < $2
   $query$, log_columns, tx_columns) USING lo, hi;
 END
