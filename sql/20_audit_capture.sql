@@ -274,13 +274,20 @@ $$;
 COMMENT ON FUNCTION audit.disable(regclass) IS 'Stops auditing a table: sets audit = false in its registry row and removes its triggers.';
 
 -- The log is append-only: no UPDATE, DELETE or TRUNCATE, whoever asks. Old months leave by
--- audit.drop_partitions_before, which drops whole partitions and never deletes a row.
+-- audit.drop_partitions_before, which drops whole partitions and never deletes a row. The one
+-- exception is erasure's UPDATE made inside audit.redact (sql/24_audit_seal.sql), which
+-- audit.redaction_allowed recognises.
 CREATE OR REPLACE FUNCTION audit.refuse_change()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF audit.redaction_allowed(TG_RELID, to_jsonb(OLD), to_jsonb(NEW)) THEN
+      RETURN NEW;
+    END IF;
+  END IF;
   RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'PD201', HINT = 'old entries leave by whole months: SELECT audit.drop_partitions_before(<cutoff>)';
 END

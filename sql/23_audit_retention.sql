@@ -20,7 +20,8 @@ DECLARE
   default_name text;
   moved bigint;
 BEGIN
-  FOR parent, key_column IN VALUES ('log', 'created_at'), ('transactions', 'started_at') LOOP
+  FOR parent, key_column IN VALUES ('log', 'created_at'), ('transactions', 'started_at'), ('seal_rows', 'created_at') LOOP
+    CONTINUE WHEN to_regclass(format('audit.%I', parent)) IS NULL;  -- seal_rows: migration 0072
     default_name := parent || '_default';
     FOR month IN
       SELECT generate_series(date_trunc('month', now()), date_trunc('month', now()) + make_interval(months => months_ahead), interval '1 month')::date
@@ -67,7 +68,7 @@ BEGIN
       FROM pg_inherits i
       JOIN pg_class c ON c.oid = i.inhrelid
       JOIN pg_class parent ON parent.oid = i.inhparent
-     WHERE i.inhparent IN ('audit.log'::regclass, 'audit.transactions'::regclass)
+     WHERE i.inhparent IN ('audit.log'::regclass, 'audit.transactions'::regclass, to_regclass('audit.seal_rows'))
        AND c.relname ~ '_\d{4}_\d{2}$'
        AND (to_date(right(c.relname, 7), 'YYYY_MM') + interval '1 month') <= cutoff
      ORDER BY 1

@@ -3,8 +3,13 @@
 -- database that has only some concerns installed:
 --   deletion.purge_soft_deleted(interval)   hard-deletes rows soft-deleted longer ago than purge_after;
 --   audit.ensure_partitions(integer)         makes the coming months' audit partitions;
---   audit.drop_partitions_before(timestamptz) drops audit months older than audit_keep (when given).
-CREATE OR REPLACE FUNCTION deletion.run_upkeep(purge_after interval DEFAULT '90 days', audit_keep interval DEFAULT NULL)
+--   audit.drop_partitions_before(timestamptz) drops audit months older than audit_keep (when given);
+--   audit.seal(text, bigint)                 seals the finished audit rows when audit_key is given (the
+--                                            worker passes DELETION_KIT_AUDIT_KEY); a key that is not the
+--                                            chain's is reported in the result, not raised, so the rest
+--                                            of the upkeep still happens.
+CREATE OR REPLACE FUNCTION deletion.run_upkeep(purge_after interval DEFAULT '90 days', audit_keep interval DEFAULT NULL,
+                                               audit_key text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -28,10 +33,20 @@ BEGIN
        INTO outcome USING audit_keep;
     result := result || jsonb_build_object('audit_partitions_dropped', outcome);
   END IF;
+  IF audit_key IS NOT NULL AND to_regprocedure('audit.seal(text,bigint)') IS NOT NULL THEN
+    BEGIN
+      EXECUTE 'SELECT coalesce(jsonb_agg(jsonb_build_object(''seal_no'', s.seal_no, ''rows'', s.row_count, ''digest'', s.chain_digest)), ''[]'') '
+              'FROM audit.seal($1, $2) s'
+         INTO outcome USING audit_key, 1000000;
+      result := result || jsonb_build_object('audit_sealed', outcome);
+    EXCEPTION WHEN SQLSTATE 'PD210' OR invalid_parameter_value THEN
+      result := result || jsonb_build_object('audit_seal_error', SQLERRM);
+    END;
+  END IF;
   RETURN result;
 END
 $$;
-COMMENT ON FUNCTION deletion.run_upkeep(interval, interval) IS 'Periodic upkeep for the worker: purges soft-deleted rows older than purge_after, makes coming audit partitions, drops audit months older than audit_keep; returns what each did.';
+COMMENT ON FUNCTION deletion.run_upkeep(interval, interval, text) IS 'Periodic upkeep for the worker: purges soft-deleted rows older than purge_after, makes coming audit partitions, drops audit months older than audit_keep, seals the audit log with audit_key; returns what each did.';
 
-REVOKE EXECUTE ON FUNCTION deletion.run_upkeep(interval, interval) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION deletion.run_upkeep(interval, interval) TO deletion_admin;
+REVOKE EXECUTE ON FUNCTION deletion.run_upkeep(interval, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION deletion.run_upkeep(interval, interval, text) TO deletion_admin;

@@ -1,5 +1,6 @@
-// deletion-kit audit restore|restore-transaction|partitions|retention: the audit log's SQL functions
-// (docs/audit.md) from the command line. Everything is decided in SQL; this prints what it returns.
+// deletion-kit audit restore|restore-transaction|partitions|retention|seal|head|verify: the audit log's
+// SQL functions (docs/audit.md) from the command line. Everything is decided in SQL; this prints what
+// it returns. The seal key is read from DELETION_KIT_AUDIT_KEY only (an option would show in ps).
 import type { Command } from 'commander';
 import { connect, UserError } from '../db.ts';
 
@@ -31,8 +32,47 @@ async function run<T>(work: (c: Awaited<ReturnType<typeof connect>>) => Promise<
   }
 }
 
+/** The audit seal key, from the environment; never from the command line. */
+function auditKey(): string {
+  const key = process.env.DELETION_KIT_AUDIT_KEY;
+  if (!key) throw new UserError('set DELETION_KIT_AUDIT_KEY to the audit seal key (docs/audit.md, "Tamper evidence")');
+  return key;
+}
+
+function wholeNumber(name: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UserError(`${name} takes a seal number (1, 2, ...), not "${value}"`);
+  return Number(value);
+}
+
+interface SealRow {
+  seal_no: string;
+  from_txid: string;
+  to_txid: string;
+  row_count: string;
+  transaction_count: string;
+  chain_digest: string;
+}
+
+interface VerifyRow {
+  ok: boolean;
+  problem: string | null;
+  seal_no: string | null;
+  log_id: string | null;
+  txid: string | null;
+  created_at: Date | null;
+  detail: string | null;
+  seals_checked: string;
+  rows_checked: string;
+  transactions_checked: string;
+  rows_retired: string;
+  rows_unsealed: string;
+  head_seal: string | null;
+  head_digest: string | null;
+}
+
 export function register(program: Command) {
-  const audit = program.command('audit').description('the audit log: restore hard deletes, partitions and retention');
+  const audit = program.command('audit').description('the audit log: restore hard deletes, partitions, retention and tamper evidence');
 
   audit
     .command('restore <table> <key>')
@@ -75,5 +115,72 @@ export function register(program: Command) {
     .action(async (options: { before: string }) => {
       const { rows } = await run((c) => c.query<{ name: string }>('SELECT audit.drop_partitions_before($1::timestamptz) AS name', [options.before]));
       console.log(rows.length ? rows.map((r) => `dropped ${r.name}`).join('\n') : 'no partition ends before the cutoff');
+    });
+
+  audit
+    .command('seal')
+    .description('seal every finished, unsealed audit row into the HMAC chain (key: DELETION_KIT_AUDIT_KEY); the worker\'s upkeep does it too')
+    .option('--max-rows <n>', 'audit.log rows per seal (whole transactions); one seal after another until nothing is left', '100000')
+    .action(async (options: { maxRows: string }) => {
+      const key = auditKey();
+      const maxRows = wholeNumber('--max-rows', options.maxRows);
+      await run(async (c) => {
+        let sealed = 0;
+        for (;;) {
+          let rows: SealRow[];
+          try {
+            ({ rows } = await c.query<SealRow>('SELECT * FROM audit.seal($1, $2)', [key, maxRows]));
+          } catch (err) {
+            if ((err as { code?: string }).code === '42501') {
+              throw new UserError('audit.seal may only be run by the engine\'s owner; a deletion_admin seals through the worker\'s upkeep (deletion-kit worker --upkeep with DELETION_KIT_AUDIT_KEY set)');
+            }
+            throw err;
+          }
+          if (rows.length === 0) break;
+          const r = rows[0];
+          sealed++;
+          console.log(`seal ${r.seal_no}: ${r.row_count} rows, ${r.transaction_count} transactions (txid ${r.from_txid} to ${Number(r.to_txid) - 1})  ${r.seal_no}:${r.chain_digest}`);
+        }
+        if (sealed === 0) console.log('nothing to seal: every finished transaction is sealed');
+      });
+    });
+
+  audit
+    .command('head')
+    .description('print the newest seal as <seal>:<digest>, to keep outside the database for audit verify --head')
+    .action(async () => {
+      const { rows } = await run((c) => c.query<{ seal_no: string; chain_digest: string; sealed_at: Date; row_count: string }>('SELECT * FROM audit.head()'));
+      if (rows.length === 0) {
+        console.log('no seals yet');
+        return;
+      }
+      const h = rows[0];
+      console.log(`${h.seal_no}:${h.chain_digest}`);
+      console.error(`seal ${h.seal_no}, sealed at ${h.sealed_at.toISOString()} (${h.row_count} rows in its batch)`);
+    });
+
+  audit
+    .command('verify')
+    .description('recompute the seal chain and every sealed row (key: DELETION_KIT_AUDIT_KEY); exit code 1 on the first problem')
+    .option('--from <n>', 'first seal to check (default 1)')
+    .option('--to <n>', 'last seal to check (default the newest)')
+    .option('--head <digest>', 'a head kept outside the database (<seal>:<digest>, or the digest): it must be in the verified chain')
+    .action(async (options: { from?: string; to?: string; head?: string }) => {
+      const key = auditKey();
+      const from = wholeNumber('--from', options.from);
+      const to = wholeNumber('--to', options.to);
+      const { rows } = await run((c) => c.query<VerifyRow>('SELECT * FROM audit.verify($1, $2, $3, $4)', [key, from, to, options.head ?? null]));
+      const v = rows[0];
+      const counts = `${v.seals_checked} seals, ${v.rows_checked} rows and ${v.transactions_checked} transactions checked`
+        + `${Number(v.rows_retired) ? `, ${v.rows_retired} rows retired by retention` : ''}${Number(v.rows_unsealed) ? `, ${v.rows_unsealed} rows not sealed yet` : ''}`;
+      if (v.ok) {
+        console.log(`ok: ${counts}; head ${v.head_seal}:${v.head_digest}`);
+        return;
+      }
+      const where = [v.seal_no && `seal ${v.seal_no}`, v.log_id && `audit.log id ${v.log_id}`, v.txid && `txid ${v.txid}`,
+        v.created_at && `created_at ${v.created_at.toISOString()}`].filter(Boolean).join(', ');
+      console.log(`FAILED: ${v.problem}${where ? ` (${where})` : ''}: ${v.detail}`);
+      console.log(`${counts}; the chain verifies up to seal ${v.head_seal ?? 'none'}`);
+      process.exitCode = 1;
     });
 }

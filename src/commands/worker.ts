@@ -133,8 +133,9 @@ class Worker {
     while (client && !this.stopping) {
       try {
         if (slot === 0 && this.options.upkeep && Date.now() >= this.upkeepDue) {
-          const { rows } = await client.query('SELECT deletion.run_upkeep(make_interval(days => $1), make_interval(days => $2)) AS r',
-            [this.options.purgeAfterDays, this.options.auditKeepDays ?? null]);
+          // The audit seal key comes from the environment only (never an option: it would show in ps).
+          const { rows } = await client.query('SELECT deletion.run_upkeep(make_interval(days => $1), make_interval(days => $2), $3) AS r',
+            [this.options.purgeAfterDays, this.options.auditKeepDays ?? null, process.env.DELETION_KIT_AUDIT_KEY || null]);
           this.report.event('upkeep', { ran: rows[0].r });
           this.upkeepDue = Date.now() + this.options.upkeepEvery * 1000;
         }
@@ -203,7 +204,7 @@ export function register(program: Command) {
     .option('--lease <seconds>', 'a running job whose heartbeat is older than this is taken over', positiveInt('--lease'), 60)
     .option('--poll <ms>', 'how long to wait when no job is due', positiveInt('--poll'), 1000)
     .option('--backoff-ms <ms>', 'first retry delay after a failed chunk (doubles on each failure)', positiveInt('--backoff-ms'), 1000)
-    .option('--upkeep', 'also run periodic upkeep: purge expired soft-deleted rows, audit retention')
+    .option('--upkeep', 'also run periodic upkeep: purge expired soft-deleted rows, audit retention, audit seals (when DELETION_KIT_AUDIT_KEY is set)')
     .option('--upkeep-every <seconds>', 'seconds between upkeep runs', positiveInt('--upkeep-every'), 3600)
     .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
     .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))

@@ -10,7 +10,7 @@ SELECT ok(to_regclass('audit.log_default') IS NOT NULL, 'a default partition cat
 INSERT INTO audit.log (created_at, txid, statement_seq, table_name, action, record_id)
 VALUES (date_trunc('month', now()) + interval '3 months' + interval '1 day', 1, 1, 'public.probe', 'DELETE', '1');
 SELECT is((SELECT count(*)::int FROM audit.log_default), 1, 'a row of a month without a partition lands in the default partition');
-SELECT is((SELECT count(*)::int FROM audit.ensure_partitions(3)), 2, 'ensure_partitions(3) creates the missing month for the log and the transactions');
+SELECT is((SELECT count(*)::int FROM audit.ensure_partitions(3)), 3, 'ensure_partitions(3) creates the missing month for the log, the transactions and the seal rows');
 SELECT is((SELECT count(*)::int FROM audit.log_default), 0, 'and moves the row out of the default partition');
 SELECT is((SELECT tableoid::regclass::text FROM audit.log WHERE table_name = 'public.probe'),
           format('audit.log_%s', to_char(date_trunc('month', now()) + interval '3 months', 'YYYY_MM')), 'into its month''s partition');
