@@ -732,8 +732,8 @@ BEGIN
 END
 $append_only$;
 
--- Privileges (docs/audit.md, "Tamper evidence"): verify, head and redact for deletion_admin; seal for
--- the engine's owner, which is what deletion.run_upkeep (SECURITY DEFINER) runs it as; the helpers
+-- Privileges (docs/audit.md, "Tamper evidence"): seal, verify, head and redact for deletion_admin (seal
+-- is also what deletion.run_upkeep runs, as the engine's owner, when given the key); the helpers
 -- for nobody but the owner.
 REVOKE EXECUTE ON FUNCTION
   audit.hmac_sha256(bytea, bytea),
@@ -749,4 +749,4 @@ REVOKE EXECUTE ON FUNCTION
   audit.redact(bigint, timestamptz, text[]),
   audit.redaction_allowed(oid, jsonb, jsonb)
 FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION audit.head(), audit.verify(text, bigint, bigint, text), audit.redact(bigint, timestamptz, text[]) TO deletion_admin;
+GRANT EXECUTE ON FUNCTION audit.seal(text, bigint), audit.head(), audit.verify(text, bigint, bigint, text), audit.redact(bigint, timestamptz, text[]) TO deletion_admin;
