@@ -79,6 +79,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.job_markers_installed() IS 'True when deletion_jobs has its pending_op column (migration 0061).';
 
+-- Whether jobs record the role that scheduled them (migration 0070); asked for the same reason.
+CREATE OR REPLACE FUNCTION deletion.job_roles_installed()
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('deletion.deletion_jobs') AND a.attname = 'scheduled_by_role' AND NOT a.attisdropped)
+$$;
+COMMENT ON FUNCTION deletion.job_roles_installed() IS 'True when deletion_jobs has its scheduled_by_role column (migration 0070).';
+
 -- A job's pending-deletion marker: the soft-delete operation that hides its root while it waits, or
 -- NULL (no soft delete on the table, the row was already deleted, or migration 0061 is not applied:
 -- read through JSON for that reason).
@@ -301,16 +313,18 @@ BEGIN
   END IF;
   job_table := deletion.job_table_name(target);
 
-  INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at, scheduled_by_role)
+  INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at)
   VALUES (job_table, job_pk, coalesce(hard, false), reason,
-          coalesce(schedule.created_by, deletion.current_actor()), coalesce(run_at, now()), caller)
+          coalesce(schedule.created_by, deletion.current_actor()), coalesce(run_at, now()))
   ON CONFLICT ON CONSTRAINT uq_deletion_jobs DO UPDATE
      SET status = 'pending', hard_delete = excluded.hard_delete, reason = excluded.reason,
          created_by = excluded.created_by, scheduled_at = excluded.scheduled_at, error = NULL,
-         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false,
-         scheduled_by_role = excluded.scheduled_by_role
+         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false
    WHERE j.status IN ('cancelled', 'failed', 'done')
   RETURNING j.id INTO job_id;
+  IF job_id IS NOT NULL AND deletion.job_roles_installed() THEN
+    EXECUTE 'UPDATE deletion.deletion_jobs SET scheduled_by_role = $1 WHERE id = $2' USING caller, job_id;
+  END IF;
 
   IF job_id IS NULL THEN  -- a live job already exists: scheduling again is a no-op
     SELECT j.id INTO job_id FROM deletion.deletion_jobs j
@@ -367,13 +381,15 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   job deletion.deletion_jobs;
+  scheduled_by text;
 BEGIN
   SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no deletion job has id %', job_id USING ERRCODE = 'P0002', HINT = 'list jobs with deletion-kit jobs';
   END IF;
-  IF NOT (deletion.caller_is_admin() OR (job.scheduled_by_role IS NOT NULL AND pg_has_role(deletion.calling_role(), job.scheduled_by_role, 'MEMBER'))) THEN
-    RAISE EXCEPTION 'deletion job % was scheduled by role %; only that role or deletion_admin may cancel it', job_id, coalesce(job.scheduled_by_role::text, '(unknown)')
+  scheduled_by := to_jsonb(job) ->> 'scheduled_by_role';
+  IF NOT (deletion.caller_is_admin() OR (to_regrole(quote_ident(scheduled_by)) IS NOT NULL AND pg_has_role(deletion.calling_role(), scheduled_by, 'MEMBER'))) THEN
+    RAISE EXCEPTION 'deletion job % was scheduled by role %; only that role or deletion_admin may cancel it', job_id, coalesce(scheduled_by, '(unknown)')
       USING ERRCODE = '42501', HINT = 'ask an admin, or the role that scheduled it';
   END IF;
   IF job.status IN ('done', 'failed', 'cancelled') THEN

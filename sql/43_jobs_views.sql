@@ -20,11 +20,11 @@ IF to_regclass('deletion.deletion_jobs') IS NULL THEN
   RETURN;  -- migration 0040 is not applied: no deletion jobs
 END IF;
 
--- Each job, with its creator, age, whether it is overdue or stuck, its pending-deletion marker and
--- its progress. The views run with the reader's rights (security_invoker), so a row the reader may
--- not see, such as a soft-deleted user, stays unseen through them. The creator is read from the
--- product's public.users (its email or name) when that table exists; the engine itself works on any schema, so without it the column is NULL. pending_op
--- is NULL when migration 0061 is not applied (after `migrate down`).
+-- Each job, with its age, whether it is overdue or stuck, its pending-deletion marker and its
+-- progress. created_by is the actor label the job was scheduled with; the engine reads no product
+-- table to name it (an application joins its own users if it wants names). The views run with the
+-- reader's rights (security_invoker). pending_op and scheduled_by_role are NULL when migrations 0061
+-- and 0070 are not applied (after `migrate down`).
 EXECUTE format($v$
 CREATE OR REPLACE VIEW deletion.vw_deletion_jobs WITH (security_invoker = true) AS
 SELECT j.id,
@@ -36,7 +36,7 @@ SELECT j.id,
        j.error,
        j.created_at,
        j.created_by,
-       %s AS creator,
+       %s AS scheduled_by_role,
        j.scheduled_at,
        j.started_at,
        j.finished_at,
@@ -63,14 +63,10 @@ SELECT j.id,
        j.takeovers,
        coalesce(j.finished_at, now()) - j.started_at AS run_time
   FROM deletion.deletion_jobs j
-%s
 $v$,
-    CASE WHEN to_regclass('public.users') IS NULL THEN 'NULL::text'
-         ELSE $$coalesce(to_jsonb(u) ->> 'email', to_jsonb(u) ->> 'name', to_jsonb(u) ->> 'display_name')$$ END,
-    CASE WHEN deletion.job_markers_installed() THEN 'j.pending_op' ELSE 'NULL::uuid' END,
-    CASE WHEN to_regclass('public.users') IS NULL THEN ''
-         ELSE 'LEFT JOIN public.users u ON u.id = j.created_by' END);
-COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its creator, age, overdue/stuck flags, pending-deletion marker and progress (rows planned, deleted, remaining, percent).';
+    CASE WHEN deletion.job_roles_installed() THEN 'j.scheduled_by_role' ELSE 'NULL::name' END,
+    CASE WHEN deletion.job_markers_installed() THEN 'j.pending_op' ELSE 'NULL::uuid' END);
+COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its actor and scheduling role, age, overdue/stuck flags, pending-deletion marker and progress (rows planned, deleted, remaining, percent).';
 
 -- The backlog in one row: jobs per status, the oldest pending job's age, overdue and stuck jobs, rows
 -- still to delete (planned rows of running jobs; a job not yet planned counts its root only), the

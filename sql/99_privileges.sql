@@ -14,13 +14,17 @@
 --    changes nothing here takes no lock on the engine's tables.
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA deletion, audit FROM PUBLIC;
-ALTER DEFAULT PRIVILEGES FOR ROLE deletion_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 DO $owner$
 DECLARE
   obj record;
   engine_schemas CONSTANT name[] := ARRAY['deletion', 'audit', 'deletion_work'];
 BEGIN
+  IF to_regrole('deletion_owner') IS NULL THEN
+    RETURN;  -- migration 0070 never ran in this cluster (the engine is migrated down below it)
+  END IF;
+  ALTER DEFAULT PRIVILEGES FOR ROLE deletion_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
   FOR obj IN
     SELECT format('%I', n.nspname) AS name FROM pg_namespace n
      WHERE n.nspname = ANY (engine_schemas) AND n.nspowner <> 'deletion_owner'::regrole

@@ -1,6 +1,7 @@
-// migrate: versioned migrations (node-pg-migrate, migrations/) then the engine's SQL modules (sql/),
-// all in ONE transaction, so a failure anywhere leaves the database exactly as it was.
-// docs/architecture.md explains the split.
+// migrate: the engine's versioned migrations (node-pg-migrate, migrations/), then the engine's SQL
+// modules (sql/), then, when asked, a history of the user's own (their migrations folder, or the
+// example's, example/migrations/), all in ONE transaction, so a failure anywhere leaves the database
+// exactly as it was. docs/architecture.md explains the split; docs/adopting.md the user's side.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,9 @@ import type pg from 'pg';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MIGRATIONS_DIR = path.join(ROOT, 'migrations');
 export const SQL_DIR = path.join(ROOT, 'sql');
+/** The example product (an issue tracker): a history of its own, applied on purpose (`deletion-kit example install`). */
+export const EXAMPLE_DIR = path.join(ROOT, 'example', 'migrations');
+export const EXAMPLE_TABLE = 'example_migrations';
 
 /** The runner's own bookkeeping; never the product's `pgmigrations`. */
 export const BOOKKEEPING_SCHEMA = 'deletion_kit';
@@ -23,6 +27,8 @@ export interface MigrateResult {
   migrations: string[];
   modules: { name: string; changed: boolean }[];
   rewired: number;
+  /** Migrations applied (or reverted) from the user's folder, after the engine's. */
+  appMigrations: string[];
 }
 
 interface Module {
@@ -31,10 +37,16 @@ interface Module {
   checksum: string;
 }
 
-/** Where migrations and modules are read from; tests point these at copies with a broken file added. */
+/**
+ * Where migrations and modules are read from (tests point these at copies with a broken file added),
+ * and the user's own history: a folder of node-pg-migrate migrations applied after the engine's, with
+ * its history table in the runner's schema.
+ */
 export interface Sources {
   migrationsDir?: string;
   sqlDir?: string;
+  appDir?: string;
+  appTable?: string;
 }
 
 export function sqlModules(sqlDir = SQL_DIR): Module[] {
@@ -61,7 +73,7 @@ function inOuterTransaction(client: pg.Client) {
   } as unknown as pg.Client;
 }
 
-async function runMigrations(client: pg.Client, dir: string, direction: 'up' | 'down', count?: number): Promise<string[]> {
+async function runMigrations(client: pg.Client, dir: string, direction: 'up' | 'down', count?: number, table = MIGRATIONS_TABLE): Promise<string[]> {
   const lines: string[] = [];
   const ran = await runner({
     dbClient: inOuterTransaction(client),
@@ -70,7 +82,7 @@ async function runMigrations(client: pg.Client, dir: string, direction: 'up' | '
     count,
     migrationsSchema: BOOKKEEPING_SCHEMA,
     createMigrationsSchema: true,
-    migrationsTable: MIGRATIONS_TABLE,
+    migrationsTable: table,
     singleTransaction: true,
     checkOrder: true,
     noLock: true, // we hold a transaction-level advisory lock instead
@@ -120,6 +132,34 @@ async function ensureBookkeeping(client: pg.Client) {
     COMMENT ON TABLE ${BOOKKEEPING_SCHEMA}.sql_modules IS 'The sql/ modules applied after the last migration run, with their checksums (deletion-kit migrate).';`);
 }
 
+/**
+ * Databases migrated before the engine and the example had histories of their own hold the example's
+ * migrations in the engine's history. They move to the example's history with their dates, so nothing
+ * is applied twice; the example's old foreign key from deletion_jobs.created_by to its users (an
+ * engine table must not depend on a product table) goes, with its index.
+ */
+export const EXAMPLE_MIGRATIONS_OF_ONE_HISTORY = [
+  '0002_product_schema', '0011_product_soft_delete', '0031_product_protection', '0041_deletion_jobs_created_by',
+  '0051_track_attachment_files', '0062_product_statistics_by_difference',
+];
+
+async function separateExampleHistory(client: pg.Client): Promise<void> {
+  const { rows } = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.${MIGRATIONS_TABLE}`]);
+  if (!rows[0].ok) return;
+  const moved = await client.query(`SELECT name, run_on FROM ${BOOKKEEPING_SCHEMA}.${MIGRATIONS_TABLE} WHERE name = ANY ($1) ORDER BY run_on, id`,
+                                   [EXAMPLE_MIGRATIONS_OF_ONE_HISTORY]);
+  if (moved.rowCount === 0) return;
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS ${BOOKKEEPING_SCHEMA}.${EXAMPLE_TABLE} (
+      id serial PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)`);
+  for (const m of moved.rows.filter((r) => r.name !== '0041_deletion_jobs_created_by')) {
+    await client.query(`INSERT INTO ${BOOKKEEPING_SCHEMA}.${EXAMPLE_TABLE} (name, run_on) VALUES ($1, $2)`, [m.name, m.run_on]);
+  }
+  await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.${MIGRATIONS_TABLE} WHERE name = ANY ($1)`, [EXAMPLE_MIGRATIONS_OF_ONE_HISTORY]);
+  await client.query(`ALTER TABLE IF EXISTS deletion.deletion_jobs DROP CONSTRAINT IF EXISTS fk_dj_user;
+                      DROP INDEX IF EXISTS deletion.idx_dj_created_by`);
+}
+
 async function appliedModules(client: pg.Client): Promise<Map<string, string>> {
   const { rows } = await client.query(`SELECT name, checksum FROM ${BOOKKEEPING_SCHEMA}.sql_modules`);
   return new Map(rows.map((r) => [r.name, r.checksum]));
@@ -162,63 +202,98 @@ async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Prom
   }
 }
 
-/** migrate up: every pending migration, then the sql/ modules when anything changed. All or nothing. */
-export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR }: Sources = {}): Promise<MigrateResult> {
+/**
+ * migrate up: every pending engine migration, then the sql/ modules when anything changed, then the
+ * pending migrations of the user's folder (appDir), then the wiring of every registered table when
+ * anything ran. All or nothing.
+ */
+export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations' }: Sources = {}): Promise<MigrateResult> {
+  checkHistoryTable(appTable);
   return inTransaction(client, async () => {
     await ensureBookkeeping(client);
+    await separateExampleHistory(client);
     const before = await appliedModules(client);
     const migrations = await runMigrations(client, migrationsDir, 'up');
     const current = sqlModules(sqlDir);
     const unchanged =
       migrations.length === 0 && before.size === current.length && current.every((m) => before.get(m.name) === m.checksum);
-    if (unchanged) return { migrations, modules: [], rewired: 0 };
-    const modules = await applyModules(client, sqlDir, before);
-    return { migrations, modules, rewired: await rewire(client) };
+    const modules = unchanged ? [] : await applyModules(client, sqlDir, before);
+    const appMigrations = appDir ? await runMigrations(client, appDir, 'up', undefined, appTable) : [];
+    const rewired = unchanged && appMigrations.length === 0 ? 0 : await rewire(client);
+    return { migrations, modules, rewired, appMigrations };
   });
 }
 
 /**
- * migrate down N: the engine code goes first (its views depend on tables), then N migrations are
- * reverted. When migrations remain, the engine code is rebuilt on what is left; a failure there rolls
- * the whole command back. Down to zero leaves only the runner's bookkeeping schema.
+ * migrate down N: with appDir, the user's last N migrations (then the wiring is re-derived); without,
+ * the engine's: its code goes first (its views depend on tables), then N migrations are reverted, and
+ * when migrations remain, the engine code is rebuilt on what is left; a failure there rolls the whole
+ * command back. Down to zero leaves only the runner's bookkeeping schema.
  */
-export async function migrateDown(client: pg.Client, count = 1, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR }: Sources = {}): Promise<MigrateResult> {
+export async function migrateDown(client: pg.Client, count = 1, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations' }: Sources = {}): Promise<MigrateResult> {
+  checkHistoryTable(appTable);
   return inTransaction(client, async () => {
     await ensureBookkeeping(client);
+    await separateExampleHistory(client);
+    if (appDir) {
+      const appMigrations = await runMigrations(client, appDir, 'down', count, appTable);
+      return { migrations: [], modules: [], rewired: await rewire(client), appMigrations };
+    }
     const before = await appliedModules(client);
     await dropEngineCode(client);
     const migrations = await runMigrations(client, migrationsDir, 'down', count);
     const remaining = await client.query(`SELECT count(*)::int AS n FROM ${BOOKKEEPING_SCHEMA}.${MIGRATIONS_TABLE}`);
     if (remaining.rows[0].n === 0) {
       await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.sql_modules`);
-      return { migrations, modules: [], rewired: 0 };
+      return { migrations, modules: [], rewired: 0, appMigrations: [] };
     }
     const modules = await applyModules(client, sqlDir, before);
-    return { migrations, modules, rewired: await rewire(client) };
+    return { migrations, modules, rewired: await rewire(client), appMigrations: [] };
   });
 }
 
-export interface MigrationStatus {
+export interface HistoryStatus {
   applied: { name: string; run_on: Date }[];
   pending: string[];
-  modules: { name: string; state: 'applied' | 'changed' | 'new' }[];
 }
 
-export async function migrationStatus(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR }: Sources = {}): Promise<MigrationStatus> {
-  const files = readdirSync(migrationsDir).filter((f) => /^\d+.*\.(sql|js|ts)$/.test(f)).map((f) => f.replace(/\.(sql|js|ts)$/, '')).sort();
-  const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.${MIGRATIONS_TABLE}`]);
+export interface MigrationStatus extends HistoryStatus {
+  modules: { name: string; state: 'applied' | 'changed' | 'new' }[];
+  /** The user's folder (appDir), when one was given. */
+  app?: HistoryStatus;
+}
+
+async function historyStatus(client: pg.Client, dir: string, table: string): Promise<HistoryStatus> {
+  const files = readdirSync(dir).filter((f) => /^\d+.*\.(sql|js|ts)$/.test(f)).map((f) => f.replace(/\.(sql|js|ts)$/, '')).sort();
+  const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.${table}`]);
   const applied = exists.rows[0].ok
-    ? (await client.query(`SELECT name, run_on FROM ${BOOKKEEPING_SCHEMA}.${MIGRATIONS_TABLE} ORDER BY run_on, id`)).rows
+    ? (await client.query(`SELECT name, run_on FROM ${BOOKKEEPING_SCHEMA}.${pgIdent(table)} ORDER BY run_on, id`)).rows
     : [];
+  const appliedNames = new Set(applied.map((r) => r.name));
+  return { applied, pending: files.filter((f) => !appliedNames.has(f)) };
+}
+
+/** A history table is a plain lower-case name in the runner's schema, never the engine's own. */
+function checkHistoryTable(name: string) {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name === MIGRATIONS_TABLE || name === 'sql_modules') {
+    throw new Error(`"${name}" cannot be a migrations history table: use a lower-case name other than ${MIGRATIONS_TABLE} and sql_modules`);
+  }
+}
+
+function pgIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export async function migrationStatus(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations' }: Sources = {}): Promise<MigrationStatus> {
+  const engine = await historyStatus(client, migrationsDir, MIGRATIONS_TABLE);
   const modsExist = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.sql_modules`]);
   const before = modsExist.rows[0].ok ? await appliedModules(client) : new Map<string, string>();
-  const appliedNames = new Set(applied.map((r) => r.name));
   return {
-    applied,
-    pending: files.filter((f) => !appliedNames.has(f)),
+    ...engine,
     modules: sqlModules(sqlDir).map((m) => ({
       name: m.name,
       state: !before.has(m.name) ? 'new' : before.get(m.name) === m.checksum ? 'applied' : 'changed',
     })),
+    app: appDir ? await historyStatus(client, appDir, appTable) : undefined,
   };
 }

@@ -59,7 +59,7 @@ test('migrate down one step then up again restores the same catalog', async () =
   }
 });
 
-test('migrate down one step at a time to below 0040 rebuilds the engine at each step, equals a database never past 0031, and goes up again', async () => {
+test('migrate down one step at a time to below 0040 rebuilds the engine at each step, equals a database never past 0030, and goes up again', async () => {
   const db = await freshDatabase({ empty: true });
   const fresh = await freshDatabase({ empty: true });
   const c = await client(db.url);
@@ -72,7 +72,7 @@ test('migrate down one step at a time to below 0040 rebuilds the engine at each 
     for (const name of [...jobsAndLater].reverse()) {
       const down = await migrateDown(c, 1);
       assert.equal(down.migrations, [name], `reverted ${name}`);
-      assert.ok(down.modules.length > 0 && down.rewired > 0, `the engine is rebuilt on what is left after reverting ${name}`);
+      assert.ok(down.modules.length > 0, `the engine is rebuilt on what is left after reverting ${name}`);
     }
     const { rows } = await c.query(`SELECT to_regclass('deletion.deletion_jobs') IS NULL AS no_table,
                                            to_regprocedure('deletion.schedule(regclass, text, timestamptz, boolean, text, bigint)') IS NULL AS no_api,
@@ -81,14 +81,14 @@ test('migrate down one step at a time to below 0040 rebuilds the engine at each 
     assert.equal(rows[0], { no_table: true, no_api: true, no_view: true, soft_delete: true },
       'below 0040 the jobs table, API and views are gone; the rest of the engine is there');
 
-    // The same migrations applied directly, never past 0031, give the same catalog.
+    // The same migrations applied directly, never past 0030, give the same catalog.
     const root = mkdtempSync(path.join(os.tmpdir(), 'dk-below-0040-'));
     mkdirSync(path.join(root, 'migrations'));
     for (const name of readdirSync(MIGRATIONS_DIR).filter((n) => n < '0040')) {
       cpSync(path.join(MIGRATIONS_DIR, name), path.join(root, 'migrations', name));
     }
     await migrateUp(f, { migrationsDir: path.join(root, 'migrations') });
-    assert.equal(await catalogSnapshot(c), await catalogSnapshot(f), 'the catalog below 0040 is that of a database never migrated past 0031');
+    assert.equal(await catalogSnapshot(c), await catalogSnapshot(f), 'the catalog below 0040 is that of a database never migrated past 0030');
 
     const up = await migrateUp(c);
     assert.equal(up.migrations, jobsAndLater, 'up again applies the reverted migrations');
@@ -154,8 +154,8 @@ test('CLI: migrate prints what it applied; an unreachable DATABASE_URL gives one
   const db = await freshDatabase({ empty: true });
   try {
     const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...process.env, DATABASE_URL: db.url } });
-    assert.match(stdout, /applied migration 0001_engine_base/);
-    assert.match(stdout, /applied \d+ sql modules/);
+    assert.match(stdout, /applied engine migration 0001_engine_base/);
+    assert.match(stdout, /applied \d+ engine sql modules/);
     const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...process.env, DATABASE_URL: db.url } });
     assert.match(again.stdout, /database is up to date/);
 

@@ -27,7 +27,7 @@ export function register(program: Command) {
         const status = (await client.query('SELECT * FROM deletion.vw_deletion_jobs_status')).rows[0];
         const jobs = (await client.query(
           `SELECT id, entity_table, entity_pk, hard_delete, status, phase, percent_done, rows_deleted, rows_remaining,
-                  attempts, overdue, stuck, scheduled_at, creator, reason, error
+                  attempts, overdue, stuck, scheduled_at, created_by, scheduled_by_role, reason, error
              FROM deletion.vw_deletion_jobs WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2`,
           [options.status ?? null, limit])).rows;
         if (options.json) {

@@ -1,44 +1,69 @@
-// deletion-kit migrate [up] | down [N] | status
+// deletion-kit migrate [up] [--dir DIR] | down [N] [--dir DIR] | status [--dir DIR]
+import path from 'node:path';
 import type { Command } from 'commander';
 import { UserError, withClient } from '../db.ts';
-import { migrateDown, migrateUp, migrationStatus, type MigrateResult } from '../migrate.ts';
+import { migrateDown, migrateUp, migrationStatus, type MigrateResult, type Sources } from '../migrate.ts';
 
-function report(result: MigrateResult, direction: 'up' | 'down') {
-  if (result.migrations.length === 0 && result.modules.length === 0) {
+export function report(result: MigrateResult, direction: 'up' | 'down') {
+  if (result.migrations.length === 0 && result.modules.length === 0 && result.appMigrations.length === 0) {
     console.log(direction === 'up' ? 'database is up to date' : 'no migration to revert');
     return;
   }
-  for (const name of result.migrations) console.log(`${direction === 'up' ? 'applied' : 'reverted'} migration ${name}`);
+  const verb = direction === 'up' ? 'applied' : 'reverted';
+  for (const name of result.migrations) console.log(`${verb} engine migration ${name}`);
   const changed = result.modules.filter((m) => m.changed).map((m) => m.name);
   if (result.modules.length) {
-    console.log(`applied ${result.modules.length} sql modules${changed.length ? ` (changed: ${changed.join(', ')})` : ''}; wired ${result.rewired} table concerns`);
+    console.log(`applied ${result.modules.length} engine sql modules${changed.length ? ` (changed: ${changed.join(', ')})` : ''}`);
   }
+  for (const name of result.appMigrations) console.log(`${verb} migration ${name}`);
+  if (result.rewired) console.log(`wired ${result.rewired} table concerns`);
+}
+
+interface DirOptions {
+  dir?: string;
+  table?: string;
+}
+
+/** The user's migrations folder and its history table, from --dir / --table. */
+export function appSources(options: DirOptions): Sources {
+  if (!options.dir) return {};
+  return { appDir: path.resolve(options.dir), appTable: options.table ?? 'app_migrations' };
+}
+
+function withDirOptions(command: Command): Command {
+  return command
+    .option('--dir <folder>', 'your own node-pg-migrate SQL migrations, applied after the engine\'s in the same transaction')
+    .option('--table <name>', 'their history table in schema deletion_kit', 'app_migrations');
 }
 
 export function register(program: Command) {
-  const migrate = program
-    .command('migrate')
-    .description('apply pending migrations and the engine SQL modules, in one transaction')
-    .action(async () => report(await withClient(migrateUp), 'up'));
+  const migrate = withDirOptions(
+    program
+      .command('migrate')
+      .description('install or upgrade the engine (its schemas and roles; nothing in yours), then your own migrations with --dir; one transaction'),
+  ).action(async (options: DirOptions) => report(await withClient((c) => migrateUp(c, appSources(options))), 'up'));
 
-  migrate.command('up').description('same as migrate').action(async () => report(await withClient(migrateUp), 'up'));
+  withDirOptions(migrate.command('up').description('same as migrate'))
+    .action(async (options: DirOptions, cmd: Command) => report(await withClient((c) => migrateUp(c, appSources({ ...cmd.parent?.opts(), ...options }))), 'up'));
 
-  migrate
-    .command('down [count]')
-    .description('revert the last COUNT migrations (default 1), in one transaction')
-    .action(async (count?: string) => {
-      const n = count === undefined ? 1 : Number(count);
-      if (!Number.isInteger(n) || n < 1) throw new UserError(`migrate down takes a positive whole number, not "${count}"`);
-      report(await withClient((c) => migrateDown(c, n)), 'down');
-    });
+  withDirOptions(
+    migrate
+      .command('down [count]')
+      .description('revert the last COUNT migrations (default 1): the engine\'s, or with --dir your own; one transaction'),
+  ).action(async (count: string | undefined, options: DirOptions, cmd: Command) => {
+    const n = count === undefined ? 1 : Number(count);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`migrate down takes a positive whole number, not "${count}"`);
+    report(await withClient((c) => migrateDown(c, n, appSources({ ...cmd.parent?.opts(), ...options }))), 'down');
+  });
 
-  migrate
-    .command('status')
-    .description('list applied and pending migrations and the state of each SQL module')
-    .action(async () => {
-      const status = await withClient(migrationStatus);
-      for (const m of status.applied) console.log(`applied  ${m.name}  (${m.run_on.toISOString()})`);
-      for (const m of status.pending) console.log(`pending  ${m}`);
-      for (const m of status.modules) console.log(`module   ${m.name}  ${m.state}`);
-    });
+  withDirOptions(
+    migrate.command('status').description('applied and pending migrations (the engine\'s, and with --dir your own), and the state of each engine SQL module'),
+  ).action(async (options: DirOptions, cmd: Command) => {
+    const status = await withClient((c) => migrationStatus(c, appSources({ ...cmd.parent?.opts(), ...options })));
+    for (const m of status.applied) console.log(`applied  engine ${m.name}  (${m.run_on.toISOString()})`);
+    for (const m of status.pending) console.log(`pending  engine ${m}`);
+    for (const m of status.modules) console.log(`module   ${m.name}  ${m.state}`);
+    for (const m of status.app?.applied ?? []) console.log(`applied  ${m.name}  (${m.run_on.toISOString()})`);
+    for (const m of status.app?.pending ?? []) console.log(`pending  ${m}`);
+  });
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { clusterUrl, initCluster, startCluster, stopCluster, type ClusterConfig } from '../embedded.ts';
-import { migrateUp } from '../migrate.ts';
+import { EXAMPLE_DIR, EXAMPLE_TABLE, migrateUp } from '../migrate.ts';
 
 export const TEMPLATE_DB = 'dk_template';
 
@@ -69,7 +69,7 @@ async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): P
 export async function buildTemplate(cluster: TestCluster): Promise<void> {
   await withClient(cluster.adminUrl, (c) => c.query(`CREATE DATABASE ${TEMPLATE_DB}`));
   await withClient(clusterUrl(cluster.config, TEMPLATE_DB), async (c) => {
-    await migrateUp(c);
+    await migrateUp(c, { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE });
     await c.query('CREATE SCHEMA tap');
     await c.query('SET search_path = tap');
     await c.query(pgtapSql());

@@ -14,8 +14,10 @@ SELECT col_type_is('deletion', 'deletion_jobs', 'created_at', 'timestamp(6) with
 SELECT col_type_is('deletion', 'deletion_jobs', 'scheduled_at', 'timestamp(6) with time zone', 'scheduled_at is TIMESTAMPTZ(6)');
 SELECT col_is_unique('deletion', 'deletion_jobs', ARRAY['entity_table', 'entity_pk'], 'one job per entity (uq_deletion_jobs)');
 SELECT has_index('deletion', 'deletion_jobs', 'idx_dj_status_sched', ARRAY['status', 'scheduled_at'], 'idx_dj_status_sched on (status, scheduled_at)');
-SELECT fk_ok('deletion', 'deletion_jobs', 'created_by', 'public', 'users', 'id', 'fk_dj_user: created_by references users(id)');
-SELECT is((SELECT confdeltype FROM pg_constraint WHERE conname = 'fk_dj_user'), 'n', 'fk_dj_user is ON DELETE SET NULL');
+SELECT is((SELECT count(*)::int FROM pg_constraint WHERE conrelid = 'deletion.deletion_jobs'::regclass AND contype = 'f'), 0,
+          'no foreign key ties a job to a product table: created_by is the actor''s label');
+SELECT is((SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'deletion.deletion_jobs'::regclass AND attname = 'scheduled_by_role'),
+          'name', 'the scheduling role is recorded as a role name');
 SELECT throws_ok($$ INSERT INTO deletion.deletion_jobs (entity_table, entity_pk, status) VALUES ('public.users', '1', 'sleeping') $$,
                  '23514', NULL, 'status is checked against the five states');
 

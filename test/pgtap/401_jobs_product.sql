@@ -4,6 +4,7 @@ BEGIN;
 SELECT plan(15);
 
 INSERT INTO public.users (email, name) VALUES ('ann@example.com', 'Ann'), ('bob@example.com', 'Bob');
+SELECT id AS ann FROM public.users WHERE email = 'ann@example.com' \gset
 INSERT INTO public.workspaces (name, slug) VALUES ('Acme', 'acme'), ('Other', 'other');
 INSERT INTO public.issues (workspace_id, title, creator_id)
 SELECT w.id, 'issue ' || g, (SELECT min(id) FROM public.users) FROM public.workspaces w, generate_series(1, 40) g;
@@ -13,7 +14,7 @@ SELECT i.id, (SELECT min(id) FROM public.users), 'c' || n FROM public.issues i, 
 -- A hard job on a soft-delete table really deletes, leaves first, in chunks.
 SELECT deletion.schedule('public.workspaces', (SELECT id::text FROM public.workspaces WHERE slug = 'acme'), hard => true,
                          reason => 'closing', created_by => (SELECT min(id) FROM public.users)) AS job \gset
-SELECT is((SELECT creator FROM deletion.vw_deletion_jobs WHERE id = :job), 'ann@example.com', 'the view names the job''s creator');
+SELECT is((SELECT created_by FROM deletion.vw_deletion_jobs WHERE id = :job), :'ann'::bigint, 'the view shows the job''s actor label');
 SELECT is((deletion.claim_job('test')).id, :'job'::bigint, 'the workspace job is claimed');
 SELECT is(deletion.run_chunk(:job, 50, 1000) ->> 'phase', 'delete', 'it is planned');
 SELECT is((SELECT rows_planned FROM deletion.deletion_jobs WHERE id = :job), 160::bigint, '40 issues and 120 comments are planned');
@@ -22,13 +23,14 @@ SELECT is(deletion.run_chunk(:job, 100000, 100000) ->> 'status', 'done', 'and de
 SELECT is((SELECT count(*)::int FROM public.issues), 40, 'the other workspace keeps its 40 issues');
 SELECT is((SELECT count(*)::int FROM public.workspaces WHERE slug = 'acme'), 0, 'the workspace row is really gone, not soft-deleted');
 
--- Deleting the creator unlinks the job (fk_dj_user ON DELETE SET NULL).
+-- The actor is a label: no foreign key ties a job to the example's users, so deleting the user
+-- leaves the job as it was.
 UPDATE public.issues SET creator_id = (SELECT max(id) FROM public.users);
 UPDATE public.comments SET author_id = (SELECT max(id) FROM public.users);
 SET LOCAL deletion.mode = 'hard';
 DELETE FROM public.users WHERE email = 'ann@example.com';
 RESET deletion.mode;
-SELECT is((SELECT created_by FROM deletion.deletion_jobs WHERE id = :job), NULL, 'deleting the creator keeps the job with created_by NULL');
+SELECT is((SELECT created_by FROM deletion.deletion_jobs WHERE id = :job), :'ann'::bigint, 'deleting the user keeps the job and its label');
 
 -- A soft job soft-deletes the root through the soft-delete engine.
 SELECT deletion.schedule('public.issues', (SELECT min(id)::text FROM public.issues)) AS soft_job \gset
