@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { clusterUrl } from '../src/embedded.ts';
-import { migrateUp } from '../src/migrate.ts';
+import { EXAMPLE_DIR, EXAMPLE_TABLE, migrateUp } from '../src/migrate.ts';
 import { startTestCluster } from '../src/testing/cluster.ts';
 import { BENCH_DIR, generatorSql, makeContext, printTable, writeResults, type Bench, type Result, type Scale } from './harness.ts';
 
@@ -37,7 +37,7 @@ try {
   await admin.end();
   const c = new pg.Client({ connectionString: clusterUrl(cluster.config, template) });
   await c.connect();
-  await migrateUp(c);
+  await migrateUp(c, { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE });
   await c.query(generatorSql());
   await c.end();
 

@@ -25,11 +25,13 @@ test('db status before anything exists says so', async () => {
   assert.match(stdout, /no embedded database yet/);
 });
 
-test('migrate creates, starts and migrates the embedded database; a second run has nothing to do', async () => {
+test('migrate creates, starts and migrates the embedded database (the engine alone); example install adds the example; a second run has nothing to do', async () => {
   const first = await cli('migrate');
-  assert.match(first.stdout, /applied migration 0001_engine_base/);
-  assert.match(first.stdout, /applied migration 0002_product_schema/);
-  const second = await cli('migrate');
+  assert.match(first.stdout, /applied engine migration 0001_engine_base/);
+  assert.not.match(first.stdout, /0002_product_schema/, 'the engine alone: no example table');
+  const example = await cli('example', 'install');
+  assert.match(example.stdout, /applied migration 0002_product_schema/);
+  const second = await cli('example', 'install');
   assert.match(second.stdout, /database is up to date/);
   const { stdout } = await cli('db', 'status');
   assert.match(stdout, /embedded PostgreSQL 18 on port \d+: running/);
@@ -51,7 +53,7 @@ test('db stop stops it, keeping the data; the next command starts it again', asy
   assert.match((await cli('db', 'stop')).stdout, /stopped/);
   assert.match((await cli('db', 'status')).stdout, /: stopped/);
   assert.match((await cli('db', 'stop')).stdout, /was not running/);
-  assert.match((await cli('migrate', 'status')).stdout, /applied\s+0002_product_schema/);
+  assert.match((await cli('example', 'status')).stdout, /applied\s+0002_product_schema/);
   assert.match((await cli('db', 'status')).stdout, /: running/);
 });
 

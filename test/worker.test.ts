@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generatorSql } from '../bench/harness.ts';
 import { clusterUrl, startCluster, stopCluster } from '../src/embedded.ts';
-import { migrateUp } from '../src/migrate.ts';
+import { EXAMPLE_DIR, EXAMPLE_TABLE, migrateUp } from '../src/migrate.ts';
 import { createDatabase, dropDatabase, startTestCluster } from '../src/testing/cluster.ts';
 import { client, env, freshDatabase } from './helpers.ts';
 
@@ -180,7 +180,7 @@ test('the database restarted mid-job: the worker reconnects and completes', asyn
   try {
     const db = await createDatabase(cluster.adminUrl, { empty: true });
     let c = await client(db.url);
-    await migrateUp(c);
+    await migrateUp(c, { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE });
     await c.query(generatorSql());
     await c.query('SELECT bench.generate_product_data(1500, 2)');
     const before = (await c.query('SELECT count(*)::int AS n FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 2')).rows[0].n;
