@@ -46,6 +46,87 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.is_soft_delete_table(regclass) IS 'True for tables the registry marks soft_delete.';
 
+-- Where a registered table's wiring differs from what its registry row asks for: the engine's access,
+-- the audit, soft-delete, live-parent, file and protection triggers and policies. Registering and
+-- every enable_* wire at once, and every migrate rewires, so a difference means someone changed the
+-- table by hand (or a schema tool undid the engine's work). PL/pgSQL, reading the registry row as
+-- JSON, because the columns it reads come with migrations that may have been reverted.
+CREATE OR REPLACE FUNCTION deletion.wiring_differences()
+RETURNS TABLE (target regclass, problem text)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  reg record;
+  triggers text[];
+  policies text[];
+  wants_soft boolean;
+  protected boolean;
+BEGIN
+  FOR reg IN
+    SELECT c.oid::regclass AS rel, to_jsonb(tp) AS policy
+      FROM deletion.table_policies tp
+      JOIN pg_namespace n ON n.nspname = tp.table_schema
+      JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = tp.table_name
+     ORDER BY 1::text
+  LOOP
+    target := reg.rel;
+    triggers := ARRAY(SELECT t.tgname::text FROM pg_trigger t WHERE t.tgrelid = reg.rel AND NOT t.tgisinternal AND t.tgname LIKE 'deletion\_%');
+    policies := ARRAY(SELECT p.polname::text FROM pg_policy p WHERE p.polrelid = reg.rel);
+    wants_soft := coalesce((reg.policy ->> 'soft_delete')::boolean, false);
+    IF to_regrole('deletion_owner') IS NOT NULL
+       AND (NOT has_table_privilege('deletion_owner', reg.rel, 'SELECT') OR NOT has_table_privilege('deletion_owner', reg.rel, 'INSERT')
+            OR NOT has_table_privilege('deletion_owner', reg.rel, 'UPDATE') OR NOT has_table_privilege('deletion_owner', reg.rel, 'DELETE')
+            OR NOT 'deletion_00_engine' = ANY (policies)) THEN
+      problem := 'the engine''s role (deletion_owner) lacks its grants or its policy deletion_00_engine';
+      RETURN NEXT;
+    END IF;
+    IF reg.policy ? 'audit' AND (reg.policy ->> 'audit')::boolean <> ('deletion_50_audit_delete' = ANY (triggers)) THEN
+      problem := CASE WHEN (reg.policy ->> 'audit')::boolean THEN 'audit is on, but its triggers deletion_50_audit_* are missing'
+                      ELSE 'audit is off, but its triggers deletion_50_audit_* are installed' END;
+      RETURN NEXT;
+    END IF;
+    IF wants_soft AND NOT ('deletion_20_soft_delete_hide' = ANY (policies) AND 'deletion_20_soft_delete_update' = ANY (triggers)
+                           AND 'deletion_20_soft_delete_flush' = ANY (triggers)
+                           AND (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = reg.rel)) THEN
+      problem := 'soft delete is on, but row-level security, its policy deletion_20_soft_delete_hide or its triggers are missing';
+      RETURN NEXT;
+    ELSIF wants_soft AND coalesce((reg.policy ->> 'delete_becomes_soft')::boolean, false) <> ('deletion_20_soft_delete' = ANY (triggers)) THEN
+      problem := CASE WHEN (reg.policy ->> 'delete_becomes_soft')::boolean THEN 'a DELETE should become a soft delete, but the trigger deletion_20_soft_delete is missing'
+                      ELSE 'a DELETE should stay hard, but the trigger deletion_20_soft_delete is installed' END;
+      RETURN NEXT;
+    ELSIF NOT wants_soft AND EXISTS (SELECT FROM unnest(triggers) g WHERE g LIKE 'deletion\_20\_soft\_delete%') THEN
+      problem := 'soft delete is off, but its triggers deletion_20_soft_delete* are installed';
+      RETURN NEXT;
+    END IF;
+    IF wants_soft AND NOT EXISTS (SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                                   WHERE i.indrelid = reg.rel AND ic.relname = deletion.soft_delete_index_name(reg.rel, 'active_idx')) THEN
+      problem := format('soft delete is on, but its index %s is missing', deletion.soft_delete_index_name(reg.rel, 'active_idx'));
+      RETURN NEXT;
+    END IF;
+    IF (reg.policy ->> 'file_key_column' IS NOT NULL) <> ('deletion_60_files' = ANY (triggers)) THEN
+      problem := CASE WHEN reg.policy ->> 'file_key_column' IS NOT NULL THEN 'its files are tracked, but the triggers deletion_60_files* are missing'
+                      ELSE 'its files are not tracked, but the triggers deletion_60_files* are installed' END;
+      RETURN NEXT;
+    END IF;
+    IF EXISTS (SELECT FROM deletion.live_parent_keys(reg.rel)) AND NOT 'deletion_05_live_parent' = ANY (triggers) THEN
+      problem := 'it references soft-delete tables, but the triggers that refuse new rows under deleted parents (deletion_05_live_parent*) are missing';
+      RETURN NEXT;
+    END IF;
+    IF to_regclass('deletion.protection_rules') IS NOT NULL THEN
+      EXECUTE 'SELECT EXISTS (SELECT FROM deletion.protection_rules r WHERE (r.table_schema, r.table_name) = ($1, $2))'
+         INTO protected USING reg.policy ->> 'table_schema', reg.policy ->> 'table_name';
+      IF protected AND NOT EXISTS (SELECT FROM unnest(triggers) g WHERE g LIKE 'deletion\_10\_protect%') THEN
+        problem := 'it has protection rules, but the triggers deletion_10_protect* are missing';
+        RETURN NEXT;
+      END IF;
+    END IF;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.wiring_differences() IS 'Registered tables whose triggers, policies, grants or indexes differ from what their registry row asks for (lint rule wiring_differs).';
+
 -- Every finding, one row each:
 --   severity  error (lint fails) or warning
 --   rule      the rule's name (docs/lint.md)
@@ -293,10 +374,17 @@ AS $$
                 f.oid::regprocedure, f.oid::regprocedure)
     FROM definers f
    WHERE f.public_executes
+  UNION ALL
+  -- A registered table whose wiring is not what its registry row asks for.
+  SELECT 'error', 'wiring_differs', format('%s', w.target),
+         format('registered table %s does not match its registry row: %s', w.target, w.problem),
+         format('SELECT deletion.wire(%L); (re-derives its wiring from the registry; deletion-kit migrate does it for every table)', w.target::text)
+    FROM deletion.wiring_differences() w
   ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';
 
 GRANT EXECUTE ON FUNCTION deletion.linted_schemas(), deletion.engine_schemas(), deletion.is_soft_delete_table(regclass),
+                          deletion.wiring_differences(), deletion.soft_delete_index_name(regclass, text), deletion.live_parent_keys(regclass), deletion.soft_delete_tables(),
                           deletion.lint(integer)
   TO deletion_app, deletion_admin;

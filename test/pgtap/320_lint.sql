@@ -43,7 +43,9 @@ CREATE FUNCTION hazards.definer_ok() RETURNS int LANGUAGE sql SECURITY DEFINER S
 -- (Not executable by PUBLIC, which would be a hazard of its own: 321_lint_security.sql.)
 REVOKE EXECUTE ON FUNCTION hazards.definer(), hazards.definer_ok() FROM PUBLIC;
 
-CREATE TEMP TABLE findings AS SELECT * FROM deletion.lint();
+-- The registry is edited by hand above, so wiring_differs reports the trash tables too; that rule has
+-- its own file (322_lint_wiring.sql), and is left out here.
+CREATE TEMP TABLE findings AS SELECT * FROM deletion.lint() WHERE rule <> 'wiring_differs';
 
 SELECT results_eq($$ SELECT rule, object FROM findings ORDER BY rule, object $$,
   $$ VALUES ('deep_cascade', 'hazards.level0'),
