@@ -82,10 +82,12 @@ END
 $$;
 COMMENT ON FUNCTION deletion.refuse_deleted_parent(regclass, record, jsonb, uuid) IS 'Raises the 23503 of a new row under a soft-deleted parent (worded as a missing parent for non-admins).';
 
--- AFTER INSERT, per statement: the inserted rows (transition table new_rows). Arguments: the names of
--- the foreign keys to check. SECURITY DEFINER: it must see deleted parents, which the inserting role
--- may not.
-CREATE OR REPLACE FUNCTION deletion.live_parent_on_insert()
+-- The trigger function of both triggers. AFTER INSERT, per statement, it checks the inserted rows
+-- (transition table new_rows); BEFORE UPDATE OF the foreign-key columns, per row, the new row, as a
+-- one-row relation. Arguments: the names of the foreign keys to check. SECURITY DEFINER: it must see
+-- deleted parents, which the writing role may not. The checks run here, not in a helper, because a
+-- transition table is visible only to the trigger function itself.
+CREATE OR REPLACE FUNCTION deletion.live_parent_check()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -96,42 +98,13 @@ DECLARE
   checks record;
   offending jsonb;
   parent_op uuid;
+  source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_insert'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_insert'::regproc);
+  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc) THEN
+    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
   END IF;
   FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
-    checks := deletion.live_parent_checks(fk, 'new_rows');
-    EXECUTE checks.find_deleted INTO offending, parent_op;
-    IF offending IS NOT NULL THEN
-      PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
-    END IF;
-    EXECUTE checks.lock_active;
-  END LOOP;
-  RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION deletion.live_parent_on_insert() IS 'Trigger deletion_05_live_parent: refuses inserted rows that reference a soft-deleted parent (23503).';
-
--- BEFORE UPDATE OF the foreign-key columns, per row, when they change: the new row, as a one-row
--- relation. Arguments as above.
-CREATE OR REPLACE FUNCTION deletion.live_parent_on_update()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog
-AS $$
-DECLARE
-  fk record;
-  checks record;
-  offending jsonb;
-  parent_op uuid;
-BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_update'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_on_update'::regproc);
-  END IF;
-  FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
-    checks := deletion.live_parent_checks(fk, format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass));
+    checks := deletion.live_parent_checks(fk, source);
     EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
     IF offending IS NOT NULL THEN
       PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
@@ -141,7 +114,7 @@ BEGIN
   RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION deletion.live_parent_on_update() IS 'Trigger deletion_05_live_parent_update: refuses moving a row under a soft-deleted parent (23503).';
+COMMENT ON FUNCTION deletion.live_parent_check() IS 'Triggers deletion_05_live_parent (after INSERT, per statement) and deletion_05_live_parent_update (per row): refuse rows that reference a soft-delete parent (23503).';
 
 -- The per-table wiring: both triggers when the table has foreign keys into soft-delete tables, none
 -- otherwise. Called by deletion.rewire() for every registered table, and for the tables that
@@ -175,10 +148,10 @@ BEGIN
   END IF;
   wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
                           'FOR EACH STATEMENT WHEN (NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
-                          'EXECUTE FUNCTION deletion.live_parent_on_insert(%s)', target, key_names);
+                          'EXECUTE FUNCTION deletion.live_parent_check(%s)', target, key_names);
   wanted_update := format('CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF %s ON %s FOR EACH ROW '
                           'WHEN ((%s) IS DISTINCT FROM (%s) AND NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
-                          'EXECUTE FUNCTION deletion.live_parent_on_update(%s)',
+                          'EXECUTE FUNCTION deletion.live_parent_check(%s)',
                           deletion.column_list(NULL, fk_columns), target,
                           deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);

@@ -66,30 +66,30 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.job_table_name(regclass) IS 'The schema-qualified table name a deletion job stores in entity_table.';
 
--- Whether jobs have their pending-deletion marker column (migration 0061). The engine is rebuilt on
--- whatever migrations remain after `migrate down`, so the marker code asks before it writes it.
+-- Whether deletion_jobs has a column that a later migration added: the pending-deletion marker
+-- (pending_op, 0061), the scheduling role (scheduled_by_role, 0070). The engine is rebuilt on whatever
+-- migrations remain after `migrate down`, so the code that writes them asks first.
+CREATE OR REPLACE FUNCTION deletion.job_column_installed(column_name name)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('deletion.deletion_jobs') AND a.attname = column_name AND NOT a.attisdropped)
+$$;
+COMMENT ON FUNCTION deletion.job_column_installed(name) IS 'True when deletion_jobs has the given column (added by a later migration).';
+
 CREATE OR REPLACE FUNCTION deletion.job_markers_installed()
 RETURNS boolean
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT EXISTS (SELECT 1 FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('deletion.deletion_jobs') AND a.attname = 'pending_op' AND NOT a.attisdropped)
+  SELECT deletion.job_column_installed('pending_op')
 $$;
 COMMENT ON FUNCTION deletion.job_markers_installed() IS 'True when deletion_jobs has its pending_op column (migration 0061).';
 
--- Whether jobs record the role that scheduled them (migration 0070); asked for the same reason.
-CREATE OR REPLACE FUNCTION deletion.job_roles_installed()
-RETURNS boolean
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog
-AS $$
-  SELECT EXISTS (SELECT 1 FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('deletion.deletion_jobs') AND a.attname = 'scheduled_by_role' AND NOT a.attisdropped)
-$$;
-COMMENT ON FUNCTION deletion.job_roles_installed() IS 'True when deletion_jobs has its scheduled_by_role column (migration 0070).';
 
 -- A job's pending-deletion marker: the soft-delete operation that hides its root while it waits, or
 -- NULL (no soft delete on the table, the row was already deleted, or migration 0061 is not applied:
@@ -322,7 +322,7 @@ BEGIN
          finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false
    WHERE j.status IN ('cancelled', 'failed', 'done')
   RETURNING j.id INTO job_id;
-  IF job_id IS NOT NULL AND deletion.job_roles_installed() THEN
+  IF job_id IS NOT NULL AND deletion.job_column_installed('scheduled_by_role') THEN
     EXECUTE 'UPDATE deletion.deletion_jobs SET scheduled_by_role = $1 WHERE id = $2' USING caller, job_id;
   END IF;
 

@@ -64,7 +64,7 @@ SELECT j.id,
        coalesce(j.finished_at, now()) - j.started_at AS run_time
   FROM deletion.deletion_jobs j
 $v$,
-    CASE WHEN deletion.job_roles_installed() THEN 'j.scheduled_by_role' ELSE 'NULL::name' END,
+    CASE WHEN deletion.job_column_installed('scheduled_by_role') THEN 'j.scheduled_by_role' ELSE 'NULL::name' END,
     CASE WHEN deletion.job_markers_installed() THEN 'j.pending_op' ELSE 'NULL::uuid' END);
 COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its actor and scheduling role, age, overdue/stuck flags, pending-deletion marker and progress (rows planned, deleted, remaining, percent).';
 
