@@ -1,12 +1,18 @@
 // deletion-kit.config.json (src/config.ts): found from a subfolder, first file up the tree wins, paths
-// relative to its folder, defaults, one-line errors naming the file and the key.
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+// relative to its folder, defaults, one-line errors naming the file and the key; and the embedded data
+// folder found the same way, so a command run in a subfolder reuses the project's .deletion-kit.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CONFIG_FILE, loadConfig } from '../src/config.ts';
+import { CONFIG_FILE, loadConfig, resolveEmbeddedDir } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
+
+const run = promisify(execFile);
+const CLI = path.resolve('bin/deletion-kit.js');
 
 /** A fresh temporary folder (real path, so results compare as strings) with `dirs` made inside it. */
 function tempTree(...dirs: string[]): string {
@@ -106,6 +112,64 @@ test('a value of the wrong type is one line naming the file and the key', () => 
     assert.ok(message.startsWith(`${file}: `), `names the file: ${message}`);
     assert.match(message, expected);
   }
+});
+
+test('the CLI prints a bad config as one line and exits 1, before connecting', async () => {
+  const root = tempTree('sub');
+  writeConfig(root, { databaseUrlEnv: 42 });
+  const err = await run(process.execPath, [CLI, 'jobs'], { cwd: path.join(root, 'sub') }).catch((e) => e);
+  assert.is(err.code, 1);
+  assert.is(err.stderr, `deletion-kit: ${path.join(root, CONFIG_FILE)}: "databaseUrlEnv" must be the name of an environment variable (a string of letters, digits and _), not number 42\n`);
+});
+
+test('the database URL is read from the variable the config names', async () => {
+  const root = tempTree('sub');
+  writeConfig(root, { databaseUrlEnv: 'DK_TEST_APP_DATABASE_URL' });
+  const url = process.env.DATABASE_URL!;
+  const env = { ...process.env, DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', DK_TEST_APP_DATABASE_URL: url };
+  const { stdout } = await run(process.execPath, [CLI, 'jobs', '--json'], { cwd: path.join(root, 'sub'), env });
+  assert.ok(Array.isArray(JSON.parse(stdout).jobs), 'connected through DK_TEST_APP_DATABASE_URL; DATABASE_URL is not read');
+  const err = await run(process.execPath, [CLI, 'jobs'], { cwd: root, env: { ...env, DK_TEST_APP_DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none' } })
+    .catch((e) => e);
+  assert.is(err.code, 1);
+  assert.match(err.stderr, /^deletion-kit: cannot connect to postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
+});
+
+test('embedded data folder: a subfolder reuses the nearest existing .deletion-kit up the tree', () => {
+  const root = tempTree('project/.deletion-kit', 'project/src/deep', 'project/sub/.deletion-kit');
+  assert.is(resolveEmbeddedDir(path.join(root, 'project/src/deep'), {}), path.join(root, 'project/.deletion-kit'));
+  assert.is(resolveEmbeddedDir(path.join(root, 'project'), {}), path.join(root, 'project/.deletion-kit'));
+  assert.is(resolveEmbeddedDir(path.join(root, 'project/sub'), {}), path.join(root, 'project/sub/.deletion-kit'), 'the nearest wins');
+  writeConfig(path.join(root, 'project/src'), {});
+  assert.is(resolveEmbeddedDir(path.join(root, 'project/src/deep'), {}), path.join(root, 'project/.deletion-kit'),
+    'an existing folder above the config file is still found');
+  assert.not.ok(existsSync(path.join(root, 'project/src/deep/.deletion-kit')), 'nothing is created by looking');
+});
+
+test('embedded data folder: with none up the tree, a new .deletion-kit beside the config file, else in the cwd', () => {
+  const root = tempTree('with-config/a/b', 'no-config/a');
+  writeConfig(path.join(root, 'with-config'), { docsDir: 'docs' });
+  assert.is(resolveEmbeddedDir(path.join(root, 'with-config/a/b'), {}), path.join(root, 'with-config/.deletion-kit'),
+    'beside the config (no .deletion-kit above the temporary folder)');
+  assert.is(resolveEmbeddedDir(path.join(root, 'no-config/a'), {}), path.join(root, 'no-config/a/.deletion-kit'));
+});
+
+test('embedded data folder: DELETION_KIT_HOME overrides everything, then the config\'s embeddedDir', () => {
+  const root = tempTree('project/.deletion-kit', 'project/sub');
+  const sub = path.join(root, 'project/sub');
+  assert.is(resolveEmbeddedDir(sub, { DELETION_KIT_HOME: 'elsewhere' }), path.join(sub, 'elsewhere'), 'relative to the cwd');
+  assert.is(resolveEmbeddedDir(sub, { DELETION_KIT_HOME: '/abs/home' }), '/abs/home');
+  writeConfig(path.join(root, 'project'), { embeddedDir: 'var/pg' });
+  assert.is(resolveEmbeddedDir(sub, {}), path.join(root, 'project/var/pg'), 'the config names it: no search');
+  assert.is(resolveEmbeddedDir(sub, { DELETION_KIT_HOME: '/abs/home' }), '/abs/home');
+});
+
+test('the CLI in a subfolder uses the project\'s .deletion-kit and creates none of its own', async () => {
+  const root = tempTree('project/.deletion-kit', 'project/src');
+  const env = { ...process.env, DELETION_KIT_HOME: '', DATABASE_URL: '' };
+  const { stdout } = await run(process.execPath, [CLI, 'db', 'status'], { cwd: path.join(root, 'project/src'), env });
+  assert.is(stdout, `no embedded database yet (${path.join(root, 'project/.deletion-kit')}); any command creates it\n`);
+  assert.not.ok(existsSync(path.join(root, 'project/src/.deletion-kit')));
 });
 
 test.run();
