@@ -2,7 +2,7 @@
 // relative to its folder, defaults, one-line errors naming the file and the key; and the embedded data
 // folder found the same way, so a command run in a subfolder reuses the project's .deletion-kit.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,9 +14,15 @@ import { UserError } from '../src/errors.ts';
 const run = promisify(execFile);
 const CLI = path.resolve('bin/deletion-kit.js');
 
+const temps: string[] = [];
+test.after(() => {
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
 /** A fresh temporary folder (real path, so results compare as strings) with `dirs` made inside it. */
 function tempTree(...dirs: string[]): string {
   const root = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'dk-config-')));
+  temps.push(root);
   for (const d of dirs) mkdirSync(path.join(root, d), { recursive: true });
   return root;
 }

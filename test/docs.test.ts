@@ -3,7 +3,7 @@
 // makes --check fail with what to do. The docs folder is --out, else the config's docsDir, else
 // ./deletion-docs, and never a folder inside the package (but its own docs/ named by --out).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,7 +17,19 @@ import { client, env } from './helpers.ts';
 const run = promisify(execFile);
 const CLI = path.resolve('bin/deletion-kit.js');
 
-/** Runs the CLI, from the package's folder unless `cwd` is given. */
+const temps: string[] = [];
+test.after(() => {
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder (its real path), removed after the tests. */
+function tempDir(): string {
+  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'dk-docs-')));
+  temps.push(dir);
+  return dir;
+}
+
+/** Runs the CLI from the package's folder. */
 async function cli(...args: string[]) {
   return cliIn(process.cwd(), ...args);
 }
@@ -27,7 +39,7 @@ async function cliIn(cwd: string, ...args: string[]) {
 }
 
 test('the committed docs are exactly what the migrated schema generates', async () => {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'dk-docs-'));
+  const out = tempDir();
   const { stdout } = await cli('docs', '--out', out);
   assert.match(stdout, /wrote \d+ table pages/);
   const generated = readdirSync(path.join(out, 'tables')).sort();
@@ -75,7 +87,7 @@ test('a schema change makes docs --check fail and say what to do; the views that
   assert.match(err.stdout, /missing tables\/docs_probe\.md/);
   assert.match(err.stdout, /run deletion-kit docs and commit the result/);
 
-  const out = mkdtempSync(path.join(os.tmpdir(), 'dk-docs-'));
+  const out = tempDir();
   await cli('docs', '--out', out);
   const page = readFileSync(path.join(out, 'tables', 'docs_probe.md'), 'utf8');
   assert.match(page, /\| note \| text \| NO \| 'x'::text \| A note \\\| with a pipe\. \|/, 'a pipe in a comment is escaped');
@@ -100,7 +112,7 @@ test('docs refuses a folder inside the package, unless --out names the package\'
   assert.not.ok(existsSync(path.join(PACKAGE_ROOT, 'test', 'deletion-docs')));
 
   // The rule compares real paths: a link to the package is the package.
-  const tmp = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'dk-docs-')));
+  const tmp = tempDir();
   symlinkSync(PACKAGE_ROOT, path.join(tmp, 'pkg'));
   await refused(tmp, '--out', 'pkg/generated');
   // A config's docsDir inside the package is refused too, even when it is the package's docs/.
@@ -115,7 +127,7 @@ test('docs refuses a folder inside the package, unless --out names the package\'
 });
 
 test('docs writes to the config\'s docsDir, found from a subfolder; else to ./deletion-docs', async () => {
-  const root = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'dk-docs-')));
+  const root = tempDir();
   mkdirSync(path.join(root, 'project/src'), { recursive: true });
   writeFileSync(path.join(root, 'project/deletion-kit.config.json'), JSON.stringify({ docsDir: 'generated/db-docs' }));
   const { stdout } = await cliIn(path.join(root, 'project/src'), 'docs');
