@@ -1,14 +1,16 @@
-// Where the runner's connection comes from: DATABASE_URL when the user gives one, otherwise the
-// embedded default database under ./.deletion-kit, created and started on demand.
-import path from 'node:path';
+// Where the runner's connection comes from: the URL in the environment variable the config names
+// (DATABASE_URL by default) when it is set, otherwise the embedded default database, created and
+// started on demand in the embedded data folder (src/config.ts: DELETION_KIT_HOME, the config's
+// embeddedDir, or the nearest .deletion-kit folder up the tree).
 import pg from 'pg';
+import { loadConfig, resolveEmbeddedDir } from './config.ts';
 import { clusterUrl, initCluster, startCluster } from './embedded.ts';
+import { UserError } from './errors.ts';
 
-/** The embedded default lives here, relative to the directory the command runs in. */
-export const EMBEDDED_ROOT = () => path.resolve(process.env.DELETION_KIT_HOME ?? '.deletion-kit');
+export { UserError };
 
-/** A user-facing error: printed as one line, exit code 1, no stack. */
-export class UserError extends Error {}
+/** The embedded default's folder for a command run in the current directory (see resolveEmbeddedDir). */
+export const EMBEDDED_ROOT = () => resolveEmbeddedDir();
 
 /** The URL with its password replaced, for messages. */
 export function redactUrl(url: string): string {
@@ -17,7 +19,7 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return '<unparseable DATABASE_URL>';
+    return '<unparseable database URL>';
   }
 }
 
@@ -37,8 +39,9 @@ export async function embeddedUrl(): Promise<string> {
   return clusterUrl(config);
 }
 
+/** The URL in the variable the config names (DATABASE_URL by default), else the embedded default's. */
 export async function databaseUrl(): Promise<string> {
-  return process.env.DATABASE_URL || (await embeddedUrl());
+  return process.env[loadConfig().databaseUrlEnv] || (await embeddedUrl());
 }
 
 /** Connects, or throws a UserError that names the server (password hidden) and the reason. */

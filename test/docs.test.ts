@@ -1,24 +1,45 @@
 // deletion-kit docs: the committed docs (docs/tables/*.md, docs/cascade.md) are exactly what the
 // migrated schema generates (the CI check), the pages follow seed 001's format, and a schema change
-// makes --check fail with what to do.
+// makes --check fail with what to do. The docs folder is --out, else the config's docsDir, else
+// ./deletion-docs, and never a folder inside the package (but its own docs/ named by --out).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { docsDir } from '../src/commands/docs.ts';
+import { PACKAGE_ROOT } from '../src/config.ts';
+import { UserError } from '../src/errors.ts';
 import { client, env } from './helpers.ts';
 
 const run = promisify(execFile);
 const CLI = path.resolve('bin/deletion-kit.js');
 
+const temps: string[] = [];
+test.after(() => {
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder (its real path), removed after the tests. */
+function tempDir(): string {
+  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'dk-docs-')));
+  temps.push(dir);
+  return dir;
+}
+
+/** Runs the CLI from the package's folder. */
 async function cli(...args: string[]) {
-  return run(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: env('DATABASE_URL') } });
+  return cliIn(process.cwd(), ...args);
+}
+
+async function cliIn(cwd: string, ...args: string[]) {
+  return run(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DATABASE_URL: env('DATABASE_URL') } });
 }
 
 test('the committed docs are exactly what the migrated schema generates', async () => {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'dk-docs-'));
+  const out = tempDir();
   const { stdout } = await cli('docs', '--out', out);
   assert.match(stdout, /wrote \d+ table pages/);
   const generated = readdirSync(path.join(out, 'tables')).sort();
@@ -30,7 +51,7 @@ test('the committed docs are exactly what the migrated schema generates', async 
   }
   assert.fixture(readFileSync('docs/cascade.md', 'utf8'), readFileSync(path.join(out, 'cascade.md'), 'utf8'),
     'docs/cascade.md matches the schema (run deletion-kit docs and commit the result)');
-  const check = await cli('docs', '--check');
+  const check = await cli('docs', '--check', '--out', 'docs');
   assert.match(check.stdout, /files match the schema/, 'and --check agrees');
 });
 
@@ -61,17 +82,65 @@ test('a schema change makes docs --check fail and say what to do; the views that
   } finally {
     await c.end();
   }
-  const err = await cli('docs', '--check').catch((e) => e);
+  const err = await cli('docs', '--check', '--out', 'docs').catch((e) => e);
   assert.is(err.code, 1);
   assert.match(err.stdout, /missing tables\/docs_probe\.md/);
   assert.match(err.stdout, /run deletion-kit docs and commit the result/);
 
-  const out = mkdtempSync(path.join(os.tmpdir(), 'dk-docs-'));
+  const out = tempDir();
   await cli('docs', '--out', out);
   const page = readFileSync(path.join(out, 'tables', 'docs_probe.md'), 'utf8');
   assert.match(page, /\| note \| text \| NO \| 'x'::text \| A note \\\| with a pipe\. \|/, 'a pipe in a comment is escaped');
   assert.match(page, /\*\*None registered\*\*/, 'a table without a policy says so');
   assert.match(page, /\| docs_probe_view \| postgres \| security_invoker=true \|/, 'the view that uses it, with its flags');
+});
+
+test('docs refuses a folder inside the package, unless --out names the package\'s own docs', async () => {
+  assert.is(process.cwd(), PACKAGE_ROOT, 'the test runs from the package folder');
+  const refused = async (cwd: string, ...args: string[]) => {
+    const err = await cliIn(cwd, 'docs', ...args).catch((e) => e);
+    assert.is(err.code, 1, `refused: docs ${args.join(' ')} in ${cwd}`);
+    assert.match(err.stderr, /^deletion-kit: refusing to use .* as the docs folder: it is inside the deletion-kit package itself \(.*\); run from your project, or set --out or docsDir in deletion-kit\.config\.json\n$/);
+    assert.is(err.stdout, '');
+  };
+  await refused(PACKAGE_ROOT); // the default ./deletion-docs
+  await refused(PACKAGE_ROOT, '--check');
+  await refused(path.join(PACKAGE_ROOT, 'test'));
+  await refused(PACKAGE_ROOT, '--out', 'docs/tables');
+  await refused(PACKAGE_ROOT, '--out', '.');
+  assert.not.ok(existsSync(path.join(PACKAGE_ROOT, 'deletion-docs')), 'nothing was written');
+  assert.not.ok(existsSync(path.join(PACKAGE_ROOT, 'test', 'deletion-docs')));
+
+  // The rule compares real paths: a link to the package is the package.
+  const tmp = tempDir();
+  symlinkSync(PACKAGE_ROOT, path.join(tmp, 'pkg'));
+  await refused(tmp, '--out', 'pkg/generated');
+  // A config's docsDir inside the package is refused too, even when it is the package's docs/.
+  writeFileSync(path.join(tmp, 'deletion-kit.config.json'), JSON.stringify({ docsDir: 'pkg/docs' }));
+  await refused(tmp);
+
+  // Only an explicit --out that is the package's own docs/ passes (how they are regenerated).
+  assert.is(docsDir('docs', PACKAGE_ROOT), path.join(PACKAGE_ROOT, 'docs'));
+  assert.is(docsDir('pkg/docs', tmp), path.join(tmp, 'pkg/docs'));
+  assert.is(docsDir(path.join(PACKAGE_ROOT, 'docs'), tmp), path.join(PACKAGE_ROOT, 'docs'));
+  assert.throws(() => docsDir(undefined, PACKAGE_ROOT), (e: unknown) => e instanceof UserError);
+});
+
+test('docs writes to the config\'s docsDir, found from a subfolder; else to ./deletion-docs', async () => {
+  const root = tempDir();
+  mkdirSync(path.join(root, 'project/src'), { recursive: true });
+  writeFileSync(path.join(root, 'project/deletion-kit.config.json'), JSON.stringify({ docsDir: 'generated/db-docs' }));
+  const { stdout } = await cliIn(path.join(root, 'project/src'), 'docs');
+  const out = path.join(root, 'project/generated/db-docs');
+  assert.is(stdout, `wrote ${readdirSync(path.join(out, 'tables')).length} table pages to ${path.join(out, 'tables')} and ${path.join(out, 'cascade.md')}\n`);
+  assert.match(readFileSync(path.join(out, 'cascade.md'), 'utf8'), /```mermaid\nflowchart LR\n/);
+  assert.not.ok(existsSync(path.join(root, 'project/src/deletion-docs')));
+  assert.match((await cliIn(path.join(root, 'project'), 'docs', '--check')).stdout, /files match the schema/, '--check reads the same folder');
+
+  mkdirSync(path.join(root, 'plain'));
+  const plain = await cliIn(path.join(root, 'plain'), 'docs');
+  assert.match(plain.stdout, /^wrote \d+ table pages to deletion-docs\/tables and deletion-docs\/cascade\.md\n$/);
+  assert.ok(existsSync(path.join(root, 'plain/deletion-docs/cascade.md')), 'the default is ./deletion-docs');
 });
 
 test.run();

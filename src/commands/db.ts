@@ -1,10 +1,11 @@
-// deletion-kit db start|stop|status|url: the embedded default database under ./.deletion-kit.
+// deletion-kit db start|stop|status|url: the embedded default database, kept in the embedded data
+// folder (DELETION_KIT_HOME, the config's embeddedDir, or the nearest .deletion-kit up the tree).
 import type { Command } from 'commander';
 import { EMBEDDED_ROOT, embeddedUrl, redactUrl } from '../db.ts';
 import { isRunning, readConfig, stopCluster } from '../embedded.ts';
 
 export function register(program: Command) {
-  const db = program.command('db').description(`the embedded default database (kept in ./.deletion-kit, used when DATABASE_URL is not set)`);
+  const db = program.command('db').description(`the embedded default database (kept in the nearest .deletion-kit folder up the tree; used when DATABASE_URL, or the config's databaseUrlEnv, is not set)`);
 
   db.command('start')
     .description('create the embedded database when missing and start it')

@@ -1,12 +1,37 @@
 // deletion-kit docs [--out DIR] [--check]: writes one page per table (DIR/tables/<table>.md, seed 001's
 // format) and DIR/cascade.md (a Mermaid graph of every foreign key), all rendered in the database from
 // the catalog (sql/33_docs.sql). --check writes nothing and exits 1 when the files differ from the
-// schema, which is how CI keeps the committed docs true.
+// schema, which is how CI keeps the committed docs true. DIR is --out, else the config's docsDir,
+// else ./deletion-docs; never a folder inside this package (only `--out` naming its own docs/).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { connect } from '../db.ts';
+import { DEFAULT_DOCS_DIR, isInside, loadConfig, PACKAGE_ROOT, realPath } from '../config.ts';
+import { connect, UserError } from '../db.ts';
+
+/**
+ * The docs folder, absolute: `out` (relative to cwd), else the config's docsDir, else
+ * ./deletion-docs. A folder inside this package's own folder (real paths compared) is refused, so
+ * that a run from the package's folder cannot overwrite the package's docs with the user's tables;
+ * the one exception is an explicit `out` that is the package's own docs/ (how they are regenerated).
+ */
+export function docsDir(out: string | undefined, cwd: string = process.cwd()): string {
+  const dir = out !== undefined ? path.resolve(cwd, out) : loadConfig(cwd).docsDir ?? path.resolve(cwd, DEFAULT_DOCS_DIR);
+  const pkg = realPath(PACKAGE_ROOT);
+  const real = realPath(dir);
+  if (!isInside(real, pkg)) return dir;
+  if (out !== undefined && real === realPath(path.join(PACKAGE_ROOT, 'docs'))) return dir;
+  throw new UserError(
+    `refusing to use ${dir} as the docs folder: it is inside the deletion-kit package itself (${pkg}); ` +
+      'run from your project, or set --out or docsDir in deletion-kit.config.json',
+  );
+}
+
+/** A folder for messages: relative to cwd when inside it, absolute otherwise. */
+function shown(dir: string, cwd = process.cwd()): string {
+  return isInside(dir, cwd) ? path.relative(cwd, dir) || '.' : dir;
+}
 
 /** Every generated file, path relative to the docs folder, and its content. */
 export async function renderDocs(client: pg.Client): Promise<Map<string, string>> {
@@ -48,10 +73,11 @@ export function writeDocs(dir: string, files: Map<string, string>) {
 export function register(program: Command) {
   program
     .command('docs')
-    .description('write docs/tables/<table>.md and docs/cascade.md from the catalog (--check: only compare)')
-    .option('--out <dir>', 'the docs folder', 'docs')
+    .description('write DIR/tables/<table>.md and DIR/cascade.md from the catalog (--check: only compare)')
+    .option('--out <dir>', `the docs folder DIR (default: docsDir of deletion-kit.config.json, else ./${DEFAULT_DOCS_DIR})`)
     .option('--check', 'write nothing; exit 1 when the files differ from the schema')
-    .action(async (options: { out: string; check?: boolean }) => {
+    .action(async (options: { out?: string; check?: boolean }) => {
+      const dir = docsDir(options.out);
       const client = await connect();
       let files: Map<string, string>;
       try {
@@ -60,17 +86,17 @@ export function register(program: Command) {
         await client.end();
       }
       if (options.check) {
-        const problems = compareDocs(options.out, files);
+        const problems = compareDocs(dir, files);
         if (problems.length === 0) {
           console.log(`${files.size} files match the schema`);
           return;
         }
         for (const p of problems) console.log(p);
-        console.log(`the docs in ${options.out} do not match the schema: run deletion-kit docs and commit the result`);
+        console.log(`the docs in ${shown(dir)} do not match the schema: run deletion-kit docs and commit the result`);
         process.exitCode = 1;
         return;
       }
-      writeDocs(options.out, files);
-      console.log(`wrote ${files.size - 1} table pages to ${path.join(options.out, 'tables')} and ${path.join(options.out, 'cascade.md')}`);
+      writeDocs(dir, files);
+      console.log(`wrote ${files.size - 1} table pages to ${path.join(shown(dir), 'tables')} and ${path.join(shown(dir), 'cascade.md')}`);
     });
 }
