@@ -123,6 +123,7 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   missing text[];
+  parent regclass;
 BEGIN
   IF deletion.policy_of(target) IS NULL THEN
     RETURN;
@@ -135,6 +136,20 @@ BEGIN
   IF cardinality(missing) > 0 THEN
     EXECUTE format('GRANT %s ON %s TO deletion_owner', array_to_string(missing, ', '), target);
   END IF;
+  -- The tables it references, read-only, registered or not: an audit restore checks that the parents
+  -- of the rows it brings back exist (as PostgreSQL's own key check would, which runs as the parent's
+  -- owner). Granted where the wiring role may grant it; elsewhere the restore's check says so.
+  FOR parent IN
+    SELECT DISTINCT con.confrelid::regclass FROM pg_constraint con
+     WHERE con.contype = 'f' AND con.conrelid = target AND NOT has_table_privilege('deletion_owner', con.confrelid, 'SELECT')
+  LOOP
+    IF has_table_privilege(parent, 'SELECT WITH GRANT OPTION') OR pg_has_role((SELECT relowner FROM pg_class WHERE oid = parent), 'USAGE') THEN
+      IF NOT has_schema_privilege('deletion_owner', (SELECT relnamespace FROM pg_class WHERE oid = parent), 'USAGE') THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO deletion_owner', (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = parent));
+      END IF;
+      EXECUTE format('GRANT SELECT ON %s TO deletion_owner', parent);
+    END IF;
+  END LOOP;
   IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = target AND polname = 'deletion_00_engine') THEN
     EXECUTE format('CREATE POLICY deletion_00_engine ON %s AS PERMISSIVE FOR ALL TO deletion_owner USING (true) WITH CHECK (true)', target);
     EXECUTE format('COMMENT ON POLICY deletion_00_engine ON %s IS %L', target,

@@ -47,6 +47,8 @@ export interface Sources {
   sqlDir?: string;
   appDir?: string;
   appTable?: string;
+  /** Database roles of the application, made members of deletion_app (the config file's appRoles). */
+  appRoles?: string[];
 }
 
 export function sqlModules(sqlDir = SQL_DIR): Module[] {
@@ -207,7 +209,7 @@ async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Prom
  * pending migrations of the user's folder (appDir), then the wiring of every registered table when
  * anything ran. All or nothing.
  */
-export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations' }: Sources = {}): Promise<MigrateResult> {
+export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations', appRoles = [] }: Sources = {}): Promise<MigrateResult> {
   checkHistoryTable(appTable);
   return inTransaction(client, async () => {
     await ensureBookkeeping(client);
@@ -220,6 +222,7 @@ export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_
     const modules = unchanged ? [] : await applyModules(client, sqlDir, before);
     const appMigrations = appDir ? await runMigrations(client, appDir, 'up', undefined, appTable) : [];
     const rewired = unchanged && appMigrations.length === 0 ? 0 : await rewire(client);
+    await grantAppRoles(client, appRoles);
     return { migrations, modules, rewired, appMigrations };
   });
 }
@@ -271,6 +274,16 @@ async function historyStatus(client: pg.Client, dir: string, table: string): Pro
     : [];
   const appliedNames = new Set(applied.map((r) => r.name));
   return { applied, pending: files.filter((f) => !appliedNames.has(f)) };
+}
+
+/** The application's roles join deletion_app (idempotent; a role that does not exist is an error). */
+async function grantAppRoles(client: pg.Client, roles: string[]) {
+  for (const role of roles) {
+    const { rows } = await client.query(`SELECT to_regrole(quote_ident($1)) IS NOT NULL AS exists,
+                                                to_regrole(quote_ident($1)) IS NOT NULL AND pg_has_role($1, 'deletion_app', 'MEMBER') AS member`, [role]);
+    if (!rows[0].exists) throw new Error(`application role "${role}" (appRoles in the config file) does not exist: create it, or remove it from appRoles`);
+    if (!rows[0].member) await client.query(`GRANT deletion_app TO ${pgIdent(role)}`);
+  }
 }
 
 /** A history table is a plain lower-case name in the runner's schema, never the engine's own. */

@@ -266,14 +266,11 @@ it('audit on Chinook: a hard delete (deletion.mode = hard) of a soft-delete play
   });
 });
 
-// ENGINE BUG (audit restore needs privileges on unregistered parent tables): audit.restore_deleted
-// checks that each restored row's parents still exist by reading the parent tables as
-// deletion_owner, which has privileges only on registered tables. A team that registers customer,
-// invoice and invoice_line but not employee (customer.support_rep_id) or track
-// (invoice_line.track_id) cannot restore: ERROR 42501 permission denied for table employee (in
-// audit.check_restore_rows). The INSERTs themselves would pass: PostgreSQL's own foreign-key checks
-// run as the parent's owner. Unskip when the engine no longer needs them registered.
-test.skip('audit on Chinook: a customer is restored although its parent tables (employee, track) are not registered', async () => {
+// audit.restore_deleted checks that each restored row's parents still exist, reading the parent
+// tables as deletion_owner. A team may register customer, invoice and invoice_line but not employee
+// (customer.support_rep_id) or track (invoice_line.track_id): registering a table grants the engine
+// read access to the tables it references, so the restore still works.
+it('audit on Chinook: a customer is restored although its parent tables (employee, track) are not registered', async () => {
   await onCopy(async ({ su, admin }) => {
     await migration(su, `${CUSTOMER_TREE_CASCADE}
       SELECT deletion.register_table('public.customer'), deletion.register_table('public.invoice'), deletion.register_table('public.invoice_line');`);

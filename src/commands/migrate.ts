@@ -1,6 +1,7 @@
 // deletion-kit migrate [up] [--dir DIR] | down [N] [--dir DIR] | status [--dir DIR]
 import path from 'node:path';
 import type { Command } from 'commander';
+import { loadConfig } from '../config.ts';
 import { UserError, withClient } from '../db.ts';
 import { migrateDown, migrateUp, migrationStatus, type MigrateResult, type Sources } from '../migrate.ts';
 
@@ -24,16 +25,19 @@ interface DirOptions {
   table?: string;
 }
 
-/** The user's migrations folder and its history table, from --dir / --table. */
+/** The user's migrations folder and its history table: --dir / --table, else the config file's migrationsDir / migrationsTable. */
 export function appSources(options: DirOptions): Sources {
-  if (!options.dir) return {};
-  return { appDir: path.resolve(options.dir), appTable: options.table ?? 'app_migrations' };
+  const config = loadConfig();
+  const appDir = options.dir ? path.resolve(options.dir) : config.migrationsDir;
+  const roles = { appRoles: config.appRoles };
+  if (!appDir) return roles;
+  return { ...roles, appDir, appTable: options.table ?? config.migrationsTable };
 }
 
 function withDirOptions(command: Command): Command {
   return command
-    .option('--dir <folder>', 'your own node-pg-migrate SQL migrations, applied after the engine\'s in the same transaction')
-    .option('--table <name>', 'their history table in schema deletion_kit', 'app_migrations');
+    .option('--dir <folder>', 'your own node-pg-migrate SQL migrations, applied after the engine\'s in the same transaction (default: the config\'s migrationsDir)')
+    .option('--table <name>', 'their history table in schema deletion_kit (default: the config\'s migrationsTable, else app_migrations)');
 }
 
 export function register(program: Command) {
