@@ -122,32 +122,31 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
+  access record;
   missing text[];
-  parent regclass;
 BEGIN
   IF deletion.policy_of(target) IS NULL THEN
     RETURN;
   END IF;
-  IF NOT has_schema_privilege('deletion_owner', (SELECT relnamespace FROM pg_class WHERE oid = target), 'USAGE') THEN
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO deletion_owner', (SELECT (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) FROM pg_class WHERE oid = target));
-  END IF;
-  missing := ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p
-                    WHERE NOT has_table_privilege('deletion_owner', target, p));
-  IF cardinality(missing) > 0 THEN
-    EXECUTE format('GRANT %s ON %s TO deletion_owner', array_to_string(missing, ', '), target);
-  END IF;
-  -- The tables it references, read-only, registered or not: an audit restore checks that the parents
-  -- of the rows it brings back exist (as PostgreSQL's own key check would, which runs as the parent's
-  -- owner). Granted where the wiring role may grant it; elsewhere the restore's check says so.
-  FOR parent IN
-    SELECT DISTINCT con.confrelid::regclass FROM pg_constraint con
-     WHERE con.contype = 'f' AND con.conrelid = target AND NOT has_table_privilege('deletion_owner', con.confrelid, 'SELECT')
+  -- The table's rows, and read access to the tables it references, registered or not: an audit
+  -- restore checks that the parents of the rows it brings back exist (as PostgreSQL's own key check
+  -- would, which runs as the parent's owner). A parent is granted where the wiring role may grant it;
+  -- elsewhere the restore's check says what it cannot read.
+  FOR access IN
+    SELECT target AS rel, ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] AS privileges
+    UNION ALL
+    SELECT DISTINCT con.confrelid::regclass, ARRAY['SELECT']
+      FROM pg_constraint con JOIN pg_class p ON p.oid = con.confrelid
+     WHERE con.contype = 'f' AND con.conrelid = target AND con.confrelid <> target
+       AND (has_table_privilege(con.confrelid, 'SELECT WITH GRANT OPTION') OR pg_has_role(p.relowner, 'USAGE'))
   LOOP
-    IF has_table_privilege(parent, 'SELECT WITH GRANT OPTION') OR pg_has_role((SELECT relowner FROM pg_class WHERE oid = parent), 'USAGE') THEN
-      IF NOT has_schema_privilege('deletion_owner', (SELECT relnamespace FROM pg_class WHERE oid = parent), 'USAGE') THEN
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO deletion_owner', (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = parent));
-      END IF;
-      EXECUTE format('GRANT SELECT ON %s TO deletion_owner', parent);
+    IF NOT has_schema_privilege('deletion_owner', (SELECT relnamespace FROM pg_class WHERE oid = access.rel), 'USAGE') THEN
+      EXECUTE format('GRANT USAGE ON SCHEMA %I TO deletion_owner',
+                     (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = access.rel));
+    END IF;
+    missing := ARRAY(SELECT p FROM unnest(access.privileges) p WHERE NOT has_table_privilege('deletion_owner', access.rel, p));
+    IF cardinality(missing) > 0 THEN
+      EXECUTE format('GRANT %s ON %s TO deletion_owner', array_to_string(missing, ', '), access.rel);
     END IF;
   END LOOP;
   IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = target AND polname = 'deletion_00_engine') THEN
