@@ -18,7 +18,7 @@
 -- it until the job runs; the job takes them with the tree (docs/jobs.md).
 
 -- The foreign keys of a table into soft-delete tables, with their column lists: what the triggers
--- check. Computed when the table is wired; the trigger arguments carry the constraint names.
+-- check. The wiring passes the constraint names as trigger arguments; their columns are read here.
 CREATE OR REPLACE FUNCTION deletion.live_parent_keys(child regclass)
 RETURNS TABLE (constraint_name name, parent regclass, child_columns name[], parent_columns name[])
 LANGUAGE sql
