@@ -61,6 +61,16 @@ export function commentLines(text: string, prefix = '-- '): string[] {
   return lines;
 }
 
+/** One comment line kept whole (a command to copy); still every line of it commented. */
+function commentCommand(text: string, prefix: string): string[] {
+  return text.split(/\r\n|\r|\n/).map((line) => prefix + line);
+}
+
+/** A path as a shell argument: as it is when it is plain, single-quoted otherwise. */
+export function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
 /** A statement as it stands in the file: as it is, or every line of it commented out. */
 function statementLines(statement: string, active: boolean): string[] {
   const lines = statement.split(/\r\n|\r|\n/);
@@ -130,14 +140,16 @@ function renderMigration(plan: PlanRow[], indexes: IndexRow[], names: { dir: str
     ),
     '--',
     ...commentLines(`1. First run ${names.concurrent} (beside this file) with psql, outside a transaction:`),
-    `--      psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f ${concurrentPath}`,
+    ...commentCommand(`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f ${shellQuote(concurrentPath)}`, '--      '),
     ...commentLines(
-      `It builds the ${concurrent} ${concurrent === 1 ? 'index' : 'indexes'} that foreign keys without one need (lint: unindexed_foreign_key) with ` +
-        'CREATE INDEX CONCURRENTLY, which cannot run inside a transaction, and deletion-kit migrate applies every migration in one ' +
-        'transaction: the runner never applies that file.',
+      concurrent === 0
+        ? 'Every foreign key has an index already: that file builds nothing, and running it is harmless.'
+        : `It builds the ${concurrent === 1 ? 'index' : `${concurrent} indexes`} that foreign keys without one need (lint: unindexed_foreign_key) ` +
+          'with CREATE INDEX CONCURRENTLY, which cannot run inside a transaction, while deletion-kit migrate applies every migration in ' +
+          'one transaction: the runner never applies that file.',
       '--    ',
     ),
-    ...commentLines(`2. Then apply this migration: deletion-kit migrate --dir ${names.dir}`),
+    ...commentLines(`2. Then apply this migration: deletion-kit migrate --dir ${shellQuote(names.dir)}`),
     '--',
     ...commentLines(
       `Its Down section (deletion-kit migrate down 1 --dir ${names.dir}) undoes the registrations, last first: the protection rules, ` +
@@ -175,7 +187,7 @@ function renderConcurrent(indexes: IndexRow[], names: { dir: string; migration: 
   const out: string[] = [
     ...commentLines(`deletion-kit init: the indexes that foreign keys without one need (lint: unindexed_foreign_key), for ${names.migration}.`),
     ...commentLines(`Run this file BEFORE applying ${names.migration}, with psql, outside a transaction:`),
-    `--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f ${path.join(names.dir, names.concurrent)}`,
+    ...commentCommand(`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f ${shellQuote(path.join(names.dir, names.concurrent))}`, '--   '),
     ...commentLines(
       'CREATE INDEX CONCURRENTLY builds each index without blocking writes to its table, and cannot run inside a transaction ' +
         'block: do not use psql --single-transaction, and do not move these lines into a migration (deletion-kit migrate applies ' +
@@ -288,7 +300,7 @@ export function register(program: Command) {
       console.log(`wrote ${concurrentPath} (${built} ${built === 1 ? 'index' : 'indexes'}, CREATE INDEX CONCURRENTLY)`);
       console.log(`wrote ${migrationPath} (${tables} ${tables === 1 ? 'table' : 'tables'}: ${soft} soft delete, ${tables - soft} hard delete; ${unsure} proposals commented out)`);
       console.log('review both, then:');
-      console.log(`  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f ${concurrentPath}   # outside a transaction; the runner does not apply it`);
-      console.log(`  deletion-kit migrate --dir ${dir}`);
+      console.log(`  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f ${shellQuote(concurrentPath)}   # outside a transaction; the runner does not apply it`);
+      console.log(`  deletion-kit migrate --dir ${shellQuote(dir)}`);
     });
 }
