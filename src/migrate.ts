@@ -75,11 +75,19 @@ function inOuterTransaction(client: pg.Client) {
   } as unknown as pg.Client;
 }
 
+/**
+ * Files of a migrations folder that are not migrations: dot files (node-pg-migrate's default) and the
+ * `<name>.concurrent.sql` files that `deletion-kit init` writes beside its migration (CREATE INDEX
+ * CONCURRENTLY, run with psql outside a transaction; the runner never applies them).
+ */
+export const NOT_MIGRATIONS = /^(\..*|.*\.concurrent\.sql)$/;
+
 async function runMigrations(client: pg.Client, dir: string, direction: 'up' | 'down', count?: number, table = MIGRATIONS_TABLE): Promise<string[]> {
   const lines: string[] = [];
   const ran = await runner({
     dbClient: inOuterTransaction(client),
     dir,
+    ignorePattern: NOT_MIGRATIONS.source.slice(1, -1),
     direction,
     count,
     migrationsSchema: BOOKKEEPING_SCHEMA,
@@ -267,7 +275,7 @@ export interface MigrationStatus extends HistoryStatus {
 }
 
 async function historyStatus(client: pg.Client, dir: string, table: string): Promise<HistoryStatus> {
-  const files = readdirSync(dir).filter((f) => /^\d+.*\.(sql|js|ts)$/.test(f)).map((f) => f.replace(/\.(sql|js|ts)$/, '')).sort();
+  const files = readdirSync(dir).filter((f) => /^\d+.*\.(sql|js|ts)$/.test(f) && !NOT_MIGRATIONS.test(f)).map((f) => f.replace(/\.(sql|js|ts)$/, '')).sort();
   const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.${table}`]);
   const applied = exists.rows[0].ok
     ? (await client.query(`SELECT name, run_on FROM ${BOOKKEEPING_SCHEMA}.${pgIdent(table)} ORDER BY run_on, id`)).rows
@@ -287,7 +295,7 @@ async function grantAppRoles(client: pg.Client, roles: string[]) {
 }
 
 /** A history table is a plain lower-case name in the runner's schema, never the engine's own. */
-function checkHistoryTable(name: string) {
+export function checkHistoryTable(name: string) {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name === MIGRATIONS_TABLE || name === 'sql_modules') {
     throw new Error(`"${name}" cannot be a migrations history table: use a lower-case name other than ${MIGRATIONS_TABLE} and sql_modules`);
   }
