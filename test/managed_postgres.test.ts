@@ -67,8 +67,9 @@ async function as(who: Who): Promise<pg.Client> {
 }
 
 /** The real CLI, connected as one of the roles; a non-zero exit throws with its stderr. */
-async function cli(who: Who | { url: string }, ...args: string[]): Promise<string> {
+async function cli(who: Who | { url: string; cwd?: string }, ...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [CLI, ...args], {
+    cwd: typeof who === 'string' ? undefined : who.cwd,
     env: { ...process.env, DATABASE_URL: typeof who === 'string' ? url(who) : who.url, DELETION_KIT_HOME: path.join(root, 'unused-embedded-home'), DELETION_KIT_FILES_ROOT: files },
   });
   return stdout;
@@ -183,10 +184,15 @@ test('the engine belongs to deletion_owner (no superuser), and the owner is a me
   assert.equal(member.rows[0], { member: true, direct: true }, 'app_owner was made a member of deletion_owner by migration 0070');
 });
 
-test('as the owner: an application login in deletion_app and an admin login in deletion_admin; seed data', async () => {
+test('as the owner: an admin login in deletion_admin, and an application login that migrate adds to deletion_app (appRoles); seed data', async () => {
   const c = await as('owner');
-  await c.query(`CREATE ROLE ${ROLES.app.name} LOGIN PASSWORD '${ROLES.app.password}' IN ROLE deletion_app`);
   await c.query(`CREATE ROLE ${ROLES.admin.name} LOGIN PASSWORD '${ROLES.admin.password}' IN ROLE deletion_admin`);
+  await c.query(`CREATE ROLE ${ROLES.app.name} LOGIN PASSWORD '${ROLES.app.password}'`);
+  const project = path.join(root, 'project');
+  mkdirSync(project);
+  writeFileSync(path.join(project, 'deletion-kit.config.json'), JSON.stringify({ appRoles: [ROLES.app.name] }));
+  await cli({ url: url('owner'), cwd: project }, 'migrate');
+  assert.ok((await c.query(`SELECT pg_has_role($1, 'deletion_app', 'MEMBER') AS ok`, [ROLES.app.name])).rows[0].ok, 'migrate granted deletion_app to the appRoles');
   const { rows } = await c.query(`
     WITH u AS (INSERT INTO public.users (email, name) VALUES ('ann@example.com', 'Ann') RETURNING id),
          w AS (INSERT INTO public.workspaces (name, slug) VALUES ('Acme', 'acme') RETURNING id)
