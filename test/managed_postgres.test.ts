@@ -266,7 +266,7 @@ test('deletion-kit files cleanup --once as the admin deletes the files from loca
 });
 
 test('lint, plan, trash, jobs, files stats, status and the audit seal; plan runs as the caller (SELECT on what it reaches)', async () => {
-  const [lint, trash, jobs, stats, appPlan, appJobs, status] = await Promise.all([
+  const [lint, trash, jobs, stats, appPlan, appJobs, status, appLint] = await Promise.all([
     cli('admin', 'lint'),
     cli('admin', 'trash'),
     cli('admin', 'jobs'),
@@ -274,8 +274,10 @@ test('lint, plan, trash, jobs, files stats, status and the audit seal; plan runs
     cli('app', 'plan', 'public.workspaces', ids.workspace),
     cli('app', 'jobs'),
     cli('owner', 'migrate', 'status'),
+    cli('app', 'lint'),
   ]);
   assert.match(lint, /no deletion hazards found|^0 error\(s\)/m, lint);
+  assert.match(appLint, /no deletion hazards found|^0 error\(s\)/m, appLint);
   assert.match(trash, /the trash is empty/, trash);
   assert.match(jobs, /done 1, failed 0, cancelled 1/, jobs);
   assert.match(stats, /pending +0/, stats);
