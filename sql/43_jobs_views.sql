@@ -10,6 +10,10 @@ IMMUTABLE
 SET search_path = pg_catalog
 AS $$ SELECT interval '5 minutes' $$;
 COMMENT ON FUNCTION deletion.job_stuck_after() IS 'How late a job may be before the views call it overdue or stuck (5 minutes).';
+-- The job views run with the reader's rights (security_invoker), so whoever may read them must be
+-- able to execute this too: without the grant, every role but a superuser got "permission denied
+-- for function job_stuck_after" from deletion-kit jobs. It returns a constant and reads nothing.
+GRANT EXECUTE ON FUNCTION deletion.job_stuck_after() TO deletion_app, deletion_admin;
 
 -- The views exist only when migration 0040 is applied: `migrate down` rebuilds the engine on whatever
 -- migrations remain, and below 0040 there is no deletion.deletion_jobs to show. So the module is one
