@@ -21,6 +21,11 @@ END IF;
 -- Claims the next due job for this session, skipping jobs other sessions are claiming right now
 -- (FOR UPDATE SKIP LOCKED). Due: pending and past its scheduled time (or its retry time), or running
 -- under a lease whose session is gone or whose heartbeat is stale. Returns NULL when nothing is due.
+-- A session is gone when no backend has its pid, or one has it but started at another time (a pid
+-- used again). The engine's role sees every session's pid in pg_stat_activity but not the start time
+-- of another role's session (PostgreSQL shows that only to the same role and to pg_read_all_stats),
+-- so where the start time is hidden the pid alone decides, and a pid used again by an unrelated
+-- session keeps the job until its heartbeat is stale.
 CREATE OR REPLACE FUNCTION deletion.claim_job(worker text, lease_seconds integer DEFAULT 60)
 RETURNS deletion.deletion_jobs
 LANGUAGE plpgsql
@@ -43,7 +48,9 @@ BEGIN
              OR (c.status = 'running'
                  AND (c.heartbeat_at < now() - make_interval(secs => lease_seconds)
                       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-                                      WHERE a.pid = c.lease_pid AND a.backend_start = c.lease_backend_start)))
+                                      WHERE a.pid = c.lease_pid
+                                        AND (a.backend_start IS NULL OR c.lease_backend_start IS NULL
+                                             OR a.backend_start = c.lease_backend_start))))
           ORDER BY coalesce(c.next_attempt_at, c.scheduled_at) NULLS FIRST, c.id
           LIMIT 1
             FOR UPDATE SKIP LOCKED)
