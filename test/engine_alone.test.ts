@@ -11,15 +11,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EXAMPLE_DIR, EXAMPLE_TABLE, MIGRATIONS_DIR, migrateUp } from '../src/migrate.ts';
 import { catalogSnapshot, client, freshDatabase } from './helpers.ts';
+import { schemaCatalog } from './samples.ts';
 
 const run = promisify(execFile);
 const CLI = path.resolve('bin/deletion-kit.js');
 const EXAMPLE = { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE };
-
-/** The catalog lines of one schema (tables, columns, constraints, functions, triggers, policies, ...). */
-async function schemaCatalog(c: Awaited<ReturnType<typeof client>>, schema: string) {
-  return (await catalogSnapshot(c)).filter((line) => new RegExp(`(^schema ${schema} )|[ (]${schema}\\.`).test(line));
-}
 
 test('the engine alone on an empty database: its schemas, nothing in public', async () => {
   const db = await freshDatabase({ empty: true });

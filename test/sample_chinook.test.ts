@@ -6,17 +6,14 @@
 // then the application's and an admin's login roles.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { migrateUp } from '../src/migrate.ts';
-import { client, freshDatabase } from './helpers.ts';
 import {
-  PLAN_MATCHES_DELETE, cloneDatabase, planLines, countChanges, grantTables, images, loginRoles, loginUrl, psqlFile,
-  recreateForeignKey, registerTables, rowCounts, sampleFiles, schemaCatalog, workJob,
+  PLAN_MATCHES_DELETE, planLines, countChanges, images, psqlFile,
+  recreateForeignKey, registerTables, rowCounts, sampleFiles, sampleSuite, migration, one, count, workJob,
 } from './samples.ts';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 
 const files = sampleFiles('chinook/chinook.sql');
-const it = files ? test : test.skip;
 
 const TABLES = ['public.album', 'public.artist', 'public.customer', 'public.employee', 'public.genre', 'public.invoice',
   'public.invoice_line', 'public.media_type', 'public.playlist', 'public.playlist_track', 'public.track'];
@@ -38,58 +35,7 @@ const CATALOG_TREE = recreateForeignKey('public.album', 'album_artist_id_fkey', 
   // A sold track must stay: the invoice line keeps blocking, now said on purpose.
   + recreateForeignKey('public.invoice_line', 'invoice_line_track_id_fkey', 'track_id', 'public.track', 'track_id', 'RESTRICT');
 
-let base: Awaited<ReturnType<typeof freshDatabase>> | undefined;
-let roles: Awaited<ReturnType<typeof loginRoles>> | undefined;
-const install: Record<string, unknown> = {};
-
-if (files) {
-  test.before(async () => {
-    base = await freshDatabase({ empty: true });
-    await psqlFile(base.url, files[0]);
-    const c = await client(base.url);
-    try {
-      install.catalogBefore = await schemaCatalog(c, 'public');
-      install.countsBefore = await rowCounts(c);
-      install.result = await migrateUp(c);
-      install.catalogAfter = await schemaCatalog(c, 'public');
-      install.countsAfter = await rowCounts(c);
-      install.registered = (await c.query('SELECT count(*)::int AS n FROM deletion.table_policies')).rows[0].n;
-      // The product's grants to its own roles (not the engine's business): every table, no view.
-      roles = await loginRoles('sample_chinook');
-      await grantTables(c, [roles.app.name, roles.admin.name]);
-    } finally {
-      await c.end();
-    }
-  });
-
-  test.after(async () => {
-    await base?.drop();
-    await roles?.drop();
-  });
-}
-
-interface Sessions { su: pg.Client; app: pg.Client; admin: pg.Client }
-
-/** A copy of the migrated Chinook database with a session as the owner (superuser), the application and the admin. */
-async function onCopy(work: (s: Sessions) => Promise<void>): Promise<void> {
-  const db = await cloneDatabase(base!.name);
-  const su = await client(db.url);
-  const app = await client(loginUrl(db.url, roles!.app));
-  const admin = await client(loginUrl(db.url, roles!.admin));
-  try {
-    await work({ su, app, admin });
-  } finally {
-    await Promise.all([su.end(), app.end(), admin.end()]);
-    await db.drop();
-  }
-}
-
-async function migration(su: pg.Client, sql: string): Promise<void> {
-  await su.query(`BEGIN; ${sql} COMMIT;`);
-}
-
-const one = async (c: pg.Client, sql: string, params: unknown[] = []) => (await c.query(sql, params)).rows[0];
-const count = async (c: pg.Client, sql: string, params: unknown[] = []) => Number(Object.values((await c.query(sql, params)).rows[0])[0]);
+const { it, install, onCopy } = sampleSuite('sample_chinook', files, (url) => psqlFile(url, files![0]));
 
 it('engine-only install on Chinook: public\'s catalog and every table\'s row count are exactly as they were', async () => {
   assert.ok((install.result as { migrations: string[] }).migrations.length > 0, 'the engine\'s migrations ran');

@@ -8,15 +8,12 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { migrateUp } from '../src/migrate.ts';
-import { client, freshDatabase } from './helpers.ts';
 import {
-  PLAN_MATCHES_DELETE, cloneDatabase, countChanges, grantTables, images, loginRoles, loginUrl, planLines, psqlFile,
-  psqlGzip, recreateForeignKey, registerTables, rowCounts, sampleFiles, schemaCatalog, workJob,
+  PLAN_MATCHES_DELETE, countChanges, images, planLines, psqlFile,
+  psqlGzip, recreateForeignKey, registerTables, rowCounts, sampleFiles, sampleSuite, migration, one, count, workJob,
 } from './samples.ts';
 
 const files = sampleFiles('pagila/schema.sql', 'pagila/data.sql.gz');
-const it = files ? test : test.skip;
 
 // The ordinary tables (not payment, not its partitions).
 const TABLES = ['public.actor', 'public.address', 'public.category', 'public.city', 'public.country', 'public.customer', 'public.film',
@@ -28,59 +25,8 @@ const CREDITS_CASCADE = recreateForeignKey('public.film_actor', 'film_actor_acto
   + recreateForeignKey('public.film_actor', 'film_actor_film_id_fkey', 'film_id', 'public.film', 'film_id', 'CASCADE')
   + recreateForeignKey('public.film_category', 'film_category_film_id_fkey', 'film_id', 'public.film', 'film_id', 'CASCADE');
 
-let base: Awaited<ReturnType<typeof freshDatabase>> | undefined;
-let roles: Awaited<ReturnType<typeof loginRoles>> | undefined;
-const install: Record<string, unknown> = {};
-
-if (files) {
-  test.before(async () => {
-    base = await freshDatabase({ empty: true });
-    await psqlFile(base.url, files[0]);
-    await psqlGzip(base.url, files[1]);
-    const c = await client(base.url);
-    try {
-      install.catalogBefore = await schemaCatalog(c, 'public');
-      install.countsBefore = await rowCounts(c);
-      install.result = await migrateUp(c);
-      install.catalogAfter = await schemaCatalog(c, 'public');
-      install.countsAfter = await rowCounts(c);
-      install.registered = (await c.query('SELECT count(*)::int AS n FROM deletion.table_policies')).rows[0].n;
-      // The product's grants to its own roles (not the engine's business): every table, no view.
-      roles = await loginRoles('sample_pagila');
-      await grantTables(c, [roles.app.name, roles.admin.name]);
-    } finally {
-      await c.end();
-    }
-  });
-
-  test.after(async () => {
-    await base?.drop();
-    await roles?.drop();
-  });
-}
-
-interface Sessions { su: pg.Client; app: pg.Client; admin: pg.Client }
-
-/** A copy of the migrated Pagila database with a session as the owner (superuser), the application and the admin. */
-async function onCopy(work: (s: Sessions) => Promise<void>): Promise<void> {
-  const db = await cloneDatabase(base!.name);
-  const su = await client(db.url);
-  const app = await client(loginUrl(db.url, roles!.app));
-  const admin = await client(loginUrl(db.url, roles!.admin));
-  try {
-    await work({ su, app, admin });
-  } finally {
-    await Promise.all([su.end(), app.end(), admin.end()]);
-    await db.drop();
-  }
-}
-
-async function migration(su: pg.Client, sql: string): Promise<void> {
-  await su.query(`BEGIN; ${sql} COMMIT;`);
-}
-
-const one = async (c: pg.Client, sql: string, params: unknown[] = []) => (await c.query(sql, params)).rows[0];
-const count = async (c: pg.Client, sql: string, params: unknown[] = []) => Number(Object.values((await c.query(sql, params)).rows[0])[0]);
+const suite = sampleSuite('sample_pagila', files, async (url) => { await psqlFile(url, files![0]); await psqlGzip(url, files![1]); });
+const { it, install, onCopy } = suite;
 const without = (rows: unknown[], column: string) => rows.map((r) => {
   const copy = { ...(r as Record<string, unknown>) };
   delete copy[column];
@@ -127,7 +73,7 @@ it('lint on Pagila: its customer_list view over the soft-delete customer table i
     assert.equal(await findings(), ['warning definer_sees_deleted_rows public.rewards_report(integer,numeric)'],
       'customer_list is granted to nobody yet; rewards_report (SECURITY DEFINER, executable by PUBLIC) reads customer as its owner');
 
-    await su.query('GRANT SELECT ON public.customer_list TO ' + roles!.app.name);
+    await su.query('GRANT SELECT ON public.customer_list TO ' + suite.roles!.app.name);
     assert.equal(await findings(), ['warning definer_sees_deleted_rows public.rewards_report(integer,numeric)', 'error view_shows_deleted_rows public.customer_list'],
       'granted to the application, the view runs as its owner postgres, whom row-level security does not bind');
     const problem = (await one(su, `SELECT problem FROM deletion.lint() WHERE rule = 'view_shows_deleted_rows'`)).problem;

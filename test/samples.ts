@@ -12,7 +12,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
-import { catalogSnapshot, client, env } from './helpers.ts';
+import { test } from 'uvu';
+import { migrateUp } from '../src/migrate.ts';
+import { catalogSnapshot, client, env, freshDatabase } from './helpers.ts';
 
 const run = promisify(execFile);
 
@@ -213,3 +215,62 @@ export async function planLines(c: pg.Client, table: string, key: string): Promi
       ORDER BY p.depth, 2, p.action`, [table, key]);
   return rows.map((r) => `${r.depth} ${r.t} ${r.action} ${r.rows} ${r.via.join(',')}`.trimEnd());
 }
+
+export interface Sessions { su: pg.Client; app: pg.Client; admin: pg.Client }
+
+/**
+ * One sample database for a test file: loaded into an empty database by `load`, the engine installed
+ * alone, the catalog and row counts of public taken before and after (in `install`), and login roles
+ * of the application and an admin granted the product's tables. `onCopy` gives each test a copy of
+ * it with a session as the owner (superuser), the application and the admin.
+ */
+export function sampleSuite(prefix: string, files: string[] | null, load: (url: string) => Promise<void>) {
+  let base: Awaited<ReturnType<typeof freshDatabase>> | undefined;
+  let roles: Awaited<ReturnType<typeof loginRoles>> | undefined;
+  const install: Record<string, unknown> = {};
+  if (files) {
+    test.before(async () => {
+      base = await freshDatabase({ empty: true });
+      await load(base.url);
+      const c = await client(base.url);
+      try {
+        install.catalogBefore = await schemaCatalog(c, 'public');
+        install.countsBefore = await rowCounts(c);
+        install.result = await migrateUp(c);
+        install.catalogAfter = await schemaCatalog(c, 'public');
+        install.countsAfter = await rowCounts(c);
+        install.registered = (await c.query('SELECT count(*)::int AS n FROM deletion.table_policies')).rows[0].n;
+        // The product's grants to its own roles (not the engine's business): every table, no view.
+        roles = await loginRoles(prefix);
+        await grantTables(c, [roles.app.name, roles.admin.name]);
+      } finally {
+        await c.end();
+      }
+    });
+    test.after(async () => {
+      await base?.drop();
+      await roles?.drop();
+    });
+  }
+  async function onCopy(work: (s: Sessions) => Promise<void>): Promise<void> {
+    const db = await cloneDatabase(base!.name);
+    const su = await client(db.url);
+    const app = await client(loginUrl(db.url, roles!.app));
+    const admin = await client(loginUrl(db.url, roles!.admin));
+    try {
+      await work({ su, app, admin });
+    } finally {
+      await Promise.all([su.end(), app.end(), admin.end()]);
+      await db.drop();
+    }
+  }
+  return { it: files ? test : test.skip, install, onCopy, get roles() { return roles; } };
+}
+
+/** An adopting team's migration-like step, as the owner, in one transaction. */
+export async function migration(su: pg.Client, sql: string): Promise<void> {
+  await su.query(`BEGIN; ${sql} COMMIT;`);
+}
+
+export const one = async (c: pg.Client, sql: string, params: unknown[] = []) => (await c.query(sql, params)).rows[0];
+export const count = async (c: pg.Client, sql: string, params: unknown[] = []) => Number(Object.values((await c.query(sql, params)).rows[0])[0]);
