@@ -127,6 +127,41 @@ END
 $$;
 COMMENT ON FUNCTION deletion.wiring_differences() IS 'Registered tables whose triggers, policies, grants or indexes differ from what their registry row asks for (lint rule wiring_differs).';
 
+-- Whether a table has a valid, non-partial index of its own whose leading columns are exactly the
+-- given columns (in any order): what a foreign key's deletes need on the referencing side.
+CREATE OR REPLACE FUNCTION deletion.has_own_leading_index(rel regclass, column_names name[])
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM pg_index i
+     CROSS JOIN LATERAL (SELECT ARRAY(SELECT a.attname
+                                        FROM unnest((string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(column_names)]) k(attnum)
+                                        JOIN pg_attribute a ON a.attrelid = rel AND a.attnum = k.attnum) AS leading) l
+     WHERE i.indrelid = rel AND i.indpred IS NULL AND i.indisvalid
+       AND l.leading @> column_names AND l.leading <@ column_names)
+$$;
+COMMENT ON FUNCTION deletion.has_own_leading_index(regclass, name[]) IS 'True when the table has a valid, non-partial index of its own led by exactly these columns.';
+
+-- The same, for any table: a partitioned table has it when it has such an index itself, or when
+-- every leaf partition has one (by column names, since a partition's columns may be numbered
+-- otherwise than its parent's).
+CREATE OR REPLACE FUNCTION deletion.has_leading_index(rel regclass, column_names name[])
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT deletion.has_own_leading_index(rel, column_names)
+      OR ((SELECT c.relkind FROM pg_class c WHERE c.oid = rel) = 'p'
+          AND EXISTS (SELECT 1 FROM pg_partition_tree(rel) t WHERE t.isleaf)
+          AND NOT EXISTS (SELECT 1 FROM pg_partition_tree(rel) t
+                           WHERE t.isleaf AND NOT deletion.has_own_leading_index(t.relid, column_names)))
+$$;
+COMMENT ON FUNCTION deletion.has_leading_index(regclass, name[]) IS 'True when the table (or, partitioned, every leaf partition) has a valid, non-partial index led by exactly these columns.';
+
 -- Every finding, one row each:
 --   severity  error (lint fails) or warning
 --   rule      the rule's name (docs/lint.md)
@@ -149,6 +184,9 @@ AS $$
       FROM deletion.foreign_keys fk
       JOIN pg_constraint con ON con.oid = fk.constraint_oid
      WHERE fk.child IN (SELECT rel FROM linted_tables)
+        -- a key declared on a partition itself (not inherited from its parent)
+        OR (SELECT c.relispartition FROM pg_class c WHERE c.oid = fk.child)
+           AND pg_partition_root(fk.child) IN (SELECT rel FROM linted_tables)
   ), soft_tables AS (
     SELECT rel FROM linted_tables WHERE deletion.is_soft_delete_table(rel)
   ), cascade_paths AS (
@@ -271,11 +309,8 @@ AS $$
                 k.constraint_name, k.child, replace(k.child_columns, 'child.', ''), k.parent, k.child),
          format('CREATE INDEX ON %s (%s);', k.child, replace(k.child_columns, 'child.', ''))
     FROM linted_keys k
-   WHERE NOT EXISTS (
-           SELECT 1 FROM pg_index i
-            WHERE i.indrelid = k.child AND i.indpred IS NULL AND i.indisvalid
-              AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(k.conkey)] @> k.conkey
-              AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(k.conkey)] <@ k.conkey)
+   WHERE NOT deletion.has_leading_index(k.child, ARRAY(SELECT a.attname FROM unnest(k.conkey) u(attnum)
+                                                          JOIN pg_attribute a ON a.attrelid = k.child AND a.attnum = u.attnum))
   UNION ALL
   -- A foreign key whose ON DELETE was left at the default: nobody decided what a delete does.
   SELECT 'error', 'default_on_delete', format('%s.%I', k.child, k.constraint_name),
@@ -386,5 +421,6 @@ COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (s
 
 GRANT EXECUTE ON FUNCTION deletion.linted_schemas(), deletion.engine_schemas(), deletion.is_soft_delete_table(regclass),
                           deletion.wiring_differences(), deletion.soft_delete_index_name(regclass, text), deletion.live_parent_keys(regclass), deletion.soft_delete_tables(),
+                          deletion.has_own_leading_index(regclass, name[]), deletion.has_leading_index(regclass, name[]),
                           deletion.lint(integer)
   TO deletion_app, deletion_admin;
