@@ -180,20 +180,24 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.is_engine_trigger(oid, name, regproc) IS 'True when the named trigger on the table runs the given function and the table is a registered, non-temporary table (the guard of the engine''s SECURITY DEFINER trigger functions).';
 
--- The refusal every guarded trigger function raises.
-CREATE OR REPLACE FUNCTION deletion.refuse_foreign_trigger(relid oid, trigger_name name, trigger_function regproc)
+-- The guard itself, the first statement of every engine SECURITY DEFINER trigger function: 42501
+-- unless the engine installed the trigger that fired it.
+CREATE OR REPLACE FUNCTION deletion.require_engine_trigger(relid oid, trigger_name name, trigger_function regproc)
 RETURNS void
 LANGUAGE plpgsql
+STABLE
 SET search_path = pg_catalog
 AS $$
 BEGIN
-  RAISE EXCEPTION 'engine trigger function % may only run from the trigger the deletion engine installed, not from trigger % on %',
-                  trigger_function, trigger_name, relid::regclass
-    USING ERRCODE = '42501',
-          HINT = 'register the table (deletion.register_table) and let the engine wire it; its trigger functions never run on other tables';
+  IF NOT deletion.is_engine_trigger(relid, trigger_name, trigger_function) THEN
+    RAISE EXCEPTION 'engine trigger function % may only run from the trigger the deletion engine installed, not from trigger % on %',
+                    trigger_function, trigger_name, relid::regclass
+      USING ERRCODE = '42501',
+            HINT = 'register the table (deletion.register_table) and let the engine wire it; its trigger functions never run on other tables';
+  END IF;
 END
 $$;
-COMMENT ON FUNCTION deletion.refuse_foreign_trigger(oid, name, regproc) IS 'Raises 42501 for an engine trigger function fired by a trigger the engine did not install.';
+COMMENT ON FUNCTION deletion.require_engine_trigger(oid, name, regproc) IS 'Raises 42501 unless the named trigger on the table is one the engine installed for that function (the guard of the engine''s SECURITY DEFINER trigger functions).';
 
 -- policy_of is read by functions the application's roles call (plan, lint, require_soft_delete_table);
 -- it shows a registry row, which those roles may SELECT anyway. The rest is wiring, for the roles

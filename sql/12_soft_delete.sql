@@ -116,9 +116,7 @@ AS $$
 DECLARE
   image jsonb := to_jsonb(OLD);
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_delete'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_delete'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_delete'::regproc);
   IF pg_trigger_depth() > 1 THEN
     RAISE EXCEPTION 'a delete reached soft-delete table %.% through another table''s cascade', TG_TABLE_SCHEMA, TG_TABLE_NAME
       USING ERRCODE = 'PD103',
@@ -148,9 +146,7 @@ DECLARE
   image jsonb := to_jsonb(OLD);
   new_image jsonb := to_jsonb(NEW);
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
   INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason)
   SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k),
          coalesce((new_image ->> 'deleted_by')::bigint, deletion.current_actor()),
@@ -177,9 +173,7 @@ DECLARE
   reason text;
   op uuid;
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_flush'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_flush'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_flush'::regproc);
   WITH taken AS (
     DELETE FROM deletion.soft_delete_requests
      WHERE xact_id = pg_current_xact_id() AND table_oid = TG_RELID

@@ -100,9 +100,7 @@ DECLARE
   parent_op uuid;
   source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
   FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
     checks := deletion.live_parent_checks(fk, source);
     EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);

@@ -21,7 +21,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END
+  SELECT deletion.calling_role()::text
 $$;
 COMMENT ON FUNCTION audit.acting_role() IS 'The role the current statement runs as (SET ROLE, else the login role), even inside SECURITY DEFINER functions.';
 
@@ -95,9 +95,7 @@ DECLARE
   excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'audit.capture_delete'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'audit.capture_delete'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'audit.capture_delete'::regproc);
   IF NOT EXISTS (SELECT FROM old_rows) THEN
     RETURN NULL;
   END IF;
@@ -147,9 +145,7 @@ DECLARE
   excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'audit.capture_update'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'audit.capture_update'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'audit.capture_update'::regproc);
   IF NOT EXISTS (SELECT FROM old_rows) THEN
     RETURN NULL;
   END IF;

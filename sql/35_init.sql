@@ -70,8 +70,8 @@ END
 $$;
 COMMENT ON FUNCTION deletion.adoption_schemas(name[]) IS 'The schemas deletion-kit init reads: the ones given, or every schema but PostgreSQL''s, the engine''s and tap (3F000 unknown, 22023 excluded).';
 
--- One index per foreign key of those schemas that has none (the test of lint's
--- unindexed_foreign_key: no valid, non-partial index leads with its referencing columns), once per
+-- One index per foreign key of those schemas that has none (lint's test, deletion.has_leading_index:
+-- no valid, non-partial index leads with its referencing columns), once per
 -- table and column list. The name is <table>_<columns>_idx cut to 63 bytes (whole characters), or, when
 -- that name is taken in the schema or by another proposed index, a shorter one with 8 hex digits of a
 -- digest of the table and columns. concurrent is false for partitioned tables, which CREATE INDEX
@@ -90,11 +90,8 @@ AS $$
       JOIN pg_class c ON c.oid = con.conrelid
      WHERE con.contype = 'f' AND con.conparentid = 0
        AND c.relnamespace IN (SELECT deletion.adoption_schemas(schemas))
-       AND NOT EXISTS (
-             SELECT 1 FROM pg_index i
-              WHERE i.indrelid = con.conrelid AND i.indpred IS NULL AND i.indisvalid
-                AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] @> con.conkey
-                AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] <@ con.conkey)
+       AND NOT deletion.has_leading_index(con.conrelid, ARRAY(SELECT a.attname FROM unnest(con.conkey) u(attnum)
+                                                                JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.attnum))
      ORDER BY con.conrelid, con.conkey, con.conname
   ), named AS (
     SELECT u.*, cols.list, cols.plain,

@@ -66,9 +66,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_deleted_rows'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_deleted_rows'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_deleted_rows'::regproc);
   EXECUTE deletion.file_enqueue_sql(TG_RELID, TG_ARGV[0], 'deleted_rows');
   RETURN NULL;
 END
@@ -88,9 +86,7 @@ AS $$
 DECLARE
   key_column name := TG_ARGV[0];
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_replaced_keys'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_replaced_keys'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_replaced_keys'::regproc);
   EXECUTE deletion.file_enqueue_sql(TG_RELID, key_column, format(
     '(SELECT o.* FROM old_rows o WHERE o.%1$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.%1$I::text = o.%1$I::text))',
     key_column));
@@ -108,9 +104,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 BEGIN
-  IF NOT deletion.is_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_truncated_table'::regproc) THEN
-    PERFORM deletion.refuse_foreign_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_truncated_table'::regproc);
-  END IF;
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.queue_files_of_truncated_table'::regproc);
   EXECUTE deletion.file_enqueue_sql(TG_RELID, TG_ARGV[0], TG_RELID::regclass::text);
   RETURN NULL;
 END
