@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
-import type pg from 'pg';
+import pg from 'pg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MIGRATIONS_DIR = path.join(ROOT, 'migrations');
@@ -15,6 +15,8 @@ export const SQL_DIR = path.join(ROOT, 'sql');
 /** The example product (an issue tracker): a history of its own, applied on purpose (`deletion-kit example install`). */
 export const EXAMPLE_DIR = path.join(ROOT, 'example', 'migrations');
 export const EXAMPLE_TABLE = 'example_migrations';
+/** The history table of the user's own migrations when none is named. */
+export const APP_TABLE = 'app_migrations';
 
 /** The runner's own bookkeeping; never the product's `pgmigrations`. */
 export const BOOKKEEPING_SCHEMA = 'deletion_kit';
@@ -217,7 +219,7 @@ async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Prom
  * pending migrations of the user's folder (appDir), then the wiring of every registered table when
  * anything ran. All or nothing.
  */
-export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations', appRoles = [] }: Sources = {}): Promise<MigrateResult> {
+export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = APP_TABLE, appRoles = [] }: Sources = {}): Promise<MigrateResult> {
   checkHistoryTable(appTable);
   return inTransaction(client, async () => {
     await ensureBookkeeping(client);
@@ -241,7 +243,7 @@ export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_
  * when migrations remain, the engine code is rebuilt on what is left; a failure there rolls the whole
  * command back. Down to zero leaves only the runner's bookkeeping schema.
  */
-export async function migrateDown(client: pg.Client, count = 1, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations' }: Sources = {}): Promise<MigrateResult> {
+export async function migrateDown(client: pg.Client, count = 1, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = APP_TABLE }: Sources = {}): Promise<MigrateResult> {
   checkHistoryTable(appTable);
   return inTransaction(client, async () => {
     await ensureBookkeeping(client);
@@ -278,7 +280,7 @@ async function historyStatus(client: pg.Client, dir: string, table: string): Pro
   const files = readdirSync(dir).filter((f) => /^\d+.*\.(sql|js|ts)$/.test(f) && !NOT_MIGRATIONS.test(f)).map((f) => f.replace(/\.(sql|js|ts)$/, '')).sort();
   const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.${table}`]);
   const applied = exists.rows[0].ok
-    ? (await client.query(`SELECT name, run_on FROM ${BOOKKEEPING_SCHEMA}.${pgIdent(table)} ORDER BY run_on, id`)).rows
+    ? (await client.query(`SELECT name, run_on FROM ${BOOKKEEPING_SCHEMA}.${pg.escapeIdentifier(table)} ORDER BY run_on, id`)).rows
     : [];
   const appliedNames = new Set(applied.map((r) => r.name));
   return { applied, pending: files.filter((f) => !appliedNames.has(f)) };
@@ -290,7 +292,7 @@ async function grantAppRoles(client: pg.Client, roles: string[]) {
     const { rows } = await client.query(`SELECT to_regrole(quote_ident($1)) IS NOT NULL AS exists,
                                                 to_regrole(quote_ident($1)) IS NOT NULL AND pg_has_role($1, 'deletion_app', 'MEMBER') AS member`, [role]);
     if (!rows[0].exists) throw new Error(`application role "${role}" (appRoles in the config file) does not exist: create it, or remove it from appRoles`);
-    if (!rows[0].member) await client.query(`GRANT deletion_app TO ${pgIdent(role)}`);
+    if (!rows[0].member) await client.query(`GRANT deletion_app TO ${pg.escapeIdentifier(role)}`);
   }
 }
 
@@ -301,11 +303,8 @@ export function checkHistoryTable(name: string) {
   }
 }
 
-function pgIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
-export async function migrationStatus(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = 'app_migrations' }: Sources = {}): Promise<MigrationStatus> {
+export async function migrationStatus(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = APP_TABLE }: Sources = {}): Promise<MigrationStatus> {
   const engine = await historyStatus(client, migrationsDir, MIGRATIONS_TABLE);
   const modsExist = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${BOOKKEEPING_SCHEMA}.sql_modules`]);
   const before = modsExist.rows[0].ok ? await appliedModules(client) : new Map<string, string>();

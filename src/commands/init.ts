@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { connect, UserError } from '../db.ts';
 import { BOOKKEEPING_SCHEMA, checkHistoryTable, NOT_MIGRATIONS } from '../migrate.ts';
+import { appSources } from './migrate.ts';
 
 interface PlanRow {
   table_name: string;
@@ -33,7 +34,7 @@ interface IndexRow {
 
 interface InitOptions {
   dir?: string;
-  table: string;
+  table?: string;
   dryRun?: boolean;
   schema?: string[];
 }
@@ -216,17 +217,17 @@ export function register(program: Command) {
   program
     .command('init')
     .description('inspect the database and write one reviewable migration that adopts every unregistered table (policy, audit, protection, with reasons), plus <name>.concurrent.sql with the indexes lint asks for')
-    .option('--dir <folder>', 'your migrations folder, the one you pass to `deletion-kit migrate --dir`: the migration is written there')
-    .option('--table <name>', 'the folder\'s history table in schema deletion_kit (tells applied adoptions from pending ones)', 'app_migrations')
+    .option('--dir <folder>', 'your migrations folder, the one `deletion-kit migrate` applies (default: the config\'s migrationsDir): the migration is written there')
+    .option('--table <name>', 'the folder\'s history table in schema deletion_kit, which tells applied adoptions from pending ones (default: the config\'s migrationsTable, else app_migrations)')
     .option('--dry-run', 'print both files and write nothing')
     .option('--schema <names...>', 'only these schemas (default: every schema but PostgreSQL\'s, the engine\'s and tap)')
     .action(async (options: InitOptions) => {
-      if (!options.dir) {
-        throw new UserError('init needs --dir <folder>: the folder of your own migrations (the one you pass to `deletion-kit migrate --dir`), where it writes the adoption migration (with --dry-run, it prints what it would write there)');
+      const { appDir: dir, appTable: table } = appSources(options);
+      if (!dir || !table) {
+        throw new UserError('init needs --dir <folder> (or migrationsDir in deletion-kit.config.json): the folder of your own migrations, the one `deletion-kit migrate` applies, where it writes the adoption migration (with --dry-run, it prints what it would write there)');
       }
-      checkHistoryTable(options.table);
-      const dir = options.dir;
-      const files = migrationFiles(path.resolve(dir));
+      checkHistoryTable(table);
+      const files = migrationFiles(dir);
       const client = await connect();
       let plan: PlanRow[];
       let indexes: IndexRow[];
@@ -235,7 +236,7 @@ export function register(program: Command) {
       try {
         await client.query('SET search_path = pg_catalog');  // table names print schema-qualified
         await checkEngine(client);
-        applied = await appliedMigrations(client, options.table);
+        applied = await appliedMigrations(client, table);
         const schemas = options.schema?.length ? options.schema : null;
         try {
           plan = (await client.query<PlanRow>(
