@@ -84,8 +84,9 @@ export default {
   name: 'audit',
   description: 'audited hard delete, restore and single-row paths vs plain PostgreSQL on a copy of the tables; row-level JSONB trigger; pgbench',
   async run(ctx) {
-    const issues = ctx.scale === 'small' ? 2_000 : 15_000;
-    const rounds = ctx.scale === 'small' ? 5 : 5;
+    // default: a 44,000-row tree; large: about 1,000,000 rows (136,000 issues a workspace)
+    const issues = ctx.scale === 'small' ? 2_000 : ctx.scale === 'large' ? 136_000 : 6_000;
+    const rounds = 5;
     const loopRows = ctx.scale === 'small' ? 500 : 2_000;
     const db = await ctx.database();
     const c = await db.client();
@@ -274,7 +275,7 @@ export default {
         return;
       }
       const clients = 4;
-      const seconds = ctx.scale === 'small' ? 10 : 30;
+      const seconds = ctx.scale === 'small' ? 10 : 15;
       const pgRounds = ctx.scale === 'small' ? 3 : 5;
       await c.query(`CREATE TABLE bench.audited (id bigint PRIMARY KEY, body text NOT NULL);
                      INSERT INTO bench.audited SELECT n, md5(n::text) FROM generate_series(1, 10000) n;

@@ -9,7 +9,8 @@ import { createDatabase, dropDatabase, type TestCluster } from '../src/testing/c
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-export type Scale = 'small' | 'default';
+/** small: a quick check; default: minutes on a small shared machine; large: the 1,000,000-row trees (opt-in, hours). */
+export type Scale = 'small' | 'default' | 'large';
 
 export interface Result {
   metric: string;
