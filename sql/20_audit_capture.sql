@@ -167,7 +167,7 @@ BEGIN
   END IF;
   -- Each image is computed once a row and materialized (a flattened subquery would compute to_jsonb
   -- again wherever its image is named: for every column of the diff), and old and new rows are paired
-  -- by a hash join on the key's JSONB value (a single key column: the value itself, no array to build).
+  -- on the key's JSONB value (for a single key column the value itself, no array built a row).
   WITH o AS MATERIALIZED (
     SELECT r.img,
            CASE cardinality(k) WHEN 0 THEN NULL WHEN 1 THEN r.img -> k[1]
