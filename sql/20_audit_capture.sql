@@ -11,11 +11,6 @@
 --
 -- The tables may be missing (when migration 0020 has been reverted, the runner still rebuilds this
 -- module): everything here that touches them is PL/pgSQL, resolved when it runs.
---
--- The capture functions switch JIT off for their own statements: the planner has no statistics for a
--- transition table, misestimates the join of old and new rows by orders of magnitude, and on a
--- server built with JIT that estimate alone crossed jit_above_cost and spent 250-360 ms compiling
--- each capture statement, more than the capture itself.
 
 -- The role a statement runs as, seen from inside a SECURITY DEFINER function (where current_user is
 -- the function's owner): the role chosen with SET ROLE, else the login role. Neither can be forged by
@@ -89,7 +84,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
-SET jit = off
 AS $$
 DECLARE
   excluded text[] := TG_ARGV[0]::text[];
@@ -145,7 +139,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
-SET jit = off
 AS $$
 DECLARE
   excluded text[] := TG_ARGV[0]::text[];
