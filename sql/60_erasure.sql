@@ -253,7 +253,7 @@ DECLARE
   qualified text;
   pk text;
   subject_image jsonb;
-  subject_hash text;
+  hashed_subject text;
   earlier record;
   missing text[];
   secrets text[];
@@ -317,7 +317,7 @@ BEGIN
   IF pk IS NULL THEN
     RAISE EXCEPTION 'the key % does not name every primary-key column of %', key, subject_table USING ERRCODE = '22023';
   END IF;
-  subject_hash := deletion.erasure_subject_hash(k, qualified, pk);
+  hashed_subject := deletion.erasure_subject_hash(k, qualified, pk);
   missing := ARRAY(
     SELECT format('%s (%s)', con.conrelid::regclass, array_to_string(fk.cols, ', '))
       FROM pg_constraint con
@@ -335,7 +335,7 @@ BEGIN
   EXECUTE format('SELECT to_jsonb(t) FROM %s t WHERE %s FOR UPDATE', subject_table, deletion.key_predicate(subject_table, pk, 't'))
     INTO subject_image;
   IF subject_image IS NULL THEN
-    SELECT e.id, e.erased_at INTO earlier FROM deletion.erasures e WHERE e.subject_hash = erase.subject_hash ORDER BY e.id DESC LIMIT 1;
+    SELECT e.id, e.erased_at INTO earlier FROM deletion.erasures e WHERE e.subject_hash = hashed_subject ORDER BY e.id DESC LIMIT 1;
     IF FOUND THEN
       RAISE EXCEPTION 'the subject % % was already erased (erasure %, %)', subject_table, pk, earlier.id, earlier.erased_at
         USING ERRCODE = 'PD604', HINT = 'nothing to do; its report is in deletion.erasures';
@@ -579,7 +579,7 @@ BEGIN
   report := jsonb_build_object(
     'erasure', erasure_id,
     'subject_table', qualified,
-    'subject', subject_hash,
+    'subject', hashed_subject,
     'key_id', deletion.erasure_key_id(k),
     'reason', kept_reason,
     'rules_version', deletion.erasure_rules_version(reg.table_schema, reg.table_name),
@@ -596,7 +596,7 @@ BEGIN
     'engine_values_scrubbed', scrubbed);
   signature := deletion.erasure_signature(k, report);
   INSERT INTO deletion.erasures (id, subject_table, subject_hash, key_id, txid, erased_at, erased_by, reason, rules_version, report, signature)
-  VALUES (erasure_id, qualified, subject_hash, report ->> 'key_id', my_txid, stamp, report ->> 'erased_by', kept_reason,
+  VALUES (erasure_id, qualified, hashed_subject, report ->> 'key_id', my_txid, stamp, report ->> 'erased_by', kept_reason,
           report ->> 'rules_version', report, signature);
   INSERT INTO deletion.erased_operations (op, erasure_id) SELECT o, erasure_id FROM unnest(erased_ops) o ON CONFLICT DO NOTHING;
 
