@@ -297,3 +297,50 @@ COMMENT ON FUNCTION deletion.personal_data_lint() IS 'Lint rules of erasure (par
 
 GRANT EXECUTE ON FUNCTION deletion.erasure_installed(), deletion.looks_personal(name, oid), deletion.personal_data_lint()
   TO deletion_app, deletion_admin;
+
+-- The erasure part of a table's generated page (deletion-kit docs, sql/33_docs.sql): its personal
+-- columns, whether it is an erasure subject, and the rules for its foreign keys to one. Empty when
+-- nothing is declared (or migration 0130 is absent).
+CREATE OR REPLACE FUNCTION deletion.erasure_markdown(target regclass)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  reg record;
+  personal text := '';
+  subject text := '';
+  rules text := '';
+BEGIN
+  IF NOT deletion.erasure_installed() THEN
+    RETURN '';
+  END IF;
+  SELECT n.nspname AS table_schema, c.relname AS table_name INTO reg
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target;
+  SELECT coalesce(E'\nPersonal data (erased by deletion.erase):\n'
+                  || deletion.md_table(ARRAY['Column', 'Category', 'Redacted to'],
+                                       array_agg(ARRAY[p.column_name::text, p.category,
+                                                       CASE WHEN p.category = 'not_personal' THEN '' ELSE coalesce(p.replacement, 'NULL') END]
+                                                 ORDER BY p.column_name)), '')
+    INTO personal
+    FROM deletion.personal_columns p WHERE p.table_schema = reg.table_schema AND p.table_name = reg.table_name
+  HAVING count(*) > 0;
+  SELECT format(E'\nErasure subject: deletion.erase removes a row and every copy of its declared personal data; rows re-pointed by a rule reference the tombstone %s.\n',
+                coalesce(s.tombstone_key::text, CASE WHEN s.tombstone_row IS NULL THEN '(none)' ELSE 'created from ' || s.tombstone_row::text END))
+    INTO subject
+    FROM deletion.erasure_subjects s WHERE s.table_schema = reg.table_schema AND s.table_name = reg.table_name;
+  SELECT coalesce(E'\nErasure rules:\n'
+                  || deletion.md_table(ARRAY['Columns', 'Subject', 'Action', 'Redact', 'Why'],
+                                       array_agg(ARRAY[array_to_string(r.via_columns, ', '), format('%I.%I', r.subject_schema, r.subject_table),
+                                                       r.action, r.redact::text, r.note]
+                                                 ORDER BY r.via_columns)), '')
+    INTO rules
+    FROM deletion.erasure_rules r WHERE r.table_schema = reg.table_schema AND r.table_name = reg.table_name
+  HAVING count(*) > 0;
+  RETURN coalesce(personal, '') || coalesce(subject, '') || coalesce(rules, '');
+END
+$$;
+COMMENT ON FUNCTION deletion.erasure_markdown(regclass) IS 'The erasure section of a table''s generated docs page: personal columns, subject, rules.';
+
+GRANT EXECUTE ON FUNCTION deletion.erasure_markdown(regclass) TO deletion_app, deletion_admin;

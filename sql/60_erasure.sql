@@ -206,10 +206,15 @@ COMMENT ON FUNCTION deletion.erasure_fk_image_predicate(oid, text, jsonb) IS 'SQ
 -- redaction assigns to each.
 CREATE OR REPLACE FUNCTION deletion.personal_columns_of(target regclass)
 RETURNS TABLE (column_name name, assignment text)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
+BEGIN
+  IF NOT deletion.erasure_installed() THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
   SELECT p.column_name,
          format('%I = %s', p.column_name, CASE WHEN p.replacement IS NULL THEN 'NULL'
                                                ELSE format('%L::%s', p.replacement, format_type(a.atttypid, a.atttypmod)) END)
@@ -218,7 +223,8 @@ AS $$
     JOIN deletion.personal_columns p ON p.table_schema = n.nspname AND p.table_name = c.relname
     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = p.column_name AND NOT a.attisdropped
    WHERE c.oid = target AND p.category <> 'not_personal'
-   ORDER BY p.column_name
+   ORDER BY p.column_name;
+END
 $$;
 COMMENT ON FUNCTION deletion.personal_columns_of(regclass) IS 'A table''s declared personal columns and the assignment a redaction makes to each.';
 
