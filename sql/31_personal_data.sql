@@ -35,7 +35,7 @@ $$;
 COMMENT ON FUNCTION deletion.require_erasure_installed() IS 'Raises 55000 when migration 0130 (erasure registry) is not installed.';
 
 -- The schema and name of a registered table, or PD601 when it is not registered.
-CREATE OR REPLACE FUNCTION deletion.registered_name(target regclass, OUT table_schema name, OUT table_name name)
+CREATE OR REPLACE FUNCTION deletion.erasure_registered_name(target regclass, OUT table_schema name, OUT table_name name)
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
@@ -49,7 +49,7 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION deletion.registered_name(regclass) IS 'Schema and name of a registered table; PD601 when it is not registered.';
+COMMENT ON FUNCTION deletion.erasure_registered_name(regclass) IS 'Schema and name of a registered table; PD601 when it is not registered.';
 
 -- Declares that a column holds personal data of the given category (or, with 'not_personal', that
 -- it was looked at and holds none). replacement is what a redaction writes: a literal of the column's
@@ -62,7 +62,7 @@ SET search_path = pg_catalog
 AS $$
 #variable_conflict use_column
 DECLARE
-  reg record := deletion.registered_name(target);
+  reg record := deletion.erasure_registered_name(target);
   col record;
 BEGIN
   PERFORM deletion.require_erasure_installed();
@@ -110,7 +110,7 @@ SET search_path = pg_catalog
 AS $$
 #variable_conflict use_column
 DECLARE
-  reg record := deletion.registered_name(target);
+  reg record := deletion.erasure_registered_name(target);
   found_row boolean;
   bad text[];
 BEGIN
@@ -174,7 +174,7 @@ SET search_path = pg_catalog
 AS $$
 #variable_conflict use_column
 DECLARE
-  reg record := deletion.registered_name(target);
+  reg record := deletion.erasure_registered_name(target);
   fk record;
   subject record;
 BEGIN

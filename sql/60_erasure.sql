@@ -242,6 +242,30 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.transaction_row_counts() IS 'The current transaction''s rows deleted, updated and inserted per table ([del, upd, ins]).';
 
+-- A subject's key as the text the engine's APIs take, from the JSON erase is given: an object of the
+-- key columns ('{"id": 42}'), or the key text as JSON ('42', '"<uuid>"', '[7, "eu"]').
+CREATE OR REPLACE FUNCTION deletion.subject_key_text(target regclass, key jsonb)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  pk text;
+BEGIN
+  IF key IS NULL OR key = 'null'::jsonb THEN
+    RAISE EXCEPTION 'name the subject by its key' USING ERRCODE = '22004', HINT = 'for example ''{"id": 42}''';
+  END IF;
+  pk := CASE jsonb_typeof(key) WHEN 'object' THEN deletion.key_text(target, key)
+                               WHEN 'array' THEN key::text ELSE key #>> '{}' END;
+  IF pk IS NULL THEN
+    RAISE EXCEPTION 'the key % does not name every primary-key column of %', key, target USING ERRCODE = '22023';
+  END IF;
+  RETURN pk;
+END
+$$;
+COMMENT ON FUNCTION deletion.subject_key_text(regclass, jsonb) IS 'The key text of a subject row from a JSON key object or the key text as JSON.';
+
 -- Erases one subject (see the top of this file). key: the row's key as a JSON object ('{"id": 42}'),
 -- or its key text as JSON ('42', '"uuid"', '[7, "eu"]'). reason: why (stored scrubbed of the
 -- subject's values). signing_key: the operator's key (else the setting deletion.erasure_key).
@@ -308,21 +332,14 @@ BEGIN
   IF reason IS NULL OR btrim(reason) = '' THEN
     RAISE EXCEPTION 'an erasure needs a reason' USING ERRCODE = '22023', HINT = 'for example the request''s ticket number; put no personal data in it';
   END IF;
-  reg := deletion.registered_name(subject_table);
+  reg := deletion.erasure_registered_name(subject_table);
   qualified := format('%I.%I', reg.table_schema, reg.table_name);
   SELECT * INTO subject FROM deletion.erasure_subjects s WHERE s.table_schema = reg.table_schema AND s.table_name = reg.table_name;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'table % is not an erasure subject', subject_table USING ERRCODE = 'PD601',
       HINT = format('declare it and its rules first: SELECT deletion.declare_erasure_subject(%L, ...) (docs/erasure.md)', subject_table::text);
   END IF;
-  IF key IS NULL THEN
-    RAISE EXCEPTION 'name the subject by its key' USING ERRCODE = '22004', HINT = 'for example ''{"id": 42}''';
-  END IF;
-  pk := CASE jsonb_typeof(key) WHEN 'object' THEN deletion.key_text(subject_table, key)
-                               WHEN 'array' THEN key::text ELSE key #>> '{}' END;
-  IF pk IS NULL THEN
-    RAISE EXCEPTION 'the key % does not name every primary-key column of %', key, subject_table USING ERRCODE = '22023';
-  END IF;
+  pk := deletion.subject_key_text(subject_table, key);
   hashed_subject := deletion.erasure_subject_hash(k, qualified, pk);
   missing := ARRAY(
     SELECT format('%s (%s)', con.conrelid::regclass, array_to_string(fk.cols, ', '))
@@ -729,6 +746,7 @@ REVOKE EXECUTE ON FUNCTION
   deletion.erasure_fk_image_predicate(oid, text, jsonb),
   deletion.personal_columns_of(regclass),
   deletion.transaction_row_counts(),
+  deletion.subject_key_text(regclass, jsonb),
   deletion.erase(regclass, jsonb, text, text),
   deletion.table_has_operation_rows(regclass, uuid),
   deletion.refuse_erased_operation(uuid),
