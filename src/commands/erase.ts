@@ -22,7 +22,21 @@ export function register(program: Command) {
     .description('erase a person (a row of a declared erasure subject table) and every copy of their personal data; prints the signed report (key: DELETION_KIT_ERASURE_KEY)')
     .requiredOption('--reason <text>', 'why (a ticket number; no personal data: it is kept)')
     .option('--out <file>', 'write the report to this file instead of stdout')
-    .action(async (table: string, key: string, options: { reason: string; out?: string }) => {
+    .option('--grace <interval>', 'do not erase now: record a request that deletion-kit erasures run-due carries out after this grace period ("30 days"), cancellable until then')
+    .action(async (table: string, key: string, options: { reason: string; out?: string; grace?: string }) => {
+      if (options.grace !== undefined) {
+        const client = await connect();
+        try {
+          const { rows } = await client.query<{ id: string }>('SELECT deletion.request_erasure($1::regclass, $2::jsonb, $3, $4::interval) AS id',
+            [table, keyJson(key), options.reason, options.grace]);
+          const id = rows[0].id;
+          const due = (await client.query<{ due_at: Date }>('SELECT due_at FROM deletion.erasure_requests WHERE id = $1', [id])).rows[0].due_at;
+          console.log(`erasure request ${id}: due at ${due.toISOString()} (deletion-kit erasures cancel ${id} withdraws it)`);
+        } finally {
+          await client.end();
+        }
+        return;
+      }
       const signingKey = process.env.DELETION_KIT_ERASURE_KEY;
       if (!signingKey) throw new UserError('set DELETION_KIT_ERASURE_KEY to the operator\'s erasure signing key (docs/erasure.md)');
       const client = await connect();
