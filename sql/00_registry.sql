@@ -18,9 +18,9 @@ AS $$
    WHERE p.pronamespace = 'deletion'::regnamespace
      AND p.proname LIKE 'wire\_%'
      AND p.proargtypes = '2205'::oidvector  -- exactly one regclass argument
-   ORDER BY p.proname <> 'wire_soft_delete', p.proname
+   ORDER BY p.proname <> 'wire_soft_delete', p.proname = 'wire_partitions', p.proname
 $$;
-COMMENT ON FUNCTION deletion.wire_functions() IS 'Every deletion.wire_<concern>(regclass), soft delete first, then by name.';
+COMMENT ON FUNCTION deletion.wire_functions() IS 'Every deletion.wire_<concern>(regclass), soft delete first, wire_partitions last (it copies what the others installed), the rest by name.';
 
 CREATE OR REPLACE FUNCTION deletion.rewire()
 RETURNS integer

@@ -247,6 +247,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_soft_delete(target);
+  PERFORM deletion.wire_partitions(target);
   PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
 END
 $$;
@@ -265,6 +266,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_soft_delete(target);
+  PERFORM deletion.wire_partitions(target);
   PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
 END
 $$;

@@ -101,7 +101,9 @@ DECLARE
   source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
-  FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
+  -- On a partition (a copy of its parent's trigger) the keys are the registered parent's.
+  FOR fk IN SELECT * FROM deletion.live_parent_keys(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) k
+             WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
     checks := deletion.live_parent_checks(fk, source);
     EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
     IF offending IS NOT NULL THEN
@@ -128,6 +130,9 @@ DECLARE
   wanted_insert text;
   wanted_update text;
 BEGIN
+  IF deletion.policy_of(target) IS NULL AND (SELECT relispartition FROM pg_class WHERE oid = target) THEN
+    RETURN;  -- a partition is wired through its parent (sql/03_partitions.sql)
+  END IF;
   IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete')
      OR deletion.policy_of(target) IS NULL THEN
     key_names := NULL;

@@ -362,6 +362,7 @@ BEGIN
    WHERE c.oid = child
   RETURNING id INTO rule_id;
   PERFORM deletion.wire_protection(target);
+  PERFORM deletion.wire_partitions(target);
   RETURN rule_id;
 END
 $$;
@@ -381,6 +382,7 @@ BEGIN
     FROM deletion.registered_name(target) r
   RETURNING id INTO rule_id;
   PERFORM deletion.wire_protection(target);
+  PERFORM deletion.wire_partitions(target);
   RETURN rule_id;
 END
 $$;
@@ -405,6 +407,7 @@ BEGIN
    WHERE p.oid = check_function
   RETURNING id INTO rule_id;
   PERFORM deletion.wire_protection(target);
+  PERFORM deletion.wire_partitions(target);
   RETURN rule_id;
 END
 $$;
@@ -426,6 +429,7 @@ BEGIN
   END IF;
   IF target IS NOT NULL THEN
     PERFORM deletion.wire_protection(target);
+    PERFORM deletion.wire_partitions(target);
   END IF;
 END
 $$;
