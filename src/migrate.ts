@@ -31,6 +31,8 @@ export interface MigrateResult {
   rewired: number;
   /** Migrations applied (or reverted) from the user's folder, after the engine's. */
   appMigrations: string[];
+  /** Statements of the user's `<name>.concurrent.sql` files run before the transaction (migrate up only). */
+  concurrent?: string[];
 }
 
 interface Module {
@@ -80,9 +82,49 @@ function inOuterTransaction(client: pg.Client) {
 /**
  * Files of a migrations folder that are not migrations: dot files (node-pg-migrate's default) and the
  * `<name>.concurrent.sql` files that `deletion-kit init` writes beside its migration (CREATE INDEX
- * CONCURRENTLY, run with psql outside a transaction; the runner never applies them).
+ * CONCURRENTLY, which cannot run inside a transaction): migrate up runs them itself, before its
+ * transaction, for the migrations it is about to apply (applyConcurrentFiles).
  */
 export const NOT_MIGRATIONS = /^(\..*|.*\.concurrent\.sql)$/;
+
+/**
+ * The statements of `<name>.concurrent.sql` for every pending migration `<name>` of the user's
+ * folder, run one at a time on their own (no transaction) before migrate's transaction begins, in
+ * migration order. Idempotent, so an interrupted run resumes by running migrate again: an index that
+ * exists and is valid is kept (the statements say IF NOT EXISTS); one left INVALID by a build that
+ * was interrupted is dropped (DROP INDEX CONCURRENTLY) and built again. A failure stops migrate
+ * before its transaction: no migration is applied, and the indexes already built stay (the next
+ * run keeps them). Comment lines are skipped; each statement ends with a semicolon at the end of a line.
+ */
+export async function applyConcurrentFiles(client: pg.Client, dir: string, table: string): Promise<string[]> {
+  const { pending } = await historyStatus(client, dir, table);
+  const ran: string[] = [];
+  for (const name of pending) {
+    const file = path.join(dir, `${name}.concurrent.sql`);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const statements = text.split('\n').filter((l) => !/^\s*--/.test(l)).join('\n')
+      .split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter((s) => s.length > 0);
+    for (const statement of statements) {
+      const index = /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+("(?:[^"]|"")+"|[^\s"]+)\s+ON\s+(?:ONLY\s+)?(\S+)/i.exec(statement);
+      if (index) {
+        const indexName = index[1].startsWith('"') ? index[1].slice(1, -1).replace(/""/g, '"') : index[1].toLowerCase();
+        const { rows } = await client.query(
+          `SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+            WHERE NOT i.indisvalid AND c.relname = $1 AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($2))`,
+          [indexName, index[2]]);
+        for (const invalid of rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${invalid.name}`);
+      }
+      await client.query(statement);
+      ran.push(statement);
+    }
+  }
+  return ran;
+}
 
 async function runMigrations(client: pg.Client, dir: string, direction: 'up' | 'down', count?: number, table = MIGRATIONS_TABLE): Promise<string[]> {
   const lines: string[] = [];
@@ -221,6 +263,8 @@ async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Prom
  */
 export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = APP_TABLE, appRoles = [] }: Sources = {}): Promise<MigrateResult> {
   checkHistoryTable(appTable);
+  // Outside the transaction: CREATE INDEX CONCURRENTLY cannot run inside one.
+  const concurrent = appDir ? await applyConcurrentFiles(client, appDir, appTable) : [];
   return inTransaction(client, async () => {
     await ensureBookkeeping(client);
     await separateExampleHistory(client);
@@ -233,7 +277,7 @@ export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_
     const appMigrations = appDir ? await runMigrations(client, appDir, 'up', undefined, appTable) : [];
     const rewired = unchanged && appMigrations.length === 0 ? 0 : await rewire(client);
     await grantAppRoles(client, appRoles);
-    return { migrations, modules, rewired, appMigrations };
+    return { migrations, modules, rewired, appMigrations, concurrent };
   });
 }
 

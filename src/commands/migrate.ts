@@ -16,6 +16,7 @@ export function report(result: MigrateResult, direction: 'up' | 'down') {
   if (result.modules.length) {
     console.log(`applied ${result.modules.length} engine sql modules${changed.length ? ` (changed: ${changed.join(', ')})` : ''}`);
   }
+  for (const statement of result.concurrent ?? []) console.log(`ran ${statement}`);
   for (const name of result.appMigrations) console.log(`${verb} migration ${name}`);
   if (result.rewired) console.log(`wired ${result.rewired} table concerns`);
 }
