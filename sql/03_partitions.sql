@@ -98,6 +98,11 @@ AS $$
      WHERE to_regrole('deletion_owner') IS NOT NULL
        AND has_table_privilege('deletion_owner', target, priv) AND NOT has_table_privilege('deletion_owner', p.part, priv)
     UNION ALL
+    SELECT p.part, 1, format('REVOKE %s ON %s FROM deletion_owner', priv, p.part)
+      FROM parts p CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) priv
+     WHERE to_regrole('deletion_owner') IS NOT NULL
+       AND NOT has_table_privilege('deletion_owner', target, priv) AND has_table_privilege('deletion_owner', p.part, priv)
+    UNION ALL
     SELECT p.part, 2, format('ALTER TABLE %s %s ROW LEVEL SECURITY', p.part, CASE WHEN parent.relrowsecurity THEN 'ENABLE' ELSE 'DISABLE' END)
       FROM parts p JOIN pg_class c ON c.oid = p.part CROSS JOIN (SELECT relrowsecurity FROM pg_class WHERE oid = target) parent
      WHERE c.relrowsecurity <> parent.relrowsecurity
@@ -132,8 +137,9 @@ $$;
 COMMENT ON FUNCTION deletion.partition_wiring_statements(regclass) IS 'The DDL that would give every partition of a registered partitioned table its parent''s statement triggers, row-level security, policies and engine grants (none when all match).';
 
 -- Copies the parent's engine wiring onto its partitions (see the top of this file). A wire_*
--- function, so rewire() and wire() run it for every registered table; it does nothing for a table
--- that is not partitioned, and nothing for partitions that already match.
+-- function, so rewire() and wire() run it for every registered table (and wire() for one being
+-- unregistered); it does nothing for a table that is not partitioned, and nothing for partitions
+-- that already match.
 CREATE OR REPLACE FUNCTION deletion.wire_partitions(target regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -142,7 +148,8 @@ AS $$
 DECLARE
   ddl text;
 BEGIN
-  IF (SELECT relkind FROM pg_class WHERE oid = target) <> 'p' OR deletion.policy_of(target) IS NULL THEN
+  -- An unregistered parent is wired too: its partitions lose the copies of what unregistering removed.
+  IF (SELECT relkind FROM pg_class WHERE oid = target) <> 'p' THEN
     RETURN;
   END IF;
   FOR ddl IN SELECT s.statement FROM deletion.partition_wiring_statements(target) s LOOP
