@@ -48,6 +48,86 @@ END
 $$;
 COMMENT ON FUNCTION deletion.rewire() IS 'Re-derives every registered table''s triggers and policies from the registry by calling each deletion.wire_<concern>(regclass); run by the migrate command after the sql/ modules.';
 
+-- rewire() as migrate runs it: every attempt with a short lock_timeout, so that the brief ACCESS
+-- EXCLUSIVE steps of the wiring (DROP/CREATE TRIGGER, CREATE POLICY) never wait long in a table's lock
+-- queue, where every later query on the table would wait behind them. An attempt that cannot take a
+-- lock in time is undone whole (a subtransaction: the locks it took are released at once) and tried
+-- again after a short, growing, jittered pause, until give_up_after has passed; then 55P03, with
+-- nothing changed. lock_timeout is a standard setting, put back as it was before returning.
+CREATE OR REPLACE FUNCTION deletion.rewire_with_retries(attempt_lock_timeout interval DEFAULT '200 milliseconds',
+                                                        give_up_after interval DEFAULT '5 minutes')
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  previous text := current_setting('lock_timeout');
+  started timestamptz := clock_timestamp();
+  attempt integer := 0;
+  wired integer;
+BEGIN
+  LOOP
+    attempt := attempt + 1;
+    BEGIN
+      PERFORM set_config('lock_timeout', greatest(1, (extract(epoch FROM attempt_lock_timeout) * 1000)::bigint)::text || 'ms', true);
+      wired := deletion.rewire();
+      PERFORM set_config('lock_timeout', previous, true);
+      RETURN wired;
+    EXCEPTION WHEN lock_not_available THEN
+      PERFORM set_config('lock_timeout', previous, true);
+      IF clock_timestamp() - started >= give_up_after THEN
+        RAISE EXCEPTION 'rewiring the registered tables could not take its locks within % (% attempts, each waiting at most %)',
+                        give_up_after, attempt, attempt_lock_timeout
+          USING ERRCODE = '55P03',
+                HINT = 'a long transaction holds a registered table (see pg_stat_activity); let it finish and run deletion-kit migrate again: nothing was changed';
+      END IF;
+      PERFORM pg_sleep(least(2.0, 0.05 * power(2, least(attempt, 6))) * (0.5 + random()));
+    END;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.rewire_with_retries(interval, interval) IS 'deletion.rewire() with a short lock_timeout per attempt, retried with back-off until give_up_after (55P03 then); what deletion-kit migrate runs.';
+
+-- An index the wiring needs on a product table, named and defined by the caller ('(cols) WHERE ...').
+-- When a valid index of that name exists: nothing, and no lock (CREATE INDEX IF NOT EXISTS would take
+-- SHARE on the table even then). When the table is large (over 8 MB) and not partitioned, the build is
+-- left for after the transaction: the CREATE INDEX CONCURRENTLY statement goes to
+-- deletion.deferred_index_builds (migration 0080) and deletion-kit migrate runs it once its
+-- transaction has committed, so the build never holds the transaction's locks while it scans the
+-- table. Otherwise the index is built here (an INVALID one of that name, left by an interrupted
+-- concurrent build, is dropped first).
+CREATE OR REPLACE FUNCTION deletion.create_index(target regclass, index_name name, definition text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  schema_name name := (SELECT relnamespace::regnamespace::name FROM pg_class WHERE oid = target);
+  existing record;
+BEGIN
+  SELECT i.indisvalid INTO existing
+    FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+   WHERE c.relname = index_name AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = target);
+  IF existing.indisvalid THEN
+    RETURN;
+  END IF;
+  IF to_regclass('deletion.deferred_index_builds') IS NOT NULL
+     AND (SELECT relkind FROM pg_class WHERE oid = target) = 'r'
+     AND pg_relation_size(target) > 8 * 1024 * 1024 THEN
+    EXECUTE 'INSERT INTO deletion.deferred_index_builds (table_schema, table_name, index_name, statement) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (table_schema, index_name) DO UPDATE SET statement = excluded.statement'
+      USING schema_name, (SELECT relname FROM pg_class WHERE oid = target), index_name,
+            format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %s %s', index_name, target, definition);
+    RETURN;
+  END IF;
+  IF existing.indisvalid IS NOT NULL THEN
+    EXECUTE format('DROP INDEX %I.%I', schema_name, index_name);
+  END IF;
+  EXECUTE format('CREATE INDEX %I ON %s %s', index_name, target, definition);
+END
+$$;
+COMMENT ON FUNCTION deletion.create_index(regclass, name, text) IS 'Builds an index the wiring needs unless a valid one of that name exists; on a large table, leaves a CREATE INDEX CONCURRENTLY for deletion-kit migrate to run after its transaction (deletion.deferred_index_builds).';
+
 -- The same for one table: what register_table calls, so a table is wired the moment it is registered.
 CREATE OR REPLACE FUNCTION deletion.wire(target regclass)
 RETURNS void

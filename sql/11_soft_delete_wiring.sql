@@ -168,13 +168,11 @@ BEGIN
   EXECUTE format('COMMENT ON COLUMN %s.deletion_reason IS %L', target, 'Why the row was soft-deleted (the reason argument or SET LOCAL deletion.reason).');
   EXECUTE format('COMMENT ON COLUMN %s.deletion_op IS %L', target, 'The soft-delete operation that marked the row (deletion.soft_delete_operations.op); restore brings back exactly its rows.');
 
-  -- Indexes.
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s) WHERE deleted_at IS NULL',
-                 deletion.soft_delete_index_name(target, 'active_idx'), target, deletion.column_list(NULL, key_columns));
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deleted_at) WHERE deleted_at IS NOT NULL',
-                 deletion.soft_delete_index_name(target, 'deleted_at_idx'), target);
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deletion_op) WHERE deletion_op IS NOT NULL',
-                 deletion.soft_delete_index_name(target, 'deletion_op_idx'), target);
+  -- Indexes (on a large table, built CONCURRENTLY after the migrating transaction: deletion.create_index).
+  PERFORM deletion.create_index(target, deletion.soft_delete_index_name(target, 'active_idx'),
+                                format('(%s) WHERE deleted_at IS NULL', deletion.column_list(NULL, key_columns)));
+  PERFORM deletion.create_index(target, deletion.soft_delete_index_name(target, 'deleted_at_idx'), '(deleted_at) WHERE deleted_at IS NOT NULL');
+  PERFORM deletion.create_index(target, deletion.soft_delete_index_name(target, 'deletion_op_idx'), '(deletion_op) WHERE deletion_op IS NOT NULL');
 
   -- Unique keys among active rows only.
   PERFORM deletion.soft_delete_convert_uniques(target);
