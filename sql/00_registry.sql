@@ -88,6 +88,78 @@ END
 $$;
 COMMENT ON FUNCTION deletion.rewire_with_retries(interval, interval) IS 'deletion.rewire() with a short lock_timeout per attempt, retried with back-off until give_up_after (55P03 then); what deletion-kit migrate runs.';
 
+-- A trigger or policy the wiring installs, installed only when it differs from what is there. The
+-- object's comment carries a digest of the statement that made it ('deletion engine wiring <md5>'),
+-- so an unchanged object is recognised without parsing PostgreSQL's deparsed form, and rewiring a
+-- table whose wiring did not change runs no DDL and takes no lock on it (DROP and CREATE TRIGGER,
+-- CREATE POLICY would take SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE every time). statement NULL: the
+-- object must not exist. Returns whether anything changed.
+CREATE OR REPLACE FUNCTION deletion.wiring_stamp(statement text, description text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT concat_ws(' ', description, format('(deletion engine wiring %s)', left(md5(statement), 16)))
+$$;
+COMMENT ON FUNCTION deletion.wiring_stamp(text, text) IS 'The comment a wired trigger or policy carries: its description and a digest of the statement that created it.';
+
+CREATE OR REPLACE FUNCTION deletion.ensure_trigger(target regclass, trigger_name name, statement text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  existing oid := (SELECT t.oid FROM pg_trigger t WHERE t.tgrelid = target AND t.tgname = trigger_name AND t.tgparentid = 0);
+BEGIN
+  IF statement IS NULL THEN
+    IF existing IS NULL THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, target);
+    RETURN true;
+  END IF;
+  IF existing IS NOT NULL AND obj_description(existing, 'pg_trigger') IS NOT DISTINCT FROM deletion.wiring_stamp(statement) THEN
+    RETURN false;
+  END IF;
+  IF existing IS NOT NULL THEN
+    EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, target);
+  END IF;
+  EXECUTE statement;
+  EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trigger_name, target, deletion.wiring_stamp(statement));
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION deletion.ensure_trigger(regclass, name, text) IS 'Creates (or drops, statement NULL) one wired trigger only when it differs from the statement that made it (digest in its comment): no DDL, no lock, when unchanged.';
+
+CREATE OR REPLACE FUNCTION deletion.ensure_policy(target regclass, policy_name name, statement text, description text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  existing oid := (SELECT p.oid FROM pg_policy p WHERE p.polrelid = target AND p.polname = policy_name);
+BEGIN
+  IF statement IS NULL THEN
+    IF existing IS NULL THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('DROP POLICY %I ON %s', policy_name, target);
+    RETURN true;
+  END IF;
+  IF existing IS NOT NULL AND obj_description(existing, 'pg_policy') IS NOT DISTINCT FROM deletion.wiring_stamp(statement, description) THEN
+    RETURN false;
+  END IF;
+  IF existing IS NOT NULL THEN
+    EXECUTE format('DROP POLICY %I ON %s', policy_name, target);
+  END IF;
+  EXECUTE statement;
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', policy_name, target, deletion.wiring_stamp(statement, description));
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION deletion.ensure_policy(regclass, name, text, text) IS 'Creates (or drops, statement NULL) one wired policy only when it differs from the statement that made it (digest in its comment): no DDL, no lock, when unchanged.';
+
 -- An index the wiring needs on a product table, named and defined by the caller ('(cols) WHERE ...').
 -- When a valid index of that name exists: nothing, and no lock (CREATE INDEX IF NOT EXISTS would take
 -- SHARE on the table even then). When the table is large (over 8 MB) and not partitioned, the build is

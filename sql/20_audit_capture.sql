@@ -204,14 +204,18 @@ BEGIN
     RETURN;
   END IF;
   SELECT coalesce(array_agg(k.column_name::text), '{}') INTO key_columns FROM deletion.primary_key_columns(target) k;
-  EXECUTE format('CREATE OR REPLACE TRIGGER deletion_50_audit_statement BEFORE UPDATE OR DELETE ON %s '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION audit.begin_statement()', target);
-  EXECUTE format('CREATE OR REPLACE TRIGGER deletion_50_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_delete(%L, %L, %L)',
-                 target, policy.audit_exclude_columns::text, key_columns::text, target::text);
-  EXECUTE format('CREATE OR REPLACE TRIGGER deletion_50_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_update(%L, %L, %L)',
-                 target, policy.audit_exclude_columns::text, key_columns::text, target::text);
+  -- (deletion.ensure_trigger: no DDL and no lock when a trigger is as this wiring made it.)
+  PERFORM deletion.ensure_trigger(target, 'deletion_50_audit_statement',
+    format('CREATE TRIGGER deletion_50_audit_statement BEFORE UPDATE OR DELETE ON %s '
+           'FOR EACH STATEMENT EXECUTE FUNCTION audit.begin_statement()', target));
+  PERFORM deletion.ensure_trigger(target, 'deletion_50_audit_delete',
+    format('CREATE TRIGGER deletion_50_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+           'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_delete(%L, %L, %L)',
+           target, policy.audit_exclude_columns::text, key_columns::text, target::text));
+  PERFORM deletion.ensure_trigger(target, 'deletion_50_audit_update',
+    format('CREATE TRIGGER deletion_50_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
+           'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_update(%L, %L, %L)',
+           target, policy.audit_exclude_columns::text, key_columns::text, target::text));
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_audit(regclass) IS 'Installs or removes the deletion_50_audit_* triggers of one table to match its registry row (idempotent).';

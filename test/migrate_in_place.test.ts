@@ -65,13 +65,20 @@ CREATE OR REPLACE FUNCTION deletion.in_place_probe() RETURNS integer LANGUAGE sq
   }
 });
 
-test('rewire_with_retries waits for a reader in short attempts, and gives up whole when it lasts too long', async () => {
+test('rewire takes no lock on a table wired as it should be; with something to change, it waits for a reader in short attempts and gives up whole when it lasts too long', async () => {
   const db = await freshDatabase({ empty: true });
   const c = await client(db.url);
   const reader = await client(db.url);
   try {
     await migrateUp(c);
     await c.query(`CREATE TABLE public.notes (id int PRIMARY KEY, body text); SELECT deletion.enable_soft_delete('public.notes');`);
+    await reader.query(`BEGIN; LOCK TABLE public.notes IN ACCESS EXCLUSIVE MODE;`);
+    assert.ok((await c.query(`SELECT deletion.rewire_with_retries('20 milliseconds', '300 milliseconds') AS n`)).rows[0].n > 0,
+              'rewiring a table whose wiring is in place takes no lock on it: it passes even an ACCESS EXCLUSIVE holder');
+    await reader.query('ROLLBACK');
+
+    // Its policy missing: now the rewiring must take ACCESS EXCLUSIVE (CREATE POLICY), which a reader blocks.
+    await c.query(`DROP POLICY deletion_20_soft_delete_hide ON public.notes`);
     await reader.query(`BEGIN; SELECT count(*) FROM public.notes;`);
     const gaveUp = await c.query(`SELECT deletion.rewire_with_retries('20 milliseconds', '300 milliseconds')`).then(() => null, (e) => e);
     assert.is(gaveUp?.code, '55P03', 'behind a reader that stays, it gives up (lock_not_available)');
@@ -84,6 +91,8 @@ test('rewire_with_retries waits for a reader in short attempts, and gives up who
     assert.ok(waiting.rows[0].n <= 1, 'while it retries, at most its own current attempt waits for the table');
     await reader.query('COMMIT');
     assert.ok((await rewiring).rows[0].n > 0, 'once the reader is gone, it wires');
+    assert.is((await c.query(`SELECT count(*)::int AS n FROM pg_policy WHERE polrelid = 'public.notes'::regclass AND polname = 'deletion_20_soft_delete_hide'`)).rows[0].n, 1,
+              'and the missing policy is back');
   } finally {
     await reader.end().catch(() => {});
     await c.end();
