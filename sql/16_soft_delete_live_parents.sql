@@ -143,10 +143,8 @@ BEGIN
       FROM deletion.live_parent_keys(target) k;
   END IF;
   IF key_names IS NULL THEN
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = target AND tgname LIKE 'deletion\_05\_live\_parent%') THEN
-      EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);
-      EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent_update ON %s', target);
-    END IF;
+    PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent', NULL);
+    PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent_update', NULL);
     RETURN;
   END IF;
   wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
@@ -157,10 +155,9 @@ BEGIN
                           'EXECUTE FUNCTION deletion.live_parent_check(%s)',
                           deletion.column_list(NULL, fk_columns), target,
                           deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);
-  EXECUTE wanted_insert;
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent_update ON %s', target);
-  EXECUTE wanted_update;
+  -- (deletion.ensure_trigger: no DDL and no lock when the triggers are already as wanted.)
+  PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent', wanted_insert);
+  PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent_update', wanted_update);
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_live_parents(regclass) IS 'Installs (or removes) the triggers that refuse new rows under soft-deleted parents on one table (idempotent; called by deletion.rewire()).';
