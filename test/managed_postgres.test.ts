@@ -18,6 +18,10 @@ import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { clusterUrl, DEFAULT_MAJOR, initCluster, startCluster, stopCluster, type ClusterConfig } from '../src/embedded.ts';
+import { MIGRATIONS_DIR } from '../src/migrate.ts';
+
+/** The engine's newest migration: what `migrate down 1` reverts and the next migrate applies again. */
+const LAST_MIGRATION = readdirSync(MIGRATIONS_DIR).filter((n) => n.endsWith('.sql')).sort().at(-1)!.replace(/\.sql$/, '');
 
 // The engine's newest migration: what `migrate down 1` reverts.
 const LAST_MIGRATION = readdirSync('migrations').filter((f) => /^\d+_.*\.sql$/.test(f)).sort().at(-1)!.replace(/\.sql$/, '');
