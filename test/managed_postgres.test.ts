@@ -23,9 +23,6 @@ import { MIGRATIONS_DIR } from '../src/migrate.ts';
 /** The engine's newest migration: what `migrate down 1` reverts and the next migrate applies again. */
 const LAST_MIGRATION = readdirSync(MIGRATIONS_DIR).filter((n) => n.endsWith('.sql')).sort().at(-1)!.replace(/\.sql$/, '');
 
-// The engine's newest migration: what `migrate down 1` reverts.
-const LAST_MIGRATION = readdirSync('migrations').filter((f) => /^\d+_.*\.sql$/.test(f)).sort().at(-1)!.replace(/\.sql$/, '');
-
 const run = promisify(execFile);
 const CLI = path.resolve('bin/deletion-kit.js');
 const MAJOR = Number(process.env.TEST_PG_MAJOR ?? DEFAULT_MAJOR);
