@@ -18,9 +18,9 @@ AS $$
    WHERE p.pronamespace = 'deletion'::regnamespace
      AND p.proname LIKE 'wire\_%'
      AND p.proargtypes = '2205'::oidvector  -- exactly one regclass argument
-   ORDER BY p.proname <> 'wire_soft_delete', p.proname
+   ORDER BY p.proname <> 'wire_soft_delete', p.proname = 'wire_partitions', p.proname
 $$;
-COMMENT ON FUNCTION deletion.wire_functions() IS 'Every deletion.wire_<concern>(regclass), soft delete first, then by name.';
+COMMENT ON FUNCTION deletion.wire_functions() IS 'Every deletion.wire_<concern>(regclass), soft delete first, wire_partitions last (it copies what the others installed), the rest by name.';
 
 CREATE OR REPLACE FUNCTION deletion.rewire()
 RETURNS integer
@@ -47,6 +47,158 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION deletion.rewire() IS 'Re-derives every registered table''s triggers and policies from the registry by calling each deletion.wire_<concern>(regclass); run by the migrate command after the sql/ modules.';
+
+-- rewire() as migrate runs it: every attempt with a short lock_timeout, so that the brief ACCESS
+-- EXCLUSIVE steps of the wiring (DROP/CREATE TRIGGER, CREATE POLICY) never wait long in a table's lock
+-- queue, where every later query on the table would wait behind them. An attempt that cannot take a
+-- lock in time is undone whole (a subtransaction: the locks it took are released at once) and tried
+-- again after a short, growing, jittered pause, until give_up_after has passed; then 55P03, with
+-- nothing changed. lock_timeout is a standard setting, put back as it was before returning.
+CREATE OR REPLACE FUNCTION deletion.rewire_with_retries(attempt_lock_timeout interval DEFAULT '200 milliseconds',
+                                                        give_up_after interval DEFAULT '5 minutes')
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  previous text := current_setting('lock_timeout');
+  started timestamptz := clock_timestamp();
+  attempt integer := 0;
+  wired integer;
+BEGIN
+  LOOP
+    attempt := attempt + 1;
+    BEGIN
+      PERFORM set_config('lock_timeout', greatest(1, (extract(epoch FROM attempt_lock_timeout) * 1000)::bigint)::text || 'ms', true);
+      wired := deletion.rewire();
+      PERFORM set_config('lock_timeout', previous, true);
+      RETURN wired;
+    EXCEPTION WHEN lock_not_available THEN
+      PERFORM set_config('lock_timeout', previous, true);
+      IF clock_timestamp() - started >= give_up_after THEN
+        RAISE EXCEPTION 'rewiring the registered tables could not take its locks within % (% attempts, each waiting at most %)',
+                        give_up_after, attempt, attempt_lock_timeout
+          USING ERRCODE = '55P03',
+                HINT = 'a long transaction holds a registered table (see pg_stat_activity); let it finish and run deletion-kit migrate again: nothing was changed';
+      END IF;
+      PERFORM pg_sleep(least(2.0, 0.05 * power(2, least(attempt, 6))) * (0.5 + random()));
+    END;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.rewire_with_retries(interval, interval) IS 'deletion.rewire() with a short lock_timeout per attempt, retried with back-off until give_up_after (55P03 then); what deletion-kit migrate runs.';
+
+-- A trigger or policy the wiring installs, installed only when it differs from what is there. The
+-- object's comment carries a digest of the statement that made it ('deletion engine wiring <md5>'),
+-- so an unchanged object is recognised without parsing PostgreSQL's deparsed form, and rewiring a
+-- table whose wiring did not change runs no DDL and takes no lock on it (DROP and CREATE TRIGGER,
+-- CREATE POLICY would take SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE every time). statement NULL: the
+-- object must not exist. Returns whether anything changed.
+CREATE OR REPLACE FUNCTION deletion.wiring_stamp(statement text, description text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT concat_ws(' ', description, format('(deletion engine wiring %s)', left(md5(statement), 16)))
+$$;
+COMMENT ON FUNCTION deletion.wiring_stamp(text, text) IS 'The comment a wired trigger or policy carries: its description and a digest of the statement that created it.';
+
+CREATE OR REPLACE FUNCTION deletion.ensure_trigger(target regclass, trigger_name name, statement text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  existing oid := (SELECT t.oid FROM pg_trigger t WHERE t.tgrelid = target AND t.tgname = trigger_name AND t.tgparentid = 0);
+BEGIN
+  IF statement IS NULL THEN
+    IF existing IS NULL THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, target);
+    RETURN true;
+  END IF;
+  IF existing IS NOT NULL AND obj_description(existing, 'pg_trigger') IS NOT DISTINCT FROM deletion.wiring_stamp(statement) THEN
+    RETURN false;
+  END IF;
+  IF existing IS NOT NULL THEN
+    EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, target);
+  END IF;
+  EXECUTE statement;
+  EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trigger_name, target, deletion.wiring_stamp(statement));
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION deletion.ensure_trigger(regclass, name, text) IS 'Creates (or drops, statement NULL) one wired trigger only when it differs from the statement that made it (digest in its comment): no DDL, no lock, when unchanged.';
+
+CREATE OR REPLACE FUNCTION deletion.ensure_policy(target regclass, policy_name name, statement text, description text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  existing oid := (SELECT p.oid FROM pg_policy p WHERE p.polrelid = target AND p.polname = policy_name);
+BEGIN
+  IF statement IS NULL THEN
+    IF existing IS NULL THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('DROP POLICY %I ON %s', policy_name, target);
+    RETURN true;
+  END IF;
+  IF existing IS NOT NULL AND obj_description(existing, 'pg_policy') IS NOT DISTINCT FROM deletion.wiring_stamp(statement, description) THEN
+    RETURN false;
+  END IF;
+  IF existing IS NOT NULL THEN
+    EXECUTE format('DROP POLICY %I ON %s', policy_name, target);
+  END IF;
+  EXECUTE statement;
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', policy_name, target, deletion.wiring_stamp(statement, description));
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION deletion.ensure_policy(regclass, name, text, text) IS 'Creates (or drops, statement NULL) one wired policy only when it differs from the statement that made it (digest in its comment): no DDL, no lock, when unchanged.';
+
+-- An index the wiring needs on a product table, named and defined by the caller ('(cols) WHERE ...').
+-- When a valid index of that name exists: nothing, and no lock (CREATE INDEX IF NOT EXISTS would take
+-- SHARE on the table even then). When the table is large (over 8 MB) and not partitioned, the build is
+-- left for after the transaction: the CREATE INDEX CONCURRENTLY statement goes to
+-- deletion.deferred_index_builds (migration 0080) and deletion-kit migrate runs it once its
+-- transaction has committed, so the build never holds the transaction's locks while it scans the
+-- table. Otherwise the index is built here (an INVALID one of that name, left by an interrupted
+-- concurrent build, is dropped first).
+CREATE OR REPLACE FUNCTION deletion.create_index(target regclass, index_name name, definition text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  schema_name name := (SELECT relnamespace::regnamespace::name FROM pg_class WHERE oid = target);
+  existing record;
+BEGIN
+  SELECT i.indisvalid INTO existing
+    FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+   WHERE c.relname = index_name AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = target);
+  IF existing.indisvalid THEN
+    RETURN;
+  END IF;
+  IF to_regclass('deletion.deferred_index_builds') IS NOT NULL
+     AND (SELECT relkind FROM pg_class WHERE oid = target) = 'r'
+     AND pg_relation_size(target) > 8 * 1024 * 1024 THEN
+    EXECUTE 'INSERT INTO deletion.deferred_index_builds (table_schema, table_name, index_name, statement) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (table_schema, index_name) DO UPDATE SET statement = excluded.statement'
+      USING schema_name, (SELECT relname FROM pg_class WHERE oid = target), index_name,
+            format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %s %s', index_name, target, definition);
+    RETURN;
+  END IF;
+  IF existing.indisvalid IS NOT NULL THEN
+    EXECUTE format('DROP INDEX %I.%I', schema_name, index_name);
+  END IF;
+  EXECUTE format('CREATE INDEX %I ON %s %s', index_name, target, definition);
+END
+$$;
+COMMENT ON FUNCTION deletion.create_index(regclass, name, text) IS 'Builds an index the wiring needs unless a valid one of that name exists; on a large table, leaves a CREATE INDEX CONCURRENTLY for deletion-kit migrate to run after its transaction (deletion.deferred_index_builds).';
 
 -- The same for one table: what register_table calls, so a table is wired the moment it is registered.
 CREATE OR REPLACE FUNCTION deletion.wire(target regclass)

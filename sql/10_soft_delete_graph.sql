@@ -43,14 +43,18 @@ $$;
 COMMENT ON FUNCTION deletion.require_soft_delete_table(regclass) IS 'Raises PD101 unless the table is a soft-delete table.';
 
 -- Every ON DELETE CASCADE foreign key between two soft-delete tables, with its columns in key order:
--- the edges a soft delete walks (a self-reference is an edge from a table to itself).
+-- the edges a soft delete walks (a self-reference is an edge from a table to itself). A key declared
+-- on a partitioned table is one edge (its copies on the partitions are left out); a key declared on
+-- one partition of a soft-delete table alone is an edge into that partition, whose rows are the only
+-- ones a hard delete would cascade to.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_cascade_edges()
 RETURNS TABLE (parent regclass, child regclass, constraint_name name, parent_columns name[], child_columns name[])
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  WITH soft AS (SELECT t AS oid FROM deletion.soft_delete_tables() t)
+  WITH soft AS (SELECT t AS oid FROM deletion.soft_delete_tables() t),
+  soft_or_partition AS (SELECT oid FROM soft UNION SELECT p FROM soft s, deletion.partitions_of(s.oid::regclass) p)
   SELECT con.confrelid::regclass, con.conrelid::regclass, con.conname,
          ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
@@ -59,8 +63,9 @@ AS $$
     FROM pg_constraint con
    WHERE con.contype = 'f'
      AND con.confdeltype = 'c'
+     AND con.conparentid = 0
      AND con.confrelid IN (SELECT oid FROM soft)
-     AND con.conrelid IN (SELECT oid FROM soft)
+     AND con.conrelid IN (SELECT oid FROM soft_or_partition)
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_cascade_edges() IS 'The ON DELETE CASCADE foreign keys between soft-delete tables: the paths a soft delete (and a restore check) follows.';
 

@@ -175,21 +175,23 @@ BEGIN
     RAISE EXCEPTION 'table % already has soft-delete columns of another type: %', target, wrong
       USING ERRCODE = '42804', HINT = 'rename or convert those columns, then enable soft delete';
   END IF;
-  EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS deleted_at timestamptz, '
-                 'ADD COLUMN IF NOT EXISTS deleted_by text, ADD COLUMN IF NOT EXISTS deletion_reason text, '
-                 'ADD COLUMN IF NOT EXISTS deletion_op uuid', target);
-  EXECUTE format('COMMENT ON COLUMN %s.deleted_at IS %L', target, 'When the row was soft-deleted (NULL: active). Set by deletion.soft_delete or a plain DELETE; cleared by deletion.restore.');
-  EXECUTE format('COMMENT ON COLUMN %s.deleted_by IS %L', target, 'Who soft-deleted the row: the actor (SET LOCAL deletion.actor), cast to this column''s type.');
-  EXECUTE format('COMMENT ON COLUMN %s.deletion_reason IS %L', target, 'Why the row was soft-deleted (the reason argument or SET LOCAL deletion.reason).');
-  EXECUTE format('COMMENT ON COLUMN %s.deletion_op IS %L', target, 'The soft-delete operation that marked the row (deletion.soft_delete_operations.op); restore brings back exactly its rows.');
+  -- (Only when one is missing: ADD COLUMN IF NOT EXISTS takes ACCESS EXCLUSIVE even when all exist.)
+  IF (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = target AND NOT a.attisdropped
+         AND a.attname IN ('deleted_at', 'deleted_by', 'deletion_reason', 'deletion_op')) < 4 THEN
+    EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS deleted_at timestamptz, '
+                   'ADD COLUMN IF NOT EXISTS deleted_by text, ADD COLUMN IF NOT EXISTS deletion_reason text, '
+                   'ADD COLUMN IF NOT EXISTS deletion_op uuid', target);
+    EXECUTE format('COMMENT ON COLUMN %s.deleted_at IS %L', target, 'When the row was soft-deleted (NULL: active). Set by deletion.soft_delete or a plain DELETE; cleared by deletion.restore.');
+    EXECUTE format('COMMENT ON COLUMN %s.deleted_by IS %L', target, 'Who soft-deleted the row: the actor (SET LOCAL deletion.actor), cast to this column''s type.');
+    EXECUTE format('COMMENT ON COLUMN %s.deletion_reason IS %L', target, 'Why the row was soft-deleted (the reason argument or SET LOCAL deletion.reason).');
+    EXECUTE format('COMMENT ON COLUMN %s.deletion_op IS %L', target, 'The soft-delete operation that marked the row (deletion.soft_delete_operations.op); restore brings back exactly its rows.');
+  END IF;
 
-  -- Indexes.
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s) WHERE deleted_at IS NULL',
-                 deletion.soft_delete_index_name(target, 'active_idx'), target, deletion.column_list(NULL, key_columns));
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deleted_at) WHERE deleted_at IS NOT NULL',
-                 deletion.soft_delete_index_name(target, 'deleted_at_idx'), target);
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deletion_op) WHERE deletion_op IS NOT NULL',
-                 deletion.soft_delete_index_name(target, 'deletion_op_idx'), target);
+  -- Indexes (on a large table, built CONCURRENTLY after the migrating transaction: deletion.create_index).
+  PERFORM deletion.create_index(target, deletion.soft_delete_index_name(target, 'active_idx'),
+                                format('(%s) WHERE deleted_at IS NULL', deletion.column_list(NULL, key_columns)));
+  PERFORM deletion.create_index(target, deletion.soft_delete_index_name(target, 'deleted_at_idx'), '(deleted_at) WHERE deleted_at IS NOT NULL');
+  PERFORM deletion.create_index(target, deletion.soft_delete_index_name(target, 'deletion_op_idx'), '(deletion_op) WHERE deletion_op IS NOT NULL');
 
   -- Unique keys among active rows only.
   PERFORM deletion.soft_delete_convert_uniques(target);
@@ -201,21 +203,20 @@ BEGIN
   -- engine's role passes through its own permissive policy (deletion_00_engine, wire_engine_access):
   -- in the restrictive form, by the role test in the policy (a scalar subquery, evaluated once per
   -- statement, not per row).
-  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+  IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = target) THEN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+  END IF;
   SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polpermissive AND polname NOT LIKE 'deletion\_%')
     INTO has_own_permissive;
-  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);  -- made by earlier versions
-  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
-  IF has_own_permissive THEN
-    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-                   'USING (deleted_at IS NULL OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE''))) '
-                   'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))', target);
-  ELSE
-    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                   'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target);
-  END IF;
-  EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_hide ON %s IS %L', target,
-                 'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own and those that bypass RLS; new rows cannot carry a deletion.');
+  PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_allow', NULL, NULL);  -- made by earlier versions
+  PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_hide',
+    CASE WHEN has_own_permissive
+         THEN format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
+                     'USING (deleted_at IS NULL OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE''))) '
+                     'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))', target)
+         ELSE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                     'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target) END,
+    'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own and those that bypass RLS; new rows cannot carry a deletion.');
   PERFORM deletion.wire_engine_access(target);
 
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
@@ -225,25 +226,23 @@ BEGIN
   -- role that sets deletion.mode and deletes a hard-delete parent gets PD103, not a hard delete of
   -- the soft-delete rows below it.
   key_args := (SELECT string_agg(quote_literal(k), ', ') FROM unnest(key_columns) k);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete ON %s', target);
-  IF policy.delete_becomes_soft THEN
-    EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %1$s FOR EACH ROW
+  PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete', CASE WHEN policy.delete_becomes_soft THEN
+           format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %1$s FOR EACH ROW
                       WHEN (current_setting('deletion.mode', true) IS DISTINCT FROM 'hard'
                             OR NOT (pg_has_role(current_user, 'deletion_admin'::name, 'MEMBER')
                                     OR pg_has_role(current_user, %2$s::oid, 'MEMBER'))
                             OR (pg_trigger_depth() > 0
                                 AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
                                          OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
-                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%3$s)$t$, target, owner_oid, key_args);
-  END IF;
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
-  EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
+                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%3$s)$t$, target, owner_oid, key_args) END);
+  PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_update',
+           format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
                     WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL AND NEW.deletion_op IS NULL)
-                    EXECUTE FUNCTION deletion.soft_delete_on_update(%s)$t$, target, key_args);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);
-  EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
+                    EXECUTE FUNCTION deletion.soft_delete_on_update(%s)$t$, target, key_args));
+  PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_flush',
+           format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
                     WHEN (current_setting('deletion.soft_delete_pending', true) = 'on')
-                    EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target);
+                    EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target));
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_soft_delete(regclass) IS 'Makes one table''s soft-delete columns, indexes, unique keys, policies and triggers match its registry row (idempotent; called by deletion.rewire()).';
@@ -262,6 +261,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_soft_delete(target);
+  PERFORM deletion.wire_partitions(target);
   PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
 END
 $$;
@@ -280,6 +280,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_soft_delete(target);
+  PERFORM deletion.wire_partitions(target);
   PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
 END
 $$;

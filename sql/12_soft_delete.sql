@@ -159,7 +159,10 @@ COMMENT ON FUNCTION deletion.soft_delete_on_update() IS 'BEFORE UPDATE row trigg
 
 -- Statement trigger, AFTER UPDATE OR DELETE (only while rows are pending): soft-deletes the rows this
 -- statement's row triggers recorded, set-based, as one operation, and leaves its id in the
--- transaction's deletion.soft_delete_op setting.
+-- transaction's deletion.soft_delete_op setting. On a partitioned table the row triggers fire on the
+-- partitions (TG_RELID is the partition) and the statement trigger on the table the statement named,
+-- the parent or one partition (sql/03_partitions.sql): it takes the requests of every table of the
+-- registered table's partition tree and soft-deletes them through the registered table.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_flush()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -171,11 +174,17 @@ DECLARE
   actor text;
   reason text;
   op uuid;
+  registered regclass := TG_RELID;
+  tree oid[] := ARRAY[TG_RELID];
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_flush'::regproc);
+  IF (SELECT c.relkind = 'p' OR c.relispartition FROM pg_class c WHERE c.oid = TG_RELID) THEN
+    registered := deletion.registered_table_of(TG_RELID);
+    tree := ARRAY(SELECT t.relid FROM pg_partition_tree(registered) t);
+  END IF;
   WITH taken AS (
     DELETE FROM deletion.soft_delete_requests
-     WHERE xact_id = pg_current_xact_id() AND table_oid = TG_RELID
+     WHERE xact_id = pg_current_xact_id() AND table_oid = ANY (tree)
     RETURNING row_key, deleted_by, soft_delete_requests.reason
   )
   SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason) INTO root_keys, actor, reason FROM taken;
@@ -183,7 +192,7 @@ BEGIN
     PERFORM set_config('deletion.soft_delete_pending', '', true);
   END IF;
   IF root_keys IS NOT NULL THEN
-    op := deletion.soft_delete_rows(TG_RELID, root_keys, actor, reason);
+    op := deletion.soft_delete_rows(registered, root_keys, actor, reason);
     IF op IS NOT NULL THEN
       PERFORM set_config('deletion.soft_delete_op', op::text, true);
     END IF;

@@ -101,7 +101,9 @@ DECLARE
   source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
-  FOR fk IN SELECT * FROM deletion.live_parent_keys(TG_RELID) k WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
+  -- On a partition (a copy of its parent's trigger) the keys are the registered parent's.
+  FOR fk IN SELECT * FROM deletion.live_parent_keys(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) k
+             WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
     checks := deletion.live_parent_checks(fk, source);
     EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
     IF offending IS NOT NULL THEN
@@ -128,6 +130,9 @@ DECLARE
   wanted_insert text;
   wanted_update text;
 BEGIN
+  IF deletion.policy_of(target) IS NULL AND (SELECT relispartition FROM pg_class WHERE oid = target) THEN
+    RETURN;  -- a partition is wired through its parent (sql/03_partitions.sql)
+  END IF;
   IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete')
      OR deletion.policy_of(target) IS NULL THEN
     key_names := NULL;
@@ -138,10 +143,8 @@ BEGIN
       FROM deletion.live_parent_keys(target) k;
   END IF;
   IF key_names IS NULL THEN
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = target AND tgname LIKE 'deletion\_05\_live\_parent%') THEN
-      EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);
-      EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent_update ON %s', target);
-    END IF;
+    PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent', NULL);
+    PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent_update', NULL);
     RETURN;
   END IF;
   wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
@@ -152,10 +155,9 @@ BEGIN
                           'EXECUTE FUNCTION deletion.live_parent_check(%s)',
                           deletion.column_list(NULL, fk_columns), target,
                           deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent ON %s', target);
-  EXECUTE wanted_insert;
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_05_live_parent_update ON %s', target);
-  EXECUTE wanted_update;
+  -- (deletion.ensure_trigger: no DDL and no lock when the triggers are already as wanted.)
+  PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent', wanted_insert);
+  PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent_update', wanted_update);
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_live_parents(regclass) IS 'Installs (or removes) the triggers that refuse new rows under soft-deleted parents on one table (idempotent; called by deletion.rewire()).';

@@ -77,7 +77,8 @@ REVOKE EXECUTE ON FUNCTION audit.note_transaction(bigint) FROM PUBLIC;
 
 -- AFTER DELETE FOR EACH STATEMENT: every deleted row of the statement (or of the cascade wave that
 -- reached this table) in one INSERT. Arguments, fixed by wire_audit: the excluded columns and the
--- primary-key columns, as array literals. SECURITY DEFINER so that the application role needs no
+-- primary-key columns, as array literals, and the registered table's name (a partition's copy of the
+-- trigger logs under its parent's name, sql/03_partitions.sql). SECURITY DEFINER so that the application role needs no
 -- privilege on the log (and cannot write to it).
 CREATE OR REPLACE FUNCTION audit.capture_delete()
 RETURNS trigger
@@ -91,7 +92,7 @@ DECLARE
   marker text := current_setting('audit.statement', true);
   statement_number integer := coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0);
   cascaded boolean := split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text;
-  qualified_name text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  qualified_name text := coalesce(TG_ARGV[2], format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME));  -- the registered table, for a partition too
   excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
@@ -146,7 +147,7 @@ DECLARE
   marker text := current_setting('audit.statement', true);
   statement_number integer := coalesce(nullif(split_part(marker, '/', 1), '')::integer, 0);
   cascaded boolean := split_part(marker, '/', 2) IS DISTINCT FROM TG_RELID::text;
-  qualified_name text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  qualified_name text := coalesce(TG_ARGV[2], format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME));  -- the registered table, for a partition too
   excluding boolean := cardinality(TG_ARGV[0]::text[]) > 0;
   xid bigint;
 BEGIN
@@ -213,14 +214,18 @@ BEGIN
     RETURN;
   END IF;
   SELECT coalesce(array_agg(k.column_name::text), '{}') INTO key_columns FROM deletion.primary_key_columns(target) k;
-  EXECUTE format('CREATE OR REPLACE TRIGGER deletion_50_audit_statement BEFORE UPDATE OR DELETE ON %s '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION audit.begin_statement()', target);
-  EXECUTE format('CREATE OR REPLACE TRIGGER deletion_50_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_delete(%L, %L)',
-                 target, policy.audit_exclude_columns::text, key_columns::text);
-  EXECUTE format('CREATE OR REPLACE TRIGGER deletion_50_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_update(%L, %L)',
-                 target, policy.audit_exclude_columns::text, key_columns::text);
+  -- (deletion.ensure_trigger: no DDL and no lock when a trigger is as this wiring made it.)
+  PERFORM deletion.ensure_trigger(target, 'deletion_50_audit_statement',
+    format('CREATE TRIGGER deletion_50_audit_statement BEFORE UPDATE OR DELETE ON %s '
+           'FOR EACH STATEMENT EXECUTE FUNCTION audit.begin_statement()', target));
+  PERFORM deletion.ensure_trigger(target, 'deletion_50_audit_delete',
+    format('CREATE TRIGGER deletion_50_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+           'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_delete(%L, %L, %L)',
+           target, policy.audit_exclude_columns::text, key_columns::text, target::text));
+  PERFORM deletion.ensure_trigger(target, 'deletion_50_audit_update',
+    format('CREATE TRIGGER deletion_50_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
+           'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_update(%L, %L, %L)',
+           target, policy.audit_exclude_columns::text, key_columns::text, target::text));
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_audit(regclass) IS 'Installs or removes the deletion_50_audit_* triggers of one table to match its registry row (idempotent).';
@@ -259,6 +264,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_audit(target);
+  PERFORM deletion.wire_partitions(target);
 END
 $$;
 COMMENT ON FUNCTION audit.enable(regclass, text[]) IS 'Audits a table''s deletes and updates (idempotent); exclude_columns are never stored.';
@@ -275,6 +281,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_audit(target);
+  PERFORM deletion.wire_partitions(target);
 END
 $$;
 COMMENT ON FUNCTION audit.disable(regclass) IS 'Stops auditing a table: sets audit = false in its registry row and removes its triggers.';

@@ -11,7 +11,7 @@ BEGIN
   -- query runs as written with the audit schema on the search path (docs/audit.md). The transaction's
   -- metadata is joined in: who (actor, roles), why (reason), from where (application_name).
   EXECUTE $v$
-    CREATE VIEW audit.audit_log AS
+    CREATE OR REPLACE VIEW audit.audit_log AS
     SELECT l.id,
            l.created_at,
            l.txid,
@@ -38,7 +38,7 @@ BEGIN
 
   -- One row per logged statement: what it touched, how many rows, whether it cascaded.
   EXECUTE $v$
-    CREATE VIEW audit.statements AS
+    CREATE OR REPLACE VIEW audit.statements AS
     SELECT l.txid,
            l.statement_seq,
            min(l.created_at) AS created_at,

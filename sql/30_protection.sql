@@ -304,25 +304,18 @@ BEGIN
   has_marker := EXISTS (SELECT 1 FROM pg_attribute
                          WHERE attrelid = target AND attname = 'deleted_at' AND attnum > 0 AND NOT attisdropped);
 
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect ON %s', target);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect_soft ON %s', target);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect_bulk ON %s', target);
-  EXECUTE format('DROP TRIGGER IF EXISTS deletion_10_protect_bulk_soft ON %s', target);
-  IF row_rules THEN
-    EXECUTE format('CREATE TRIGGER deletion_10_protect BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION deletion.protect_row()', target);
-  END IF;
-  IF soft_rules AND has_marker THEN
-    EXECUTE format('CREATE TRIGGER deletion_10_protect_soft BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
-                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL) EXECUTE FUNCTION deletion.protect_row()', target);
-  END IF;
-  IF bulk_rules THEN
-    EXECUTE format('CREATE TRIGGER deletion_10_protect_bulk AFTER DELETE ON %s REFERENCING OLD TABLE AS removed_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION deletion.protect_bulk()', target);
-  END IF;
-  IF bulk_rules AND has_marker THEN
-    EXECUTE format('CREATE TRIGGER deletion_10_protect_bulk_soft AFTER UPDATE ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION deletion.protect_bulk()', target);
-  END IF;
+  -- (deletion.ensure_trigger: no DDL and no lock for a trigger that is already as wanted, or absent and unwanted.)
+  PERFORM deletion.ensure_trigger(target, 'deletion_10_protect', CASE WHEN row_rules THEN
+    format('CREATE TRIGGER deletion_10_protect BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION deletion.protect_row()', target) END);
+  PERFORM deletion.ensure_trigger(target, 'deletion_10_protect_soft', CASE WHEN soft_rules AND has_marker THEN
+    format('CREATE TRIGGER deletion_10_protect_soft BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
+                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL) EXECUTE FUNCTION deletion.protect_row()', target) END);
+  PERFORM deletion.ensure_trigger(target, 'deletion_10_protect_bulk', CASE WHEN bulk_rules THEN
+    format('CREATE TRIGGER deletion_10_protect_bulk AFTER DELETE ON %s REFERENCING OLD TABLE AS removed_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION deletion.protect_bulk()', target) END);
+  PERFORM deletion.ensure_trigger(target, 'deletion_10_protect_bulk_soft', CASE WHEN bulk_rules AND has_marker THEN
+    format('CREATE TRIGGER deletion_10_protect_bulk_soft AFTER UPDATE ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION deletion.protect_bulk()', target) END);
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_protection(regclass) IS 'Installs or removes a table''s deletion_10_protect* triggers to match its protection rules (idempotent).';
@@ -362,6 +355,7 @@ BEGIN
    WHERE c.oid = child
   RETURNING id INTO rule_id;
   PERFORM deletion.wire_protection(target);
+  PERFORM deletion.wire_partitions(target);
   RETURN rule_id;
 END
 $$;
@@ -381,6 +375,7 @@ BEGIN
     FROM deletion.registered_name(target) r
   RETURNING id INTO rule_id;
   PERFORM deletion.wire_protection(target);
+  PERFORM deletion.wire_partitions(target);
   RETURN rule_id;
 END
 $$;
@@ -405,6 +400,7 @@ BEGIN
    WHERE p.oid = check_function
   RETURNING id INTO rule_id;
   PERFORM deletion.wire_protection(target);
+  PERFORM deletion.wire_partitions(target);
   RETURN rule_id;
 END
 $$;
@@ -426,6 +422,7 @@ BEGIN
   END IF;
   IF target IS NOT NULL THEN
     PERFORM deletion.wire_protection(target);
+    PERFORM deletion.wire_partitions(target);
   END IF;
 END
 $$;

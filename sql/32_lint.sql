@@ -122,6 +122,12 @@ BEGIN
         RETURN NEXT;
       END IF;
     END IF;
+    -- A partition created or attached after its parent was wired (sql/03_partitions.sql).
+    FOR target IN SELECT DISTINCT s.partition FROM deletion.partition_wiring_statements(reg.rel) s ORDER BY 1 LOOP
+      problem := format('it is a partition of %s and lacks the engine wiring its parent has (statement triggers, row-level security, policies or grants), so a statement on it directly bypasses soft delete, audit or file tracking', reg.rel);
+      RETURN NEXT;
+    END LOOP;
+    target := reg.rel;
   END LOOP;
 END
 $$;
@@ -412,8 +418,10 @@ AS $$
   UNION ALL
   -- A registered table whose wiring is not what its registry row asks for.
   SELECT 'error', 'wiring_differs', format('%s', w.target),
-         format('registered table %s does not match its registry row: %s', w.target, w.problem),
-         format('SELECT deletion.wire(%L); (re-derives its wiring from the registry; deletion-kit migrate does it for every table)', w.target::text)
+         format('%s %s does not match its registry row: %s',
+                CASE WHEN deletion.registered_table_of(w.target) = w.target THEN 'registered table' ELSE 'partition' END, w.target, w.problem),
+         format('SELECT deletion.wire(%L); (re-derives its wiring from the registry; deletion-kit migrate does it for every table)',
+                coalesce(deletion.registered_table_of(w.target), w.target)::text)
     FROM deletion.wiring_differences() w
   UNION ALL
   -- Erasure: personal-looking columns not declared, foreign keys to a subject without a rule

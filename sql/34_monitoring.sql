@@ -70,7 +70,7 @@ BEGIN
 
   -- Every statement that deleted rows, with who ran it: the base of the views below.
   EXECUTE $v$
-    CREATE VIEW deletion.vw_deletion_statements AS
+    CREATE OR REPLACE VIEW deletion.vw_deletion_statements AS
     SELECT s.txid,
            s.statement_seq,
            s.created_at,
@@ -95,7 +95,7 @@ BEGIN
   -- Cascade chains longer than the threshold: statements whose delete reached a table more than
   -- cascade_depth foreign keys away from the table the statement named.
   EXECUTE $v$
-    CREATE VIEW deletion.vw_cascade_chains AS
+    CREATE OR REPLACE VIEW deletion.vw_cascade_chains AS
     SELECT d.txid, d.statement_seq, d.created_at, d.root_table, chain.depth, d.rows_deleted, d.rows_via_cascade,
            d.table_names, d.acting_role, d.actor, deletion.monitoring_threshold('cascade_depth') AS threshold
       FROM deletion.vw_deletion_statements d
@@ -108,7 +108,7 @@ BEGIN
 
   -- Bulk deletions: one statement deleting more rows than the threshold (seed 004: more than 10).
   EXECUTE $v$
-    CREATE VIEW deletion.vw_bulk_deletions AS
+    CREATE OR REPLACE VIEW deletion.vw_bulk_deletions AS
     SELECT d.*, deletion.monitoring_threshold('bulk_rows') AS threshold
       FROM deletion.vw_deletion_statements d
      WHERE d.rows_deleted > deletion.monitoring_threshold('bulk_rows')
@@ -117,7 +117,7 @@ BEGIN
 
   -- Deletions by roles that are not admins (not superusers, not deletion_admin members).
   EXECUTE $v$
-    CREATE VIEW deletion.vw_non_admin_deletions AS
+    CREATE OR REPLACE VIEW deletion.vw_non_admin_deletions AS
     SELECT d.* FROM deletion.vw_deletion_statements d WHERE NOT d.by_admin
   $v$;
   COMMENT ON VIEW deletion.vw_non_admin_deletions IS 'Deleting statements run by a role that is neither a superuser nor a deletion_admin member.';
@@ -125,7 +125,7 @@ BEGIN
   -- Rows orphaned by SET NULL: rows a foreign key's ON DELETE SET NULL changed (a cascaded UPDATE whose
   -- changed columns all became NULL). Filter on created_at for "since a given time".
   EXECUTE $v$
-    CREATE VIEW deletion.vw_set_null_orphans AS
+    CREATE OR REPLACE VIEW deletion.vw_set_null_orphans AS
     SELECT l.created_at, l.txid, l.statement_seq, l.table_name, l.record_id,
            ARRAY(SELECT k FROM jsonb_object_keys(l.changed) k ORDER BY k) AS nulled_columns,
            s.root_table AS deleted_from
@@ -139,7 +139,7 @@ BEGIN
 
   -- Seed 003's alert: rows deleted or soft-deleted per table in the last 24 hours, against the threshold.
   EXECUTE $v$
-    CREATE VIEW deletion.vw_deletion_rate AS
+    CREATE OR REPLACE VIEW deletion.vw_deletion_rate AS
     SELECT l.table_name,
            count(*) FILTER (WHERE l.action = 'DELETE') AS deleted_24h,
            count(*) FILTER (WHERE l.action = 'UPDATE') AS soft_deleted_24h,
@@ -157,7 +157,7 @@ BEGIN
 
   -- Everything worth a look in the last 24 hours, one line each.
   EXECUTE $v$
-    CREATE VIEW deletion.vw_deletion_alerts AS
+    CREATE OR REPLACE VIEW deletion.vw_deletion_alerts AS
     SELECT 'deletion rate'::text AS kind, r.table_name AS subject,
            format('%s rows deleted or soft-deleted in 24 hours (threshold %s)', r.total_24h, r.threshold) AS detail,
            now() AS seen_at

@@ -365,9 +365,9 @@ AS $$
                    ELSE '' END,
            concat_ws(E'\n',
              format('DELETE FROM deletion.table_policies WHERE table_schema = %L AND table_name = %L;', d.nspname, d.relname),
-             format('SELECT deletion.wire(%L);  -- the table has no registry row now: this removes the engine''s triggers from it', d.rel::text),
              format('DROP POLICY IF EXISTS deletion_00_engine ON %s;', d.rel),
-             format('REVOKE SELECT, INSERT, UPDATE, DELETE ON %s FROM deletion_owner;', d.rel))
+             format('REVOKE SELECT, INSERT, UPDATE, DELETE ON %s FROM deletion_owner;', d.rel),
+             format('SELECT deletion.wire(%L);  -- the table has no registry row now: this removes the engine''s triggers from it (and from its partitions)', d.rel::text))
       FROM decided d JOIN soft_why w ON w.oid = d.oid
     UNION ALL
     SELECT d.nspname, d.relname, d.rel, 2, '', 'soft_delete', d.soft,

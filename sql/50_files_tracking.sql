@@ -32,9 +32,9 @@ DECLARE
   table_schema name;
   table_name name;
 BEGIN
-  SELECT n.nspname, c.relname INTO table_schema, table_name
+  SELECT n.nspname, c.relname INTO table_schema, table_name  -- a partition's rows are queued under its registered parent
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.oid = target;
+   WHERE c.oid = coalesce(deletion.registered_table_of(target), target);
   SELECT array_agg(k.column_name) INTO pk_columns FROM deletion.primary_key_columns(target) k;
   pk_text := CASE
     WHEN pk_columns IS NULL THEN 'NULL::text'
@@ -186,6 +186,7 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = target AND tp.table_schema = n.nspname AND tp.table_name = c.relname;
   PERFORM deletion.wire_files(target);
+  PERFORM deletion.wire_partitions(target);
 END
 $$;
 COMMENT ON FUNCTION deletion.track_files(regclass, name) IS 'Declares the column of a table that holds storage keys (NULL: none) and wires the triggers that queue the files of deleted rows.';

@@ -31,6 +31,8 @@ export interface MigrateResult {
   rewired: number;
   /** Migrations applied (or reverted) from the user's folder, after the engine's. */
   appMigrations: string[];
+  /** Statements of the user's `<name>.concurrent.sql` files run before the transaction (migrate up only). */
+  concurrent?: string[];
 }
 
 interface Module {
@@ -80,9 +82,73 @@ function inOuterTransaction(client: pg.Client) {
 /**
  * Files of a migrations folder that are not migrations: dot files (node-pg-migrate's default) and the
  * `<name>.concurrent.sql` files that `deletion-kit init` writes beside its migration (CREATE INDEX
- * CONCURRENTLY, run with psql outside a transaction; the runner never applies them).
+ * CONCURRENTLY, which cannot run inside a transaction): migrate up runs them itself, before its
+ * transaction, for the migrations it is about to apply (applyConcurrentFiles).
  */
 export const NOT_MIGRATIONS = /^(\..*|.*\.concurrent\.sql)$/;
+
+/**
+ * The statements of `<name>.concurrent.sql` for every pending migration `<name>` of the user's
+ * folder, run one at a time on their own (no transaction) before migrate's transaction begins, in
+ * migration order. Idempotent, so an interrupted run resumes by running migrate again: an index that
+ * exists and is valid is kept (the statements say IF NOT EXISTS); one left INVALID by a build that
+ * was interrupted is dropped (DROP INDEX CONCURRENTLY) and built again. A failure stops migrate
+ * before its transaction: no migration is applied, and the indexes already built stay (the next
+ * run keeps them). Comment lines are skipped; each statement ends with a semicolon at the end of a line.
+ */
+export async function applyConcurrentFiles(client: pg.Client, dir: string, table: string): Promise<string[]> {
+  const { pending } = await historyStatus(client, dir, table);
+  const ran: string[] = [];
+  for (const name of pending) {
+    const file = path.join(dir, `${name}.concurrent.sql`);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const statements = text.split('\n').filter((l) => !/^\s*--/.test(l)).join('\n')
+      .split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter((s) => s.length > 0);
+    for (const statement of statements) {
+      const index = /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+("(?:[^"]|"")+"|[^\s"]+)\s+ON\s+(?:ONLY\s+)?(\S+)/i.exec(statement);
+      if (index) {
+        const indexName = index[1].startsWith('"') ? index[1].slice(1, -1).replace(/""/g, '"') : index[1].toLowerCase();
+        const { rows } = await client.query(
+          `SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+            WHERE NOT i.indisvalid AND c.relname = $1 AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($2))`,
+          [indexName, index[2]]);
+        for (const invalid of rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${invalid.name}`);
+      }
+      await client.query(statement);
+      ran.push(statement);
+    }
+  }
+  return ran;
+}
+
+/**
+ * The index builds the wiring left for after the transaction (deletion.deferred_index_builds: large
+ * tables, sql/00_registry.sql deletion.create_index), run one at a time with CREATE INDEX
+ * CONCURRENTLY, outside any transaction, each row removed once its index is built. An INVALID index of
+ * that name (a build that was interrupted) is dropped first, so an interrupted run resumes by running
+ * migrate again. Returns the statements run.
+ */
+export async function buildDeferredIndexes(client: pg.Client): Promise<string[]> {
+  const { rows: has } = await client.query(`SELECT to_regclass('deletion.deferred_index_builds') IS NOT NULL AS ok`);
+  if (!has[0].ok) return [];
+  const { rows } = await client.query(`SELECT table_schema, index_name, statement FROM deletion.deferred_index_builds ORDER BY requested_at, index_name`);
+  const ran: string[] = [];
+  for (const b of rows) {
+    const { rows: invalid } = await client.query(
+      `SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+        WHERE NOT i.indisvalid AND c.relname = $1 AND c.relnamespace = $2::regnamespace`, [b.index_name, pg.escapeIdentifier(b.table_schema)]);
+    for (const i of invalid) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${i.name}`);
+    await client.query(b.statement);
+    await client.query(`DELETE FROM deletion.deferred_index_builds WHERE table_schema = $1 AND index_name = $2`, [b.table_schema, b.index_name]);
+    ran.push(b.statement);
+  }
+  return ran;
+}
 
 async function runMigrations(client: pg.Client, dir: string, direction: 'up' | 'down', count?: number, table = MIGRATIONS_TABLE): Promise<string[]> {
   const lines: string[] = [];
@@ -177,16 +243,101 @@ async function appliedModules(client: pg.Client): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.name, r.checksum]));
 }
 
-/** Rebuilds all engine code from sql/ (in file order) and re-derives every table's wiring from the registry. */
-async function applyModules(client: pg.Client, sqlDir: string, before: Map<string, string>): Promise<MigrateResult['modules']> {
-  await dropEngineCode(client);
-  const modules = sqlModules(sqlDir);
+/**
+ * Engine functions and views as they are before the modules run: each with the xmin of its catalog
+ * row (pg_proc; a view's pg_rewrite rule). CREATE OR REPLACE rewrites that row, so after the modules
+ * ran, an object whose xmin is the same was not defined by any module: sql/ no longer has it.
+ */
+const ENGINE_CODE_VERSIONS = `
+  SELECT 'f:' || p.oid::regprocedure::text AS name, p.xmin::text AS version
+    FROM pg_proc p WHERE p.pronamespace::regnamespace::text = ANY ($1::text[])
+  UNION ALL
+  SELECT 'v:' || c.oid::regclass::text, r.xmin::text
+    FROM pg_class c JOIN pg_rewrite r ON r.ev_class = c.oid AND r.rulename = '_RETURN'
+   WHERE c.relnamespace::regnamespace::text = ANY ($1::text[]) AND c.relkind IN ('v', 'm')`;
+
+/**
+ * Every grant on the engine's functions and views to a role other than their owner, revoked: the
+ * modules grant again what they mean to, so a grant taken out of sql/ does not linger when the code
+ * is replaced in place (as it would not after a rebuild).
+ */
+const REVOKE_ENGINE_CODE_GRANTS = `
+DO $revoke$
+DECLARE
+  g record;
+BEGIN
+  FOR g IN
+    SELECT format('%s %s', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure) AS object,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(a.grantee::regrole::text) END AS grantee
+      FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+     WHERE p.pronamespace::regnamespace::text = ANY ($1) AND p.prokind <> 'a' AND a.grantee <> p.proowner
+    UNION
+    SELECT format('TABLE %s', c.oid::regclass), CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(a.grantee::regrole::text) END
+      FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+     WHERE c.relnamespace::regnamespace::text = ANY ($1) AND c.relkind IN ('v', 'm') AND a.grantee <> c.relowner
+  LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM %s', g.object, g.grantee);
+  END LOOP;
+END
+$revoke$`;
+
+async function runModules(client: pg.Client, modules: Module[]) {
   for (const m of modules) {
     try {
       await client.query(m.sql);
     } catch (err) {
       throw new Error(`sql/${m.name}: ${(err as Error).message}`, { cause: err });
     }
+  }
+}
+
+/**
+ * Replaces the engine's code in place: every module runs over the existing code (each object is
+ * CREATE OR REPLACE), then the functions and views no module defined any more are dropped. Nothing is
+ * dropped that sql/ still has, so the triggers and policies of the registered tables, which run the
+ * engine's functions, stay where they are, and no product table is locked. Returns false (with
+ * everything it did undone) when a module cannot replace what is there: a function whose return
+ * type, argument names or defaults changed, a view that lost or renamed a column.
+ */
+async function replaceModulesInPlace(client: pg.Client, modules: Module[]): Promise<boolean> {
+  const schemas = ENGINE_SCHEMAS;
+  await client.query('SAVEPOINT replace_in_place');
+  try {
+    await client.query(REVOKE_ENGINE_CODE_GRANTS.replaceAll('$1', `ARRAY[${schemas.map((s) => `'${s}'`).join(',')}]::text[]`));
+    // Versions after the revoke (which rewrites the rows it changes); the privileges module, which
+    // touches every function of the schemas, runs after the comparison.
+    const before = new Map((await client.query(ENGINE_CODE_VERSIONS, [schemas])).rows.map((r) => [r.name, r.version]));
+    const last = modules.filter((m) => m.name.startsWith('99_'));
+    // A subtransaction of its own, so the rows the modules rewrite get an xmin the revoke did not use.
+    await client.query('SAVEPOINT replace_modules');
+    await runModules(client, modules.filter((m) => !last.includes(m)));
+    await client.query('RELEASE SAVEPOINT replace_modules');
+    const after = (await client.query(ENGINE_CODE_VERSIONS, [schemas])).rows;
+    for (const stale of after.filter((r) => before.get(r.name) === r.version)) {
+      const [kind, name] = [stale.name.slice(0, 1), stale.name.slice(2)];
+      await client.query(kind === 'v' ? `DROP VIEW IF EXISTS ${name} CASCADE` : `DROP ROUTINE IF EXISTS ${name} CASCADE`);
+    }
+    await runModules(client, last);
+    await client.query('RELEASE SAVEPOINT replace_in_place');
+    return true;
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT replace_in_place');
+    await client.query('RELEASE SAVEPOINT replace_in_place');
+    return false;
+  }
+}
+
+/**
+ * Brings the engine's code to what sql/ says: in place when it can (replaceModulesInPlace), else by
+ * dropping all of it (CASCADE takes the triggers and policies built on it, which rewire() puts back)
+ * and running every module. inPlace is false where the code is already gone (migrate down).
+ */
+async function applyModules(client: pg.Client, sqlDir: string, before: Map<string, string>, inPlace = true): Promise<MigrateResult['modules']> {
+  const modules = sqlModules(sqlDir);
+  const replaced = inPlace && before.size > 0 && (await replaceModulesInPlace(client, modules));
+  if (!replaced) {
+    await dropEngineCode(client);
+    await runModules(client, modules);
   }
   await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.sql_modules`);
   for (const m of modules) {
@@ -195,8 +346,15 @@ async function applyModules(client: pg.Client, sqlDir: string, before: Map<strin
   return modules.map((m) => ({ name: m.name, changed: before.get(m.name) !== m.checksum }));
 }
 
+/**
+ * Re-derives every registered table's wiring. Its DDL takes brief ACCESS EXCLUSIVE locks on the
+ * tables, so it runs with a short lock_timeout and retries (deletion.rewire_with_retries): behind a
+ * long reader it gives up its locks and tries again instead of queueing every query on the table
+ * behind it.
+ */
 async function rewire(client: pg.Client): Promise<number> {
-  const { rows } = await client.query('SELECT deletion.rewire() AS n');
+  const { rows: has } = await client.query(`SELECT to_regprocedure('deletion.rewire_with_retries(interval,interval)') IS NOT NULL AS ok`);
+  const { rows } = await client.query(has[0].ok ? 'SELECT deletion.rewire_with_retries() AS n' : 'SELECT deletion.rewire() AS n');
   return rows[0].n;
 }
 
@@ -221,7 +379,9 @@ async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Prom
  */
 export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = APP_TABLE, appRoles = [] }: Sources = {}): Promise<MigrateResult> {
   checkHistoryTable(appTable);
-  return inTransaction(client, async () => {
+  // Outside the transaction: CREATE INDEX CONCURRENTLY cannot run inside one.
+  const concurrent = appDir ? await applyConcurrentFiles(client, appDir, appTable) : [];
+  const result: MigrateResult = await inTransaction(client, async () => {
     await ensureBookkeeping(client);
     await separateExampleHistory(client);
     const before = await appliedModules(client);
@@ -233,8 +393,11 @@ export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_
     const appMigrations = appDir ? await runMigrations(client, appDir, 'up', undefined, appTable) : [];
     const rewired = unchanged && appMigrations.length === 0 ? 0 : await rewire(client);
     await grantAppRoles(client, appRoles);
-    return { migrations, modules, rewired, appMigrations };
+    return { migrations, modules, rewired, appMigrations, concurrent };
   });
+  // After the commit: the index builds the wiring left for outside the transaction.
+  result.concurrent = [...concurrent, ...(await buildDeferredIndexes(client))];
+  return result;
 }
 
 /**
@@ -260,7 +423,7 @@ export async function migrateDown(client: pg.Client, count = 1, { migrationsDir 
       await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.sql_modules`);
       return { migrations, modules: [], rewired: 0, appMigrations: [] };
     }
-    const modules = await applyModules(client, sqlDir, before);
+    const modules = await applyModules(client, sqlDir, before, false);
     return { migrations, modules, rewired: await rewire(client), appMigrations: [] };
   });
 }

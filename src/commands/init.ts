@@ -147,7 +147,7 @@ function renderMigration(plan: PlanRow[], indexes: IndexRow[], names: { dir: str
         ? 'Every foreign key has an index already: that file builds nothing, and running it is harmless.'
         : `It builds the ${concurrent === 1 ? 'index' : `${concurrent} indexes`} that foreign keys without one need (lint: unindexed_foreign_key) ` +
           'with CREATE INDEX CONCURRENTLY, which cannot run inside a transaction, while deletion-kit migrate applies every migration in ' +
-          'one transaction: the runner never applies that file.',
+          'one transaction: deletion-kit migrate --dir runs that file itself, before its transaction, when it applies this migration.',
       '--    ',
     ),
     ...commentLines(`2. Then apply this migration: deletion-kit migrate --dir ${shellQuote(names.dir)}`),

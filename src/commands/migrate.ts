@@ -6,7 +6,7 @@ import { UserError, withClient } from '../db.ts';
 import { migrateDown, migrateUp, migrationStatus, type MigrateResult, type Sources } from '../migrate.ts';
 
 export function report(result: MigrateResult, direction: 'up' | 'down') {
-  if (result.migrations.length === 0 && result.modules.length === 0 && result.appMigrations.length === 0) {
+  if (result.migrations.length === 0 && result.modules.length === 0 && result.appMigrations.length === 0 && !result.concurrent?.length) {
     console.log(direction === 'up' ? 'database is up to date' : 'no migration to revert');
     return;
   }
@@ -16,6 +16,7 @@ export function report(result: MigrateResult, direction: 'up' | 'down') {
   if (result.modules.length) {
     console.log(`applied ${result.modules.length} engine sql modules${changed.length ? ` (changed: ${changed.join(', ')})` : ''}`);
   }
+  for (const statement of result.concurrent ?? []) console.log(`ran ${statement}`);
   for (const name of result.appMigrations) console.log(`${verb} migration ${name}`);
   if (result.rewired) console.log(`wired ${result.rewired} table concerns`);
 }

@@ -1,0 +1,94 @@
+// Partitioned tables on a schema none of us wrote: Pagila's payment, partitioned by month into seven
+// partitions that declare their own foreign keys (to customer, rental and staff). The team soft-deletes
+// payments; a row reached through payment or through one month's partition behaves the same: soft
+// deleted as the application, hidden on every partition, audited, restored, planned as deleted, and a
+// month attached later is wired.
+import { readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PLAN_MATCHES_DELETE, count, migration, one, psqlFile, psqlGzip, sampleFiles, sampleSuite } from './samples.ts';
+
+const files = sampleFiles('pagila/schema.sql', 'pagila/data.sql.gz');
+const suite = sampleSuite('sample_pagila_parts', files, async (url) => { await psqlFile(url, files![0]); await psqlGzip(url, files![1]); });
+const { it, onCopy } = suite;
+
+// The team's adoption: payment is registered (audit on by default) and soft-deletes.
+const ADOPT = `SELECT deletion.register_table('public.payment', 'payments are kept: a delete hides them');
+               SELECT deletion.enable_soft_delete('public.payment');`;
+
+it('Pagila payment: soft delete through the parent and through a month\'s partition, as the application; both hidden everywhere; restore', async () => {
+  await onCopy(async ({ su, app, admin }) => {
+    await migration(su, ADOPT);
+    assert.equal((await su.query(`SELECT * FROM deletion.lint() WHERE rule = 'wiring_differs'`)).rows, [], 'every partition is wired');
+    const parts = await count(su, `SELECT count(*) FROM pg_class c WHERE c.relispartition AND c.relrowsecurity
+                                     AND pg_partition_root(c.oid) = 'public.payment'::regclass`);
+    assert.is(parts, 7, 'row-level security is on for all seven months');
+
+    const first = await one(su, `SELECT payment_id, payment_date, tableoid::regclass::text AS part FROM payment ORDER BY payment_id LIMIT 1`);
+    const march = await one(su, `SELECT payment_id, payment_date FROM payment_p2022_03 ORDER BY payment_id LIMIT 1`);
+    const visible = async (sql: string) => count(app, sql);
+    const total = await visible('SELECT count(*) FROM payment');
+    const inMarch = await visible('SELECT count(*) FROM payment_p2022_03');
+    const inFirst = await visible(`SELECT count(*) FROM ${first.part}`);
+    assert.is.not(first.part, 'payment_p2022_03', 'the first payment is not in March');
+
+    await app.query('DELETE FROM payment WHERE payment_id = $1', [first.payment_id]);
+    await app.query('DELETE FROM payment_p2022_03 WHERE payment_id = $1', [march.payment_id]);
+    assert.is(await visible('SELECT count(*) FROM payment'), total - 2, 'both rows are gone for the application, through the parent');
+    assert.is(await visible(`SELECT count(*) FROM ${first.part}`), inFirst - 1, 'and through the first row\'s partition');
+    assert.is(await visible('SELECT count(*) FROM payment_p2022_03'), inMarch - 1, 'and through March\'s partition');
+    const ops = (await su.query(`SELECT payment_id, deletion_op, deleted_at IS NOT NULL AS deleted FROM payment WHERE payment_id = ANY ($1) ORDER BY 1`,
+      [[first.payment_id, march.payment_id]])).rows;
+    assert.ok(ops.every((r) => r.deleted && r.deletion_op), 'both rows are soft-deleted, each with an operation');
+    assert.is(await count(su, 'SELECT count(*) FROM deletion.soft_delete_requests'), 0, 'no request is left behind');
+    assert.equal((await su.query(`SELECT DISTINCT root_table FROM deletion.soft_delete_operations`)).rows, [{ root_table: 'public.payment' }],
+      'the operations name the registered table');
+
+    for (const r of ops) await admin.query('SELECT deletion.restore($1)', [r.deletion_op]);
+    assert.is(await visible('SELECT count(*) FROM payment'), total, 'restore brings both back');
+    assert.is(await visible('SELECT count(*) FROM payment_p2022_03'), inMarch, 'into their partitions');
+  });
+});
+
+it('Pagila payment: a hard DELETE on a partition is audited under payment and restored from the log; plan equals delete', async () => {
+  await onCopy(async ({ su, admin }) => {
+    await migration(su, ADOPT);
+    const row = await one(su, `SELECT payment_id, payment_date, amount::text FROM payment_p2022_05 ORDER BY payment_id LIMIT 1`);
+    await admin.query(`BEGIN; SET LOCAL deletion.mode = 'hard'; DELETE FROM payment_p2022_05 WHERE payment_id = ${row.payment_id}; COMMIT;`);
+    const logged = (await su.query(`SELECT table_name, old_data ->> 'amount' AS amount, record_id FROM audit.log WHERE action = 'DELETE'`)).rows;
+    assert.equal(logged.map((r) => [r.table_name, r.amount]), [['public.payment', row.amount]], 'one audit row, under the registered table');
+    await admin.query('SELECT audit.restore_deleted($1, $2)', ['public.payment', logged[0].record_id]);
+    assert.is(await count(su, `SELECT count(*) FROM payment_p2022_05 WHERE payment_id = ${row.payment_id}`), 1, 'the audit log restores it into its partition');
+
+    await su.query(readFileSync(PLAN_MATCHES_DELETE, 'utf8'));
+    const key = (await one(su, `SELECT jsonb_build_array(payment_date, payment_id)::text AS k FROM payment_p2022_02 ORDER BY payment_id LIMIT 1`)).k;
+    assert.equal((await su.query(`SELECT * FROM pg_temp.plan_vs_delete('public.payment', $1) WHERE planned <> actual`, [key])).rows, [],
+      'the plan of a payment\'s soft delete equals the delete');
+    const plan = (await su.query(`SELECT table_name::text, action, rows::int FROM deletion.plan('public.payment', $1)`, [key])).rows;
+    assert.equal(plan, [{ table_name: 'payment', action: 'soft delete', rows: 1 }], 'one payment, soft-deleted');
+  });
+});
+
+it('Pagila payment: a month attached later is reported by lint until wired; attach_partition wires it at once', async () => {
+  await onCopy(async ({ su, app }) => {
+    await migration(su, ADOPT);
+    await migration(su, `CREATE TABLE public.payment_p2022_08 (LIKE public.payment INCLUDING DEFAULTS);
+                         ALTER TABLE public.payment ATTACH PARTITION public.payment_p2022_08 FOR VALUES FROM ('2022-08-01 01:00:00+01') TO ('2022-09-01 01:00:00+01');`);
+    const findings = async () => (await su.query(`SELECT object FROM deletion.lint() WHERE rule = 'wiring_differs'`)).rows.map((r) => r.object);
+    assert.equal(await findings(), ['public.payment_p2022_08'], 'lint names the month attached without the engine');
+    await migration(su, `SELECT deletion.wire('public.payment');`);
+    assert.equal(await findings(), [], 'deletion.wire(payment) wires it');
+
+    await migration(su, `CREATE TABLE public.payment_p2022_09 (LIKE public.payment INCLUDING DEFAULTS);
+                         SELECT deletion.attach_partition('public.payment', 'public.payment_p2022_09', $$FOR VALUES FROM ('2022-09-01 01:00:00+01') TO ('2022-10-01 01:00:00+01')$$);
+                         GRANT SELECT, INSERT, DELETE ON public.payment_p2022_09 TO ${suite.roles!.app.name};
+                         INSERT INTO public.payment (customer_id, staff_id, rental_id, amount, payment_date)
+                         SELECT customer_id, staff_id, rental_id, amount, '2022-09-15' FROM public.payment ORDER BY payment_id LIMIT 3;`);
+    assert.equal(await findings(), [], 'a month attached with deletion.attach_partition needs nothing more');
+    await app.query(`DELETE FROM payment_p2022_09 WHERE payment_id = (SELECT min(payment_id) FROM payment_p2022_09)`);
+    assert.is(await count(app, 'SELECT count(*) FROM payment_p2022_09'), 2, 'a DELETE on it soft-deletes and hides the row');
+    assert.is(await count(su, 'SELECT count(*) FROM payment_p2022_09 WHERE deleted_at IS NOT NULL'), 1, 'which is still there, marked');
+  });
+});
+
+test.run();
