@@ -18,7 +18,8 @@
 --             its own (RLS then changes nothing but deleted-row visibility), a restrictive one when it
 --             has; the engine's access (deletion.wire_engine_access) lets deletion_owner through
 --   triggers  deletion_20_soft_delete         BEFORE DELETE, per row: a plain DELETE becomes a soft
---                                             delete (only when delete_becomes_soft)
+--                                             delete (only when delete_becomes_soft), or is refused
+--                                             (PD104) when the registry says plain_delete = refuse
 --             deletion_20_soft_delete_update  BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
 --                                             deleted_at = now() becomes a soft delete with cascade
 --             deletion_20_restore_update      BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
@@ -254,7 +255,8 @@ BEGIN
                             OR (pg_trigger_depth() > 0
                                 AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
                                          OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
-                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%3$s)$t$, target, owner_oid, key_args);
+                      EXECUTE FUNCTION deletion.%4$s(%3$s)$t$, target, owner_oid, key_args,
+                   CASE WHEN to_jsonb(policy) ->> 'plain_delete' = 'refuse' THEN 'refuse_plain_delete' ELSE 'soft_delete_on_delete' END);
   END IF;
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
   EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW

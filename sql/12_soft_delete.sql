@@ -133,6 +133,31 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_on_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete): a plain DELETE becomes a soft delete, cascaded by the statement trigger.';
 
+-- Row trigger, BEFORE DELETE on tables whose plain DELETE is refused (registry plain_delete =
+-- 'refuse'), in place of deletion.soft_delete_on_delete: a DELETE that the engine would turn into a
+-- soft delete cannot tell the client what it did (a row a BEFORE trigger skips counts as not
+-- deleted: DELETE 0, RETURNING empty), so it is refused before anything changes, with the two routes
+-- that report their rows. A privileged role's hard DELETE (deletion.mode = 'hard') never gets here.
+CREATE OR REPLACE FUNCTION deletion.refuse_plain_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  IF pg_trigger_depth() > 1 THEN
+    RAISE EXCEPTION 'a delete reached soft-delete table %.% through another table''s cascade', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'PD103',
+            HINT = 'soft-delete the parent instead (make its table a soft-delete table), or hard-delete as deletion_admin with SET LOCAL deletion.mode = ''hard''';
+  END IF;
+  RAISE EXCEPTION 'a plain DELETE on %.% is refused: it would soft-delete the rows and report DELETE 0', TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'PD104',
+          HINT = format('soft-delete with UPDATE %I.%I SET deleted_at = now() WHERE ... (reports its rows; RETURNING works) '
+                        'or SELECT deletion.soft_delete(%L, <key>); a deletion_admin hard-deletes with SET LOCAL deletion.mode = ''hard''',
+                        TG_TABLE_SCHEMA, TG_TABLE_NAME, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+END
+$$;
+COMMENT ON FUNCTION deletion.refuse_plain_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete, plain_delete = refuse): refuses a plain DELETE that would soft-delete and report 0 rows (PD104), naming UPDATE ... SET deleted_at and deletion.soft_delete.';
+
 -- The operation the current statement's soft deletes of a table belong to: the one its first row
 -- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
 -- the transaction id (its low 4 bytes) and the statement's start (8 bytes of microseconds), then 4
@@ -314,5 +339,6 @@ $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
 REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid), deletion.soft_delete_statement_op(oid),
-                           deletion.own_op_predicate(), deletion.statement_identity() FROM PUBLIC;
+                           deletion.own_op_predicate(), deletion.statement_identity(),
+                           deletion.refuse_plain_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;
