@@ -45,9 +45,61 @@ ALTER TABLE deletion.table_policies
   ADD CONSTRAINT table_policies_plain_delete_check CHECK (plain_delete IN ('soft', 'refuse'));
 COMMENT ON COLUMN deletion.table_policies.plain_delete IS 'With delete_becomes_soft: soft (a plain DELETE soft-deletes and reports 0 rows) or refuse (PD104, naming UPDATE ... SET deleted_at and deletion.soft_delete).';
 
+-- How a soft-delete table's unique keys ignore deleted rows:
+--   partial     each becomes a partial unique index (... WHERE deleted_at IS NULL), the name kept: an
+--               upsert must repeat the predicate (ON CONFLICT (email) WHERE deleted_at IS NULL), which
+--               most ORMs cannot say (lint reports such tables);
+--   step_aside  a key with a text column stays a plain UNIQUE constraint: a deleted row's value steps
+--               aside (below), so plain upserts and ON CONFLICT ON CONSTRAINT <name> work. Keys with no
+--               text column that may change are made partial all the same.
+ALTER TABLE deletion.table_policies
+  ADD COLUMN unique_keys text NOT NULL DEFAULT 'partial',
+  ADD CONSTRAINT table_policies_unique_keys_check CHECK (unique_keys IN ('partial', 'step_aside'));
+COMMENT ON COLUMN deletion.table_policies.unique_keys IS 'How unique keys ignore soft-deleted rows: partial (partial unique indexes) or step_aside (plain UNIQUE; a deleted row''s text value gets a suffix, restore puts it back).';
+
+-- Unique keys that stay plain UNIQUE constraints (their names too) on a soft-delete table, because a
+-- deleted row's value steps aside: on soft delete the engine appends a suffix to one text column of
+-- the key (column_name), keeps the original (soft_delete_kept_values) and puts it back on restore,
+-- after its conflict check. So INSERT ... ON CONFLICT (email) and ON CONFLICT ON CONSTRAINT
+-- users_email_key work, and a key held only by a deleted row behaves as absent. Filled by the wiring
+-- (sql/11_soft_delete_wiring.sql) from the catalog, once, not per statement.
+CREATE TABLE deletion.soft_delete_step_aside (
+  table_schema name    NOT NULL,
+  table_name   name    NOT NULL,
+  index_name   name    NOT NULL,
+  column_name  name    NOT NULL,
+  max_length   integer,
+  CONSTRAINT soft_delete_step_aside_pkey PRIMARY KEY (table_schema, table_name, index_name)
+);
+COMMENT ON TABLE deletion.soft_delete_step_aside IS 'Unique keys of soft-delete tables kept as plain UNIQUE: the text column whose value a deleted row steps aside (suffix), and its length limit.';
+
+-- The original values of stepped-aside columns of soft-deleted rows, per operation and row, which
+-- restore puts back. Removed when the operation is restored or purged.
+CREATE TABLE deletion.soft_delete_kept_values (
+  op         uuid  NOT NULL,
+  table_name text  NOT NULL,
+  row_key    jsonb NOT NULL,
+  kept       jsonb NOT NULL,
+  CONSTRAINT soft_delete_kept_values_pkey PRIMARY KEY (op, table_name, row_key)
+);
+COMMENT ON TABLE deletion.soft_delete_kept_values IS 'The original unique values of soft-deleted rows whose values stepped aside; restore puts them back.';
+
 -- Down Migration
 
-ALTER TABLE deletion.table_policies DROP COLUMN IF EXISTS plain_delete;
+-- The original unique values of deleted rows would be lost with their table: refuse until their
+-- operations are restored or purged.
+DO $kept$
+BEGIN
+  IF EXISTS (SELECT FROM deletion.soft_delete_kept_values) THEN
+    RAISE EXCEPTION 'soft-deleted rows hold stepped-aside unique values whose originals only deletion.soft_delete_kept_values keeps'
+      USING ERRCODE = '55000', HINT = 'restore (deletion.restore) or purge (deletion.purge_soft_deleted) those operations, then migrate down';
+  END IF;
+END
+$kept$;
+DROP TABLE IF EXISTS deletion.soft_delete_kept_values;
+DROP TABLE IF EXISTS deletion.soft_delete_step_aside;
+
+ALTER TABLE deletion.table_policies DROP COLUMN IF EXISTS plain_delete, DROP COLUMN IF EXISTS unique_keys;
 
 DROP TABLE IF EXISTS deletion.soft_delete_restore_requests;
 
