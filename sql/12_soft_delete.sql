@@ -221,7 +221,7 @@ COMMENT ON FUNCTION deletion.refuse_plain_delete() IS 'BEFORE DELETE row trigger
 -- The operation the current statement's soft deletes of a table belong to: the one its first row
 -- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
 -- the transaction id (its low 4 bytes) and the statement's start (8 bytes of microseconds), then 4
--- random bytes. So row-level security can show a statement the rows it soft-deleted itself (its
+-- bytes of a sequence (one statement identity covers every statement a function or DO block runs). So row-level security can show a statement the rows it soft-deleted itself (its
 -- RETURNING) with nothing but built-in functions (deletion.own_op_predicate), and nothing a session
 -- can choose widens it. Internal: called by the UPDATE row trigger.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_statement_op(target oid)
@@ -236,7 +236,7 @@ BEGIN
   SELECT r.op INTO op FROM deletion.soft_delete_requests r
    WHERE r.xact_id = pg_current_xact_id() AND r.table_oid = target AND r.op IS NOT NULL
    LIMIT 1;
-  RETURN coalesce(op, encode(deletion.statement_identity() || substring(uuid_send(gen_random_uuid()) FROM 13 FOR 4), 'hex')::uuid);
+  RETURN coalesce(op, encode(deletion.statement_identity() || substring(int8send(nextval('deletion.soft_delete_op_seq')) FROM 5 FOR 4), 'hex')::uuid);
 END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_statement_op(oid) IS 'The operation id of the current statement''s soft deletes of a table (new on its first row, beginning with the transaction id); internal.';
