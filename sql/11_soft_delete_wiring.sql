@@ -8,18 +8,26 @@
 --   indexes   <table>_active_idx (primary key, WHERE deleted_at IS NULL): active-row scans and counts;
 --             <table>_deleted_at_idx (deleted_at, WHERE deleted_at IS NOT NULL): trash, purge cutoff;
 --             <table>_deletion_op_idx (deletion_op, WHERE deletion_op IS NOT NULL): cascade and restore
---   uniques   every unique constraint or index made partial (... WHERE deleted_at IS NULL), so a
---             deleted row never blocks a new one; the ones that cannot be (referenced by a foreign
---             key, deferrable, partial on something else) are refused by name (PD102)
+--   uniques   every unique constraint or index holds among active rows only, so a deleted row never
+--             blocks a new one: a key with a text column stays a plain UNIQUE (name and all) and a
+--             deleted row's value steps aside (a suffix; restore puts it back); any other key is
+--             made partial (... WHERE deleted_at IS NULL); the ones that can be neither (referenced
+--             by a foreign key, deferrable, partial on something else) are refused by name (PD102)
 --   security  row-level security that hides deleted rows from every role but the engine's own
---             (deletion_owner) and those that bypass RLS, and refuses new rows that carry a deletion:
+--             (deletion_owner), deletion_restorer (while a session acts as it) and those that bypass
+--             RLS, except from the transaction that deleted them, and refuses new rows that carry a
+--             deletion:
 --             a permissive policy admitting active rows when the table has no permissive policy of
 --             its own (RLS then changes nothing but deleted-row visibility), a restrictive one when it
 --             has; the engine's access (deletion.wire_engine_access) lets deletion_owner through
 --   triggers  deletion_20_soft_delete         BEFORE DELETE, per row: a plain DELETE becomes a soft
---                                             delete (only when delete_becomes_soft)
+--                                             delete (only when delete_becomes_soft), or is refused
+--                                             (PD104) when the registry says plain_delete = refuse
 --             deletion_20_soft_delete_update  BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
 --                                             deleted_at = now() becomes a soft delete with cascade
+--             deletion_20_restore_update      BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
+--                                             deleted_at = NULL (deletion_restorer) restores the
+--                                             row's operation (not for the engine's own restore)
 --             deletion_20_soft_delete_flush   AFTER UPDATE OR DELETE, per statement: soft-deletes what
 --                                             the row triggers collected, set-based, as one operation
 -- Turning soft delete off removes the triggers and policies (and RLS when we turned it on); the
@@ -49,9 +57,46 @@ AS $$
                            WHERE a.attrelid = target AND a.attname = 'deleted_by' AND NOT a.attisdropped), 'text'))
 $$;
 
--- Converts the table's unique constraints and indexes to partial ones that hold among active rows
--- only, recording each original so it can be put back. Refuses (PD102), naming every one, when any
--- cannot be converted; nothing is converted then.
+COMMENT ON FUNCTION deletion.soft_delete_stamp(regclass) IS 'The SET list that stamps a row as soft-deleted (actor cast to the table''s own deleted_by type).';
+
+-- The column of a unique index whose value a deleted row can step aside, with its length limit:
+-- the first key column of a string type (text, varchar, citext; not char(n), which pads) that is part
+-- of no foreign key of the table (changing it would break or move a reference), long enough for the
+-- suffix (24 characters or more). NULL when the index has none, is on an expression, or is referenced
+-- by a foreign key (a referenced value must never change); such keys become partial instead.
+CREATE OR REPLACE FUNCTION deletion.step_aside_column(unique_index regclass, OUT column_name name, OUT max_length integer)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT a.attname, CASE WHEN a.atttypmod > 4 THEN a.atttypmod - 4 END
+    FROM pg_index i
+    JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) ON k.ord <= i.indnkeyatts
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    JOIN pg_type ty ON ty.oid = a.atttypid
+   WHERE i.indexrelid = unique_index
+     AND NOT (0 = ANY (i.indkey::int2[]))
+     AND NOT EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid)
+     AND ty.typcategory = 'S' AND ty.typname NOT IN ('bpchar', 'name', 'char')
+     AND NOT EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conrelid = i.indrelid AND a.attnum = ANY (fk.conkey))
+     AND (a.atttypmod = -1 OR a.atttypmod - 4 >= 24)
+   ORDER BY k.ord
+   LIMIT 1
+$$;
+COMMENT ON FUNCTION deletion.step_aside_column(regclass) IS 'The text column of a unique index whose value a soft-deleted row steps aside (NULL: the key cannot step aside and becomes partial).';
+
+-- Makes the table's unique keys hold among active rows only, one of two ways (the registry's
+-- unique_keys), and records which:
+--   step aside  a key with a text column (deletion.step_aside_column) stays a plain UNIQUE constraint
+--               or index, its name too; a soft-deleted row's value of that column gets a suffix (the
+--               original is kept for restore), so INSERT ... ON CONFLICT (the key) and ON CONFLICT ON
+--               CONSTRAINT <its name> work and a key held only by a deleted row behaves as absent.
+--               A key an earlier version made partial is put back (deleted rows step aside first);
+--   partial     any other key becomes a partial unique index (... WHERE deleted_at IS NULL): an upsert
+--               on it must name the predicate (lint says so, docs/clients.md says how per ORM). The
+--               original definition is recorded so it can be put back. Keys that cannot be partial
+--               (referenced by a foreign key, deferrable, partial on something else) are refused by
+--               name (PD102) and nothing changes.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_convert_uniques(target regclass)
 RETURNS integer
 LANGUAGE plpgsql
@@ -61,13 +106,22 @@ DECLARE
   u record;
   blockers text[] := '{}';
   converted integer := 0;
+  can_step boolean := to_regclass('deletion.soft_delete_step_aside') IS NOT NULL
+                      AND (SELECT to_jsonb(tp) ->> 'unique_keys' FROM deletion.policy_of(target) tp) = 'step_aside';
+  schema_name name := (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target);
+  rel_name name := (SELECT relname FROM pg_class WHERE oid = target);
+  step record;
 BEGIN
+  IF to_regclass('deletion.soft_delete_step_aside') IS NOT NULL THEN
+    DELETE FROM deletion.soft_delete_step_aside sa WHERE sa.table_schema = schema_name AND sa.table_name = rel_name;
+  END IF;
   FOR u IN
     SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.oid AS con_oid,
            con.conname, con.condeferrable, i.indpred IS NOT NULL AS partial,
            coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS predicate,
            (SELECT string_agg(format('%s.%s', fk.conrelid::regclass, fk.conname), ', ')
-              FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS referenced_by
+              FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS referenced_by,
+           (can_step AND NOT con.condeferrable IS TRUE AND (SELECT sc.column_name FROM deletion.step_aside_column(i.indexrelid) sc) IS NOT NULL) AS steps
       FROM pg_index i
       JOIN pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_class t ON t.oid = i.indrelid
@@ -76,7 +130,9 @@ BEGIN
      WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
        AND NOT (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M')
   LOOP
-    IF u.referenced_by IS NOT NULL THEN
+    IF u.steps AND NOT u.partial THEN
+      CONTINUE;
+    ELSIF u.referenced_by IS NOT NULL THEN
       blockers := blockers || format('%s is referenced by foreign key %s (a foreign key needs a unique key over all rows)', u.index_name, u.referenced_by);
     ELSIF u.condeferrable THEN
       blockers := blockers || format('%s is deferrable (a partial unique index cannot be)', u.index_name);
@@ -91,6 +147,36 @@ BEGIN
             HINT = 'replace each by a unique index ... WHERE deleted_at IS NULL (or drop it), then enable soft delete again';
   END IF;
 
+  -- Keys an earlier version made partial that can step aside now: deleted rows step aside, then the
+  -- original constraint (its name) comes back.
+  IF can_step THEN
+    FOR u IN
+      SELECT i.indexrelid, ic.relname AS index_name, n.nspname, cv.original
+        FROM pg_index i
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = ic.relnamespace
+        JOIN deletion.soft_delete_unique_conversions cv
+          ON cv.table_schema = schema_name AND cv.table_name = rel_name AND cv.index_name = ic.relname
+       WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
+         AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M'
+         AND (SELECT sc.column_name FROM deletion.step_aside_column(i.indexrelid) sc) IS NOT NULL
+    LOOP
+      SELECT * INTO step FROM deletion.step_aside_column(u.indexrelid);
+      EXECUTE format('DROP INDEX %I.%I', u.nspname, u.index_name);
+      INSERT INTO deletion.soft_delete_step_aside VALUES (schema_name, rel_name, u.index_name, step.column_name, step.max_length);
+      PERFORM deletion.step_aside_deleted_rows(target, NULL);
+      EXECUTE u.original;
+      DELETE FROM deletion.soft_delete_unique_conversions cv
+       WHERE cv.table_schema = schema_name AND cv.table_name = rel_name AND cv.index_name = u.index_name;
+    END LOOP;
+    INSERT INTO deletion.soft_delete_step_aside (table_schema, table_name, index_name, column_name, max_length)
+    SELECT schema_name, rel_name, ic.relname, sc.column_name, sc.max_length
+      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid, deletion.step_aside_column(i.indexrelid) sc
+     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND sc.column_name IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.condeferrable)
+    ON CONFLICT ON CONSTRAINT soft_delete_step_aside_pkey DO NOTHING;
+  END IF;
+
   FOR u IN
     SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.conname,
            CASE WHEN con.oid IS NOT NULL
@@ -103,6 +189,7 @@ BEGIN
       JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
      WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL
+       AND NOT (can_step AND deletion.steps_aside(i.indexrelid))
   LOOP
     IF u.conname IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', target, u.conname);
@@ -118,7 +205,7 @@ BEGIN
   RETURN converted;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_convert_uniques(regclass) IS 'Makes a soft-delete table''s unique keys partial (among active rows only), or refuses naming each one that cannot be (PD102).';
+COMMENT ON FUNCTION deletion.soft_delete_convert_uniques(regclass) IS 'Makes a soft-delete table''s unique keys hold among active rows only: plain UNIQUE whose deleted values step aside where a text column allows, partial otherwise; refuses naming each one that can be neither (PD102).';
 
 -- The idempotent per-table wiring (see the top of this file). Called by deletion.rewire() for every
 -- registered table, and by enable_soft_delete / disable_soft_delete.
@@ -134,6 +221,8 @@ DECLARE
   owner_oid oid := (SELECT relowner FROM pg_class WHERE oid = target);
   wrong text;
   has_own_permissive boolean;
+  own_ops text;
+  restorer text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete') THEN
     RETURN;  -- migrated down below 0010: soft delete is not installed
@@ -153,8 +242,11 @@ BEGIN
       -- RLS was turned on for soft delete alone (the table has no policy of its own): turn it off.
       EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', target);
     END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_restore_update ON %s', target);
     EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);
     EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
+    EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_restorer ON %s', target);
+    EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_restore ON %s', target);
     RETURN;
   END IF;
 
@@ -209,14 +301,37 @@ BEGIN
   SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = target AND polpermissive AND polname NOT LIKE 'deletion\_%')
     INTO has_own_permissive;
   PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_allow', NULL, NULL);  -- made by earlier versions
+  -- Besides active rows, every role sees the rows its own statement soft-deleted (own_ops): the
+  -- UPDATE that soft-deletes a row must still see the new row (PostgreSQL checks it against the
+  -- SELECT policies) and RETURNING returns it. Such a row's operation id begins with the
+  -- statement's identity (deletion.soft_delete_statement_op); the test uses built-in functions only
+  -- and runs only for deleted rows (deleted_at IS NULL is tested first).
+  own_ops := deletion.own_op_predicate();
+  restorer := CASE WHEN to_regrole('deletion_restorer') IS NOT NULL
+                   THEN '(SELECT current_user = ''deletion_restorer''::name)' ELSE 'false' END;
   PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_hide',
     CASE WHEN has_own_permissive
-         THEN format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-                     'USING (deleted_at IS NULL OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE''))) '
-                     'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))', target)
-         ELSE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                     'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target) END,
-    'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own and those that bypass RLS; new rows cannot carry a deletion.');
+         THEN format('CREATE POLICY deletion_20_soft_delete_hide ON %1$s AS RESTRICTIVE FOR ALL TO PUBLIC '
+                     'USING (deleted_at IS NULL OR %2$s OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')) OR %3$s) '
+                     'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR %2$s OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))',
+                     target, own_ops, restorer)
+         ELSE format('CREATE POLICY deletion_20_soft_delete_hide ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
+                     'USING (deleted_at IS NULL OR %2$s) WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR %2$s)',
+                     target, own_ops) END,
+    'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own, deletion_restorer and those that bypass RLS, except to the statement that deleted them; new rows cannot carry a deletion.');
+  -- The role an application switches to (SET LOCAL ROLE deletion_restorer) sees deleted rows and may
+  -- clear their deleted_at; the new row must be active (the restore trigger clears the rest). Only
+  -- while acting as that role: a login that inherits it sees nothing more.
+  PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_restorer',
+    CASE WHEN NOT has_own_permissive AND to_regrole('deletion_restorer') IS NOT NULL
+         THEN format('CREATE POLICY deletion_20_soft_delete_restorer ON %s AS PERMISSIVE FOR SELECT TO deletion_restorer USING (%s)',
+                     target, restorer) END,
+    'Acting as deletion_restorer (SET LOCAL ROLE), deleted rows are visible.');
+  PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_restore',
+    CASE WHEN NOT has_own_permissive AND to_regrole('deletion_restorer') IS NOT NULL
+         THEN format('CREATE POLICY deletion_20_soft_delete_restore ON %s AS PERMISSIVE FOR UPDATE TO deletion_restorer '
+                     'USING (deleted_at IS NOT NULL AND %s) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target, restorer) END,
+    'Acting as deletion_restorer, a deleted row may be restored (UPDATE ... SET deleted_at = NULL), not otherwise changed.');
   PERFORM deletion.wire_engine_access(target);
 
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
@@ -234,11 +349,18 @@ BEGIN
                             OR (pg_trigger_depth() > 0
                                 AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
                                          OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
-                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%3$s)$t$, target, owner_oid, key_args) END);
+                      EXECUTE FUNCTION deletion.%4$s(%3$s)$t$, target, owner_oid, key_args,
+                  CASE WHEN to_jsonb(policy) ->> 'plain_delete' = 'refuse' THEN 'refuse_plain_delete' ELSE 'soft_delete_on_delete' END) END);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_update',
            format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
-                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL AND NEW.deletion_op IS NULL)
+                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
+                          AND (NEW.deletion_op IS NULL OR current_user <> 'deletion_owner'::name))
                     EXECUTE FUNCTION deletion.soft_delete_on_update(%s)$t$, target, key_args));
+  PERFORM deletion.ensure_trigger(target, 'deletion_20_restore_update',
+           CASE WHEN to_regclass('deletion.soft_delete_restore_requests') IS NOT NULL THEN  -- migration 0090
+           format($t$CREATE TRIGGER deletion_20_restore_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
+                    WHEN (OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL AND current_user <> 'deletion_owner'::name)
+                    EXECUTE FUNCTION deletion.restore_on_update()$t$, target) END);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_flush',
            format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
                     WHEN (current_setting('deletion.soft_delete_pending', true) = 'on')
@@ -287,5 +409,6 @@ $$;
 COMMENT ON FUNCTION deletion.disable_soft_delete(regclass) IS 'Turns soft delete off for a table: triggers and policies go, columns and data stay.';
 
 REVOKE EXECUTE ON FUNCTION deletion.wire_soft_delete(regclass), deletion.enable_soft_delete(regclass, boolean),
-                           deletion.disable_soft_delete(regclass), deletion.soft_delete_convert_uniques(regclass)
+                           deletion.disable_soft_delete(regclass), deletion.soft_delete_convert_uniques(regclass),
+                           deletion.step_aside_column(regclass)
   FROM PUBLIC;

@@ -7,13 +7,71 @@
 --
 -- Three ways in, one path:
 --   deletion.soft_delete(target, pk, reason)  the API; runs the caller's own UPDATE of the row
---   UPDATE t SET deleted_at = now() ...        any client; the row trigger takes it over
+--   UPDATE t SET deleted_at = now() ...        any client; the row trigger stamps the row
 --   DELETE FROM t ...                          any client, on tables with delete_becomes_soft
--- The row triggers (deletion_20_soft_delete, deletion_20_soft_delete_update) record the rows the
--- caller could reach (row-level security and privileges decide that, as for any statement) and skip
--- the row change; the statement trigger (deletion_20_soft_delete_flush) then soft-deletes them all as
--- one operation. Deferring to the statement keeps a multi-row DELETE whose rows cascade into each
--- other (a comment and its replies) from tripping over rows its own cascade already marked.
+-- The UPDATE row trigger (deletion_20_soft_delete_update) stamps each row the caller could reach
+-- (row-level security and privileges decide that, as for any statement) with the statement's
+-- operation id and lets the update happen, so the UPDATE reports its rows and RETURNING returns them;
+-- the DELETE row trigger (deletion_20_soft_delete) records the row and skips the delete. The
+-- statement trigger (deletion_20_soft_delete_flush) then soft-deletes them all, with their cascade,
+-- as one operation. Deferring the cascade to the statement keeps a multi-row statement whose rows
+-- cascade into each other (a comment and its replies) from tripping over rows its own cascade marked.
+
+-- Steps aside the unique values of soft-deleted rows of `target` (the operation's rows, or with op
+-- NULL every deleted row of a known operation, when the wiring turns a partial key back into a plain
+-- one): the original of each step-aside column (deletion.soft_delete_step_aside) is kept in
+-- deletion.soft_delete_kept_values and the column gets a suffix, '~' and 16 hex digits of a hash of
+-- the operation and the value (cut to the column's length limit first), so the plain UNIQUE
+-- constraint no longer sees the deleted row. Rows already stepped aside are left alone, so running
+-- it twice (a deletion job continuing its marker) changes nothing. Set-based: one statement a table.
+CREATE OR REPLACE FUNCTION deletion.step_aside_deleted_rows(target regclass, op uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  steps record;
+  stepped bigint;
+BEGIN
+  IF to_regclass('deletion.soft_delete_step_aside') IS NULL THEN
+    RETURN 0;
+  END IF;
+  SELECT array_agg(DISTINCT sa.column_name) AS columns,
+         string_agg(DISTINCT format('%1$I = CASE WHEN t.%1$I IS NULL THEN NULL ELSE %2$s || ''~'' || left(md5(kept.op::text || t.%1$I::text), 16) END',
+                                    sa.column_name,
+                                    CASE WHEN sa.max_length IS NULL THEN format('t.%I::text', sa.column_name)
+                                         ELSE format('left(t.%I::text, %s)', sa.column_name, sa.max_length - 17) END), ', ') AS assignments
+    INTO steps
+    FROM deletion.soft_delete_step_aside sa
+    JOIN pg_class c ON c.oid = target AND c.relname = sa.table_name
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = sa.table_schema;
+  IF steps.columns IS NULL THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format($q$
+    WITH kept AS (
+      INSERT INTO deletion.soft_delete_kept_values (op, table_name, row_key, kept)
+      SELECT t.deletion_op, %1$L, jsonb_build_object(%2$s), jsonb_build_object(%3$s)
+        FROM %4$s AS t
+       WHERE t.deleted_at IS NOT NULL AND t.deletion_op IS NOT NULL AND ($1::uuid IS NULL OR t.deletion_op = $1)
+      ON CONFLICT ON CONSTRAINT soft_delete_kept_values_pkey DO NOTHING
+      RETURNING soft_delete_kept_values.op, row_key
+    )
+    UPDATE %4$s AS t SET %5$s
+      FROM kept, jsonb_populate_record(NULL::%4$s, kept.row_key) AS k
+     WHERE %6$s$q$,
+    target::text,
+    (SELECT string_agg(format('%L, t.%I', c, c), ', ') FROM unnest(key_columns) c),
+    (SELECT string_agg(format('%L, t.%I', c, c), ', ') FROM unnest(steps.columns) c),
+    target, steps.assignments, deletion.columns_equal('t', key_columns, 'k', key_columns))
+    USING op;
+  GET DIAGNOSTICS stepped = ROW_COUNT;
+  RETURN stepped;
+END
+$$;
+COMMENT ON FUNCTION deletion.step_aside_deleted_rows(regclass, uuid) IS 'Soft-deleted rows of a table give up their unique values (a suffix; the originals are kept for restore), so plain UNIQUE constraints ignore them; internal.';
 
 -- Marks the given rows of `target` (a JSON array of primary-key objects) and their cascade, as one
 -- new operation; returns its id, or NULL when none of the rows was active. Runs as the engine's owner:
@@ -92,6 +150,11 @@ BEGIN
     EXIT WHEN NOT has_cycle OR marked_this_pass = 0;
   END LOOP;
 
+  -- Unique values of the marked rows step aside (tables whose unique keys stay plain UNIQUE).
+  PERFORM deletion.step_aside_deleted_rows(t::regclass, op)
+     FROM jsonb_object_keys(rows_per_table) AS t
+    WHERE to_regclass('deletion.soft_delete_step_aside') IS NOT NULL;
+
   INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
   VALUES (op, target::text, root_keys, actor, reason, stamped_at, rows_per_table)
   ON CONFLICT ON CONSTRAINT soft_delete_operations_pkey DO UPDATE  -- only a continued operation is logged already
@@ -130,11 +193,94 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_on_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete): a plain DELETE becomes a soft delete, cascaded by the statement trigger.';
 
+-- Row trigger, BEFORE DELETE on tables whose plain DELETE is refused (registry plain_delete =
+-- 'refuse'), in place of deletion.soft_delete_on_delete: a DELETE that the engine would turn into a
+-- soft delete cannot tell the client what it did (a row a BEFORE trigger skips counts as not
+-- deleted: DELETE 0, RETURNING empty), so it is refused before anything changes, with the two routes
+-- that report their rows. A privileged role's hard DELETE (deletion.mode = 'hard') never gets here.
+CREATE OR REPLACE FUNCTION deletion.refuse_plain_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  IF pg_trigger_depth() > 1 THEN
+    RAISE EXCEPTION 'a delete reached soft-delete table %.% through another table''s cascade', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'PD103',
+            HINT = 'soft-delete the parent instead (make its table a soft-delete table), or hard-delete as deletion_admin with SET LOCAL deletion.mode = ''hard''';
+  END IF;
+  RAISE EXCEPTION 'a plain DELETE on %.% is refused: it would soft-delete the rows and report DELETE 0', TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'PD104',
+          HINT = format('soft-delete with UPDATE %I.%I SET deleted_at = now() WHERE ... (reports its rows; RETURNING works) '
+                        'or SELECT deletion.soft_delete(%L, <key>); a deletion_admin hard-deletes with SET LOCAL deletion.mode = ''hard''',
+                        TG_TABLE_SCHEMA, TG_TABLE_NAME, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+END
+$$;
+COMMENT ON FUNCTION deletion.refuse_plain_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete, plain_delete = refuse): refuses a plain DELETE that would soft-delete and report 0 rows (PD104), naming UPDATE ... SET deleted_at and deletion.soft_delete.';
+
+-- The operation the current statement's soft deletes of a table belong to: the one its first row
+-- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
+-- the transaction id (its low 4 bytes) and the statement's start (8 bytes of microseconds), then 4
+-- bytes of a sequence (one statement identity covers every statement a function or DO block runs). So row-level security can show a statement the rows it soft-deleted itself (its
+-- RETURNING) with nothing but built-in functions (deletion.own_op_predicate), and nothing a session
+-- can choose widens it. Internal: called by the UPDATE row trigger.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_statement_op(target oid)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  op uuid;
+  tree oid[] := ARRAY[target];
+BEGIN
+  -- The partitions of one partitioned table share the statement's operation.
+  IF (SELECT c.relispartition FROM pg_class c WHERE c.oid = target) THEN
+    tree := ARRAY(SELECT t.relid FROM pg_partition_tree(deletion.registered_table_of(target)) t);
+  END IF;
+  SELECT r.op INTO op FROM deletion.soft_delete_requests r
+   WHERE r.xact_id = pg_current_xact_id() AND r.table_oid = ANY (tree) AND r.op IS NOT NULL
+   LIMIT 1;
+  RETURN coalesce(op, encode(deletion.statement_identity() || substring(int8send(nextval('deletion.soft_delete_op_seq')) FROM 5 FOR 4), 'hex')::uuid);
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_statement_op(oid) IS 'The operation id of the current statement''s soft deletes of a table (new on its first row, beginning with the transaction id); internal.';
+
+-- The current statement's identity, 12 bytes: the low 4 bytes of the transaction id and the
+-- statement's start time in microseconds. NULL in a transaction that has written nothing.
+CREATE OR REPLACE FUNCTION deletion.statement_identity()
+RETURNS bytea
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT substring(int8send(pg_current_xact_id_if_assigned()::text::bigint) FROM 5 FOR 4)
+         || int8send((extract(epoch FROM statement_timestamp()) * 1000000)::bigint)
+$$;
+COMMENT ON FUNCTION deletion.statement_identity() IS 'The current statement''s identity (transaction id and start time), the first 12 bytes of the operation id its soft deletes get.';
+
+-- The row-level-security test "this row was soft-deleted by the current statement": its operation id
+-- begins with the statement's identity (deletion.statement_identity, inlined here: built-in functions
+-- only, so it runs for any role without an EXECUTE grant, and only for deleted rows, since
+-- deleted_at IS NULL is tested first). Rows a transaction soft-deleted in earlier statements are
+-- hidden from it again, as from everyone.
+CREATE OR REPLACE FUNCTION deletion.own_op_predicate()
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT 'substring(uuid_send(deletion_op) FROM 1 FOR 12) = '
+         '(substring(int8send(pg_current_xact_id_if_assigned()::text::bigint) FROM 5 FOR 4) '
+         '|| int8send((extract(epoch FROM statement_timestamp()) * 1000000)::bigint))'
+$$;
+COMMENT ON FUNCTION deletion.own_op_predicate() IS 'The policy expression that admits rows soft-deleted by the current statement (their operation id begins with its identity).';
+
 -- Row trigger, BEFORE UPDATE OF deleted_at, when a client sets deleted_at on an active row without an
--- operation id (UPDATE t SET deleted_at = now()): records the row and skips the update, so the row
--- gets a full soft delete with cascade instead, and the application role's UPDATE ... RETURNING never
--- hits the row-level-security check that a deleted new row would fail (42501). deleted_by and
--- deletion_reason given in the same UPDATE are kept.
+-- operation id (UPDATE t SET deleted_at = now()): stamps the row with the statement's operation (and
+-- the actor and reason, unless the UPDATE sets deleted_by or deletion_reason itself) and lets the
+-- update happen, so the client's UPDATE reports the rows it deleted and RETURNING returns them; it
+-- records the row for the statement trigger, which cascades the operation from the stamped rows.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_on_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -144,25 +290,39 @@ AS $$
 DECLARE
   image jsonb := to_jsonb(OLD);
   new_image jsonb := to_jsonb(NEW);
+  op uuid;
+  actor text := coalesce(new_image ->> 'deleted_by', deletion.current_actor());
+  reason text := coalesce(new_image ->> 'deletion_reason', deletion.current_reason());
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
-  INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason)
-  SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k),
-         coalesce(new_image ->> 'deleted_by', deletion.current_actor()),
-         coalesce(new_image ->> 'deletion_reason', deletion.current_reason())
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.soft_delete_requests'::regclass AND attname = 'op') THEN
+    -- Migrated down below 0090: the earlier behaviour (the row is skipped, the statement trigger
+    -- marks it; the UPDATE reports 0).
+    INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason)
+    SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k), actor, reason FROM unnest(TG_ARGV) AS k;
+    PERFORM set_config('deletion.soft_delete_pending', 'on', true);
+    RETURN NULL;
+  END IF;
+  op := deletion.soft_delete_statement_op(TG_RELID);
+  INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason, op)
+  SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k), actor, reason, op
     FROM unnest(TG_ARGV) AS k;
   PERFORM set_config('deletion.soft_delete_pending', 'on', true);
-  RETURN NULL;
+  NEW.deletion_op := op;
+  NEW.deleted_by := actor;
+  NEW.deletion_reason := reason;
+  RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_on_update() IS 'BEFORE UPDATE row trigger (deletion_20_soft_delete_update): UPDATE ... SET deleted_at becomes a soft delete with cascade.';
+COMMENT ON FUNCTION deletion.soft_delete_on_update() IS 'BEFORE UPDATE row trigger (deletion_20_soft_delete_update): UPDATE ... SET deleted_at stamps the row with its operation (the UPDATE counts it) and the statement trigger cascades.';
 
 -- Statement trigger, AFTER UPDATE OR DELETE (only while rows are pending): soft-deletes the rows this
--- statement's row triggers recorded, set-based, as one operation, and leaves its id in the
--- transaction's deletion.soft_delete_op setting. On a partitioned table the row triggers fire on the
--- partitions (TG_RELID is the partition) and the statement trigger on the table the statement named,
--- the parent or one partition (sql/03_partitions.sql): it takes the requests of every table of the
--- registered table's partition tree and soft-deletes them through the registered table.
+-- statement's row triggers recorded, set-based, as one operation (the one the UPDATE's rows were
+-- stamped with, continued), and leaves its id in the transaction's deletion.soft_delete_op setting.
+-- On a partitioned table the row triggers fire on the partitions (TG_RELID is the partition) and the
+-- statement trigger on the table the statement named, the parent or one partition
+-- (sql/03_partitions.sql): it takes the requests of every table of the registered table's partition
+-- tree and soft-deletes them through the registered table.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_flush()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -173,6 +333,7 @@ DECLARE
   root_keys jsonb;
   actor text;
   reason text;
+  stamped uuid;
   op uuid;
   registered regclass := TG_RELID;
   tree oid[] := ARRAY[TG_RELID];
@@ -182,21 +343,33 @@ BEGIN
     registered := deletion.registered_table_of(TG_RELID);
     tree := ARRAY(SELECT t.relid FROM pg_partition_tree(registered) t);
   END IF;
-  WITH taken AS (
-    DELETE FROM deletion.soft_delete_requests
-     WHERE xact_id = pg_current_xact_id() AND table_oid = ANY (tree)
-    RETURNING row_key, deleted_by, soft_delete_requests.reason
-  )
-  SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason) INTO root_keys, actor, reason FROM taken;
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.soft_delete_requests'::regclass AND attname = 'op') THEN
+    WITH taken AS (
+      DELETE FROM deletion.soft_delete_requests
+       WHERE xact_id = pg_current_xact_id() AND table_oid = ANY (tree)
+      RETURNING row_key, deleted_by, soft_delete_requests.reason
+    )
+    SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason) INTO root_keys, actor, reason FROM taken;
+  ELSE
+    WITH taken AS (
+      DELETE FROM deletion.soft_delete_requests
+       WHERE xact_id = pg_current_xact_id() AND table_oid = ANY (tree)
+      RETURNING row_key, deleted_by, soft_delete_requests.reason, soft_delete_requests.op
+    )
+    SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason), (array_agg(taken.op) FILTER (WHERE taken.op IS NOT NULL))[1]
+      INTO root_keys, actor, reason, stamped FROM taken;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id()) THEN
     PERFORM set_config('deletion.soft_delete_pending', '', true);
   END IF;
   IF root_keys IS NOT NULL THEN
-    op := deletion.soft_delete_rows(registered, root_keys, actor, reason);
+    op := deletion.soft_delete_rows(registered, root_keys, actor, reason, stamped);
     IF op IS NOT NULL THEN
       PERFORM set_config('deletion.soft_delete_op', op::text, true);
     END IF;
   END IF;
+  -- Restores by UPDATE ... SET deleted_at = NULL (sql/13_soft_delete_restore.sql).
+  PERFORM deletion.restore_requested();
   RETURN NULL;
 END
 $$;
@@ -244,5 +417,8 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
-REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid), deletion.soft_delete_statement_op(oid),
+                           deletion.step_aside_deleted_rows(regclass, uuid),
+                           deletion.own_op_predicate(), deletion.statement_identity(),
+                           deletion.refuse_plain_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

@@ -381,6 +381,13 @@ BEGIN
   -- the subject's values: its declared columns, and those of the rows the rules delete or redact
   vals := ARRAY(SELECT subject_image ->> p.column_name FROM deletion.personal_columns_of(subject_table) p
                  WHERE subject_image ->> p.column_name IS NOT NULL);
+  -- a soft-deleted subject's unique values that stepped aside: the originals the engine keeps for
+  -- restore are the subject's values too (sql/12_soft_delete.sql), and go with the erasure
+  IF to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN
+    vals := vals || ARRAY(SELECT k.value FROM deletion.soft_delete_kept_values kv, jsonb_each_text(kv.kept) k
+                           WHERE kv.table_name = subject_table::text AND subject_image @> kv.row_key AND k.value IS NOT NULL);
+    DELETE FROM deletion.soft_delete_kept_values kv WHERE kv.table_name = subject_table::text AND subject_image @> kv.row_key;
+  END IF;
   FOR rule IN
     SELECT er.*, c.oid::regclass AS rel, fk.constraint_oid
       FROM deletion.erasure_rules er

@@ -213,11 +213,11 @@ test('as the owner: an admin login in deletion_admin, and an application login t
   await c.query(`INSERT INTO public.attachments (issue_id, storage_key, file_name) SELECT $1, k, k FROM unnest($2::text[]) k`, [ids.job, keys]);
 });
 
-test('the application soft-deletes with a plain DELETE; the admin restores it (deletion-kit restore)', async () => {
+test('the application soft-deletes by UPDATE; the admin restores it (deletion-kit restore)', async () => {
   const app = await as('app');
   const owner = await as('owner');
-  const deleted = await app.query('DELETE FROM public.issues WHERE id = $1', [ids.soft]);
-  assert.is(deleted.rowCount, 0, 'a soft delete reports no row removed');
+  const deleted = await app.query('UPDATE public.issues SET deleted_at = now() WHERE id = $1', [ids.soft]);
+  assert.is(deleted.rowCount, 1, 'a soft delete by UPDATE reports its row');
   assert.is((await app.query('SELECT count(*)::int AS n FROM public.issues WHERE id = $1', [ids.soft])).rows[0].n, 0, 'the application no longer sees it');
   const { rows } = await owner.query('SELECT deleted_at IS NOT NULL AS deleted, deletion_op::text AS op FROM public.issues WHERE id = $1', [ids.soft]);
   assert.ok(rows[0].deleted, 'the row is still there, marked deleted');

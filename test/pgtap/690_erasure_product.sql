@@ -39,20 +39,20 @@ INSERT INTO comments (issue_id, author_id, body) VALUES (:i2, :alice, 'Alice old
 INSERT INTO comment_reactions (comment_id, user_id, emoji) VALUES (:c2, :alice, 'thumbsup'), (:c1, :bob, 'heart');
 INSERT INTO issue_subscriptions (issue_id, user_id) VALUES (:i2, :alice), (:i2, :bob);
 INSERT INTO favorites (user_id, issue_id) VALUES (:alice, :i1);
-DELETE FROM comments WHERE id = :c3;
+UPDATE comments SET deleted_at = now() WHERE id = :c3;  -- a soft delete (a plain DELETE is refused, PD104)
 BEGIN;
 SET LOCAL deletion.mode = 'hard';
 DELETE FROM comments WHERE id = :c4;
 COMMIT;
 BEGIN;
 SET LOCAL deletion.reason = 'moved to the trash';
-DELETE FROM issues WHERE id = :i3;
+UPDATE issues SET deleted_at = now() WHERE id = :i3;
 COMMIT;
 -- the user closes their account (a soft delete, forced past the product's pre-delete check)
 BEGIN;
 SELECT deletion.allow_forced_delete('public.users', :'alice', 'account closed');
 SET LOCAL deletion.reason = 'account closed';
-DELETE FROM users WHERE id = :alice;
+UPDATE users SET deleted_at = now() WHERE id = :alice;
 COMMIT;
 SELECT deletion_op AS alice_op FROM users WHERE id = :alice \gset
 SELECT deletion_op AS c3_op FROM comments WHERE id = :c3 \gset
