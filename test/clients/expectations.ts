@@ -1,0 +1,72 @@
+// What every client must see, scenario by scenario: the behaviour the engine promises any client of
+// a soft-delete table (a delete or an UPDATE that soft-deletes reports its rows and returns them, a
+// restore by the granted role works, upserts on the original unique column work, a deleted row's
+// unique value is free again, a hidden parent loads as absent, a hard delete is a plain delete).
+// Checked against the database as the administrator, never taken from the client's word alone.
+import pg from 'pg';
+import { activeUsers, appSees, rowState, type ClientContext, type Observed, type Scenario } from './harness.ts';
+
+/** The name every upsert writes, so an upsert that updated is told from one that did nothing. */
+export const UPSERTED_NAME = 'Upserted';
+
+function reportedOne(o: Observed): string | null {
+  if (o.reported === undefined || o.reported === null) return null;
+  return o.reported === 1 ? null : `the client was told ${o.reported} rows changed, not 1`;
+}
+
+/** Returns null when the scenario did what is required, or what went wrong. */
+export async function check(scenario: Scenario, o: Observed, admin: pg.Client, ctx: ClientContext): Promise<string | null> {
+  if (o.unsupported) return null;
+  if (o.error) return `raised ${o.error.code ?? o.error.name}: ${o.error.message}`;
+  const f = ctx.fixture;
+  const softDeleted = async (id: number) => {
+    const state = await rowState(admin, 'public.projects', id);
+    if (state !== 'soft-deleted') return `project ${id} is ${state}, not soft-deleted`;
+    if (await appSees(ctx.appUrl, 'public.projects', id)) return `the application still sees project ${id}`;
+    return null;
+  };
+  switch (scenario) {
+    case 'delete_entity':
+      return reportedOne(o) ?? (await softDeleted(f.projects.deleteEntity));
+    case 'delete_returning': {
+      const got = JSON.stringify(o.returned ?? []);
+      if (got !== JSON.stringify([f.projects.deleteReturning])) return `RETURNING gave ${got}, not [${f.projects.deleteReturning}]`;
+      return reportedOne(o) ?? (await softDeleted(f.projects.deleteReturning));
+    }
+    case 'soft_delete_update':
+      return reportedOne(o) ?? (await softDeleted(f.projects.softDeleteUpdate));
+    case 'restore_granted_role': {
+      const bad = reportedOne(o);
+      if (bad) return bad;
+      const state = await rowState(admin, 'public.projects', f.projects.restore);
+      if (state !== 'active') return `project ${f.projects.restore} is ${state}, not active again`;
+      return (await appSees(ctx.appUrl, 'public.projects', f.projects.restore)) ? null : 'the application does not see the restored project';
+    }
+    case 'upsert_new_key': {
+      const rows = await activeUsers(admin, f.emails.fresh);
+      if (rows.length !== 1) return `${rows.length} active users hold the new email, not 1`;
+      return o.id == null || o.id === rows[0].id ? null : `the client got id ${o.id}, the row has ${rows[0].id}`;
+    }
+    case 'upsert_active_duplicate': {
+      const rows = await activeUsers(admin, f.emails.active);
+      const want = JSON.stringify([{ id: f.users.active, name: UPSERTED_NAME }]);
+      return JSON.stringify(rows) === want ? null : `active users with the email: ${JSON.stringify(rows)}, expected ${want} (the existing row updated)`;
+    }
+    case 'upsert_deleted_key':
+    case 'recreate_deleted_unique': {
+      const [email, oldId] = scenario === 'upsert_deleted_key' ? [f.emails.held, f.users.held] : [f.emails.recreate, f.users.recreate];
+      const rows = await activeUsers(admin, email);
+      if (rows.length !== 1 || rows[0].id === oldId) return `active users with the email: ${JSON.stringify(rows)}, expected one new row (the deleted one is absent)`;
+      const old = await rowState(admin, 'public.users', oldId);
+      return old === 'soft-deleted' ? null : `the deleted user ${oldId} is ${old}, not still soft-deleted`;
+    }
+    case 'load_child_of_deleted_parent':
+      return o.parentLoaded === false ? null : `the client ${o.parentLoaded ? 'handed back the deleted parent' : 'did not say whether it loaded the parent'}`;
+    case 'hard_delete': {
+      const bad = reportedOne(o);
+      if (bad) return bad;
+      const state = await rowState(admin, 'public.issue_links', f.linkId);
+      return state === 'gone' ? null : `issue link ${f.linkId} is ${state}, not gone`;
+    }
+  }
+}
