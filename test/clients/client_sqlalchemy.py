@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Text, create_en
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, declarative_base, relationship
 
-from pyharness import UPSERTED_NAME, context, emit, observe
+from pyharness import UPSERTED_NAME, context, emit, observe, sqlalchemy_url
 
 Base = declarative_base()
 
@@ -47,7 +47,7 @@ class IssueLink(Base):
 def main():
     ctx = context()
     f = ctx['fixture']
-    engine = create_engine(ctx['appUrl'].replace('postgresql://', 'postgresql+psycopg2://', 1).replace('postgres://', 'postgresql+psycopg2://', 1), future=True)
+    engine = create_engine(sqlalchemy_url(ctx['appUrl']), future=True)
 
     def delete_entity():
         with Session(engine) as s:

@@ -46,3 +46,11 @@ def observe(work):
 
 def emit(observations):
     print(json.dumps(observations))
+
+
+def sqlalchemy_url(url):
+    """A libpq URL (postgres:// or postgresql://) as SQLAlchemy's psycopg2 URL."""
+    for prefix in ('postgresql://', 'postgres://'):
+        if url.startswith(prefix):
+            return 'postgresql+psycopg2://' + url[len(prefix):]
+    return url
