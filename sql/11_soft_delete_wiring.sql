@@ -11,7 +11,9 @@
 --             deleted row never blocks a new one; the ones that cannot be (referenced by a foreign
 --             key, deferrable, partial on something else) are refused by name (PD102)
 --   security  row-level security that hides deleted rows from every role but the engine's own
---             (deletion_owner) and those that bypass RLS, and refuses new rows that carry a deletion:
+--             (deletion_owner), deletion_restorer (while a session acts as it) and those that bypass
+--             RLS, except from the transaction that deleted them, and refuses new rows that carry a
+--             deletion:
 --             a permissive policy admitting active rows when the table has no permissive policy of
 --             its own (RLS then changes nothing but deleted-row visibility), a restrictive one when it
 --             has; the engine's access (deletion.wire_engine_access) lets deletion_owner through
@@ -19,6 +21,9 @@
 --                                             delete (only when delete_becomes_soft)
 --             deletion_20_soft_delete_update  BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
 --                                             deleted_at = now() becomes a soft delete with cascade
+--             deletion_20_restore_update      BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
+--                                             deleted_at = NULL (deletion_restorer) restores the
+--                                             row's operation (not for the engine's own restore)
 --             deletion_20_soft_delete_flush   AFTER UPDATE OR DELETE, per statement: soft-deletes what
 --                                             the row triggers collected, set-based, as one operation
 -- Turning soft delete off removes the triggers and policies (and RLS when we turned it on); the
@@ -120,6 +125,8 @@ DECLARE
   owner_oid oid := (SELECT relowner FROM pg_class WHERE oid = target);
   wrong text;
   has_own_permissive boolean;
+  own_ops text;
+  restorer text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete') THEN
     RETURN;  -- migrated down below 0010: soft delete is not installed
@@ -139,8 +146,11 @@ BEGIN
       -- RLS was turned on for soft delete alone (the table has no policy of its own): turn it off.
       EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', target);
     END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_restore_update ON %s', target);
     EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);
     EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
+    EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_restorer ON %s', target);
+    EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_restore ON %s', target);
     RETURN;
   END IF;
 
@@ -191,16 +201,41 @@ BEGIN
     INTO has_own_permissive;
   EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_allow ON %s', target);  -- made by earlier versions
   EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_hide ON %s', target);
+  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_restorer ON %s', target);
+  EXECUTE format('DROP POLICY IF EXISTS deletion_20_soft_delete_restore ON %s', target);
+  -- Besides active rows, every role sees the rows its own transaction soft-deleted (own_ops): the
+  -- UPDATE that soft-deletes a row must still see the new row (PostgreSQL checks it against the
+  -- SELECT policies) and RETURNING returns it. Such a row's operation id begins with the
+  -- transaction's id (deletion.soft_delete_statement_op); the test uses built-in functions only and
+  -- runs only for deleted rows (deleted_at IS NULL is tested first).
+  own_ops := deletion.own_op_predicate();
+  restorer := CASE WHEN to_regrole('deletion_restorer') IS NOT NULL
+                   THEN '(SELECT current_user = ''deletion_restorer''::name)' ELSE 'false' END;
   IF has_own_permissive THEN
-    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-                   'USING (deleted_at IS NULL OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE''))) '
-                   'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))', target);
+    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %1$s AS RESTRICTIVE FOR ALL TO PUBLIC '
+                   'USING (deleted_at IS NULL OR %2$s OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')) OR %3$s) '
+                   'WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR %2$s OR (SELECT pg_has_role(current_user, ''deletion_owner'', ''USAGE'')))',
+                   target, own_ops, restorer);
   ELSE
-    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                   'USING (deleted_at IS NULL) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target);
+    EXECUTE format('CREATE POLICY deletion_20_soft_delete_hide ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
+                   'USING (deleted_at IS NULL OR %2$s) WITH CHECK ((deleted_at IS NULL AND deletion_op IS NULL) OR %2$s)',
+                   target, own_ops);
+    IF to_regrole('deletion_restorer') IS NOT NULL THEN
+      -- The role an application switches to (SET LOCAL ROLE deletion_restorer) sees deleted rows and
+      -- may clear their deleted_at; the new row must be active (the restore trigger clears the rest).
+      -- Only while acting as that role: a login that inherits it sees nothing more.
+      EXECUTE format('CREATE POLICY deletion_20_soft_delete_restorer ON %s AS PERMISSIVE FOR SELECT TO deletion_restorer USING (%s)',
+                     target, restorer);
+      EXECUTE format('CREATE POLICY deletion_20_soft_delete_restore ON %s AS PERMISSIVE FOR UPDATE TO deletion_restorer '
+                     'USING (deleted_at IS NOT NULL AND %s) WITH CHECK (deleted_at IS NULL AND deletion_op IS NULL)', target, restorer);
+      EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_restorer ON %s IS %L', target,
+                     'Acting as deletion_restorer (SET LOCAL ROLE), deleted rows are visible.');
+      EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_restore ON %s IS %L', target,
+                     'Acting as deletion_restorer, a deleted row may be restored (UPDATE ... SET deleted_at = NULL), not otherwise changed.');
+    END IF;
   END IF;
   EXECUTE format('COMMENT ON POLICY deletion_20_soft_delete_hide ON %s IS %L', target,
-                 'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own and those that bypass RLS; new rows cannot carry a deletion.');
+                 'Soft-deleted rows are invisible (SELECT, UPDATE, DELETE, joins, RETURNING) to every role but the engine''s own, deletion_restorer and those that bypass RLS, except to the transaction that deleted them; new rows cannot carry a deletion.');
   PERFORM deletion.wire_engine_access(target);
 
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
@@ -223,8 +258,13 @@ BEGIN
   END IF;
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
   EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
-                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL AND NEW.deletion_op IS NULL)
+                    WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
+                          AND (NEW.deletion_op IS NULL OR current_user <> 'deletion_owner'::name))
                     EXECUTE FUNCTION deletion.soft_delete_on_update(%s)$t$, target, key_args);
+  EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_restore_update ON %s', target);
+  EXECUTE format($t$CREATE TRIGGER deletion_20_restore_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
+                    WHEN (OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL AND current_user <> 'deletion_owner'::name)
+                    EXECUTE FUNCTION deletion.restore_on_update()$t$, target);
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);
   EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
                     WHEN (current_setting('deletion.soft_delete_pending', true) = 'on')

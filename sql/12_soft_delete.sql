@@ -7,13 +7,15 @@
 --
 -- Three ways in, one path:
 --   deletion.soft_delete(target, pk, reason)  the API; runs the caller's own UPDATE of the row
---   UPDATE t SET deleted_at = now() ...        any client; the row trigger takes it over
+--   UPDATE t SET deleted_at = now() ...        any client; the row trigger stamps the row
 --   DELETE FROM t ...                          any client, on tables with delete_becomes_soft
--- The row triggers (deletion_20_soft_delete, deletion_20_soft_delete_update) record the rows the
--- caller could reach (row-level security and privileges decide that, as for any statement) and skip
--- the row change; the statement trigger (deletion_20_soft_delete_flush) then soft-deletes them all as
--- one operation. Deferring to the statement keeps a multi-row DELETE whose rows cascade into each
--- other (a comment and its replies) from tripping over rows its own cascade already marked.
+-- The UPDATE row trigger (deletion_20_soft_delete_update) stamps each row the caller could reach
+-- (row-level security and privileges decide that, as for any statement) with the statement's
+-- operation id and lets the update happen, so the UPDATE reports its rows and RETURNING returns them;
+-- the DELETE row trigger (deletion_20_soft_delete) records the row and skips the delete. The
+-- statement trigger (deletion_20_soft_delete_flush) then soft-deletes them all, with their cascade,
+-- as one operation. Deferring the cascade to the statement keeps a multi-row statement whose rows
+-- cascade into each other (a comment and its replies) from tripping over rows its own cascade marked.
 
 -- Marks the given rows of `target` (a JSON array of primary-key objects) and their cascade, as one
 -- new operation; returns its id, or NULL when none of the rows was active. Runs as the engine's owner:
@@ -131,11 +133,64 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_on_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete): a plain DELETE becomes a soft delete, cascaded by the statement trigger.';
 
+-- The operation the current statement's soft deletes of a table belong to: the one its first row
+-- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
+-- the transaction id (its low 4 bytes) and the statement's start (8 bytes of microseconds), then 4
+-- random bytes. So row-level security can show a statement the rows it soft-deleted itself (its
+-- RETURNING) with nothing but built-in functions (deletion.own_op_predicate), and nothing a session
+-- can choose widens it. Internal: called by the UPDATE row trigger.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_statement_op(target oid)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  op uuid;
+BEGIN
+  SELECT r.op INTO op FROM deletion.soft_delete_requests r
+   WHERE r.xact_id = pg_current_xact_id() AND r.table_oid = target AND r.op IS NOT NULL
+   LIMIT 1;
+  RETURN coalesce(op, encode(deletion.statement_identity() || substring(uuid_send(gen_random_uuid()) FROM 13 FOR 4), 'hex')::uuid);
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_statement_op(oid) IS 'The operation id of the current statement''s soft deletes of a table (new on its first row, beginning with the transaction id); internal.';
+
+-- The current statement's identity, 12 bytes: the low 4 bytes of the transaction id and the
+-- statement's start time in microseconds. NULL in a transaction that has written nothing.
+CREATE OR REPLACE FUNCTION deletion.statement_identity()
+RETURNS bytea
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT substring(int8send(pg_current_xact_id_if_assigned()::text::bigint) FROM 5 FOR 4)
+         || int8send((extract(epoch FROM statement_timestamp()) * 1000000)::bigint)
+$$;
+COMMENT ON FUNCTION deletion.statement_identity() IS 'The current statement''s identity (transaction id and start time), the first 12 bytes of the operation id its soft deletes get.';
+
+-- The row-level-security test "this row was soft-deleted by the current statement": its operation id
+-- begins with the statement's identity (deletion.statement_identity, inlined here: built-in functions
+-- only, so it runs for any role without an EXECUTE grant, and only for deleted rows, since
+-- deleted_at IS NULL is tested first). Rows a transaction soft-deleted in earlier statements are
+-- hidden from it again, as from everyone.
+CREATE OR REPLACE FUNCTION deletion.own_op_predicate()
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT 'substring(uuid_send(deletion_op) FROM 1 FOR 12) = '
+         '(substring(int8send(pg_current_xact_id_if_assigned()::text::bigint) FROM 5 FOR 4) '
+         '|| int8send((extract(epoch FROM statement_timestamp()) * 1000000)::bigint))'
+$$;
+COMMENT ON FUNCTION deletion.own_op_predicate() IS 'The policy expression that admits rows soft-deleted by the current statement (their operation id begins with its identity).';
+
 -- Row trigger, BEFORE UPDATE OF deleted_at, when a client sets deleted_at on an active row without an
--- operation id (UPDATE t SET deleted_at = now()): records the row and skips the update, so the row
--- gets a full soft delete with cascade instead, and the application role's UPDATE ... RETURNING never
--- hits the row-level-security check that a deleted new row would fail (42501). deleted_by and
--- deletion_reason given in the same UPDATE are kept.
+-- operation id (UPDATE t SET deleted_at = now()): stamps the row with the statement's operation (and
+-- the actor and reason, unless the UPDATE sets deleted_by or deletion_reason itself) and lets the
+-- update happen, so the client's UPDATE reports the rows it deleted and RETURNING returns them; it
+-- records the row for the statement trigger, which cascades the operation from the stamped rows.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_on_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -145,22 +200,31 @@ AS $$
 DECLARE
   image jsonb := to_jsonb(OLD);
   new_image jsonb := to_jsonb(NEW);
+  op uuid;
+  actor bigint := coalesce((new_image ->> 'deleted_by')::bigint, deletion.current_actor());
+  reason text := coalesce(new_image ->> 'deletion_reason', deletion.current_reason());
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
-  INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason)
-  SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k),
-         coalesce((new_image ->> 'deleted_by')::bigint, deletion.current_actor()),
-         coalesce(new_image ->> 'deletion_reason', deletion.current_reason())
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.soft_delete_requests'::regclass AND attname = 'op') THEN
+    RAISE EXCEPTION 'the engine''s migrations are behind its code (migration 0090 is missing)'
+      USING ERRCODE = '55000', HINT = 'run deletion-kit migrate';
+  END IF;
+  op := deletion.soft_delete_statement_op(TG_RELID);
+  INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason, op)
+  SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k), actor, reason, op
     FROM unnest(TG_ARGV) AS k;
   PERFORM set_config('deletion.soft_delete_pending', 'on', true);
-  RETURN NULL;
+  NEW.deletion_op := op;
+  NEW.deleted_by := actor;
+  NEW.deletion_reason := reason;
+  RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_on_update() IS 'BEFORE UPDATE row trigger (deletion_20_soft_delete_update): UPDATE ... SET deleted_at becomes a soft delete with cascade.';
+COMMENT ON FUNCTION deletion.soft_delete_on_update() IS 'BEFORE UPDATE row trigger (deletion_20_soft_delete_update): UPDATE ... SET deleted_at stamps the row with its operation (the UPDATE counts it) and the statement trigger cascades.';
 
 -- Statement trigger, AFTER UPDATE OR DELETE (only while rows are pending): soft-deletes the rows this
--- statement's row triggers recorded, set-based, as one operation, and leaves its id in the
--- transaction's deletion.soft_delete_op setting.
+-- statement's row triggers recorded, set-based, as one operation (the one the UPDATE's rows were
+-- stamped with, continued), and leaves its id in the transaction's deletion.soft_delete_op setting.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_flush()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -171,24 +235,37 @@ DECLARE
   root_keys jsonb;
   actor bigint;
   reason text;
+  stamped uuid;
   op uuid;
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_flush'::regproc);
-  WITH taken AS (
-    DELETE FROM deletion.soft_delete_requests
-     WHERE xact_id = pg_current_xact_id() AND table_oid = TG_RELID
-    RETURNING row_key, deleted_by, soft_delete_requests.reason
-  )
-  SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason) INTO root_keys, actor, reason FROM taken;
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.soft_delete_requests'::regclass AND attname = 'op') THEN
+    WITH taken AS (
+      DELETE FROM deletion.soft_delete_requests
+       WHERE xact_id = pg_current_xact_id() AND table_oid = TG_RELID
+      RETURNING row_key, deleted_by, soft_delete_requests.reason
+    )
+    SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason) INTO root_keys, actor, reason FROM taken;
+  ELSE
+    WITH taken AS (
+      DELETE FROM deletion.soft_delete_requests
+       WHERE xact_id = pg_current_xact_id() AND table_oid = TG_RELID
+      RETURNING row_key, deleted_by, soft_delete_requests.reason, soft_delete_requests.op
+    )
+    SELECT jsonb_agg(DISTINCT row_key), min(deleted_by), min(taken.reason), (array_agg(taken.op) FILTER (WHERE taken.op IS NOT NULL))[1]
+      INTO root_keys, actor, reason, stamped FROM taken;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id()) THEN
     PERFORM set_config('deletion.soft_delete_pending', '', true);
   END IF;
   IF root_keys IS NOT NULL THEN
-    op := deletion.soft_delete_rows(TG_RELID, root_keys, actor, reason);
+    op := deletion.soft_delete_rows(TG_RELID, root_keys, actor, reason, stamped);
     IF op IS NOT NULL THEN
       PERFORM set_config('deletion.soft_delete_op', op::text, true);
     END IF;
   END IF;
+  -- Restores by UPDATE ... SET deleted_at = NULL (sql/13_soft_delete_restore.sql).
+  PERFORM deletion.restore_requested();
   RETURN NULL;
 END
 $$;
@@ -236,5 +313,6 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
-REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid), deletion.soft_delete_statement_op(oid),
+                           deletion.own_op_predicate(), deletion.statement_identity() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

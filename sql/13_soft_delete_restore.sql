@@ -206,9 +206,82 @@ END
 $$;
 COMMENT ON FUNCTION deletion.restore(regclass, text) IS 'Restores the whole soft-delete operation that deleted the given row.';
 
+-- Row trigger, BEFORE UPDATE OF deleted_at, when a role that may see deleted rows clears deleted_at
+-- (deletion_restorer: UPDATE t SET deleted_at = NULL WHERE id = ...): the row comes back with its
+-- deletion columns cleared, so the UPDATE reports it, and the statement trigger brings back the rest
+-- of its operation (a row never comes back without its cascade). The operation is checked first, as
+-- deletion.restore checks it: PD110 lists every conflict and nothing changes. A row marked deleted
+-- outside the engine (no operation id) just comes back.
+CREATE OR REPLACE FUNCTION deletion.restore_on_update()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  restoring uuid := OLD.deletion_op;
+  operation record;
+  conflicts text[];
+BEGIN
+  PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.restore_on_update'::regproc);
+  IF restoring IS NOT NULL AND NOT EXISTS (SELECT FROM deletion.soft_delete_restore_requests r
+                                     WHERE r.xact_id = pg_current_xact_id() AND r.op = restoring) THEN
+    SELECT * INTO operation FROM deletion.soft_delete_operations o WHERE o.op = restoring FOR UPDATE;
+    IF FOUND AND operation.restored_at IS NULL AND operation.purged_at IS NULL THEN
+      conflicts := ARRAY(SELECT c FROM deletion.restore_conflicts(restoring) AS c ORDER BY 1);
+      IF cardinality(conflicts) > 0 THEN
+        RAISE EXCEPTION 'soft-delete operation % cannot be restored: %', restoring, array_to_string(conflicts, '; ')
+          USING ERRCODE = 'PD110',
+                HINT = 'restore the deleted parents first, or free the unique keys held by active rows; nothing was restored';
+      END IF;
+      INSERT INTO deletion.soft_delete_restore_requests (xact_id, op) VALUES (pg_current_xact_id(), restoring);
+      PERFORM set_config('deletion.soft_delete_pending', 'on', true);
+    END IF;
+  END IF;
+  NEW.deleted_by := NULL;
+  NEW.deletion_reason := NULL;
+  NEW.deletion_op := NULL;
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION deletion.restore_on_update() IS 'BEFORE UPDATE row trigger (deletion_20_restore_update): UPDATE ... SET deleted_at = NULL by a role that sees deleted rows restores the row and, at the end of the statement, the rest of its operation.';
+
+-- The statement half: restores the rest of each operation the statement's rows asked for. Called by
+-- the soft-delete statement trigger.
+CREATE OR REPLACE FUNCTION deletion.restore_requested()
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  op uuid;
+BEGIN
+  IF to_regclass('deletion.soft_delete_restore_requests') IS NULL THEN
+    RETURN;
+  END IF;
+  FOR op IN
+    DELETE FROM deletion.soft_delete_restore_requests r WHERE r.xact_id = pg_current_xact_id() RETURNING r.op
+  LOOP
+    PERFORM deletion.restore(op);
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.restore_requested() IS 'Restores the rest of the operations whose rows the current statement restored by UPDATE; internal.';
+
 REVOKE EXECUTE ON FUNCTION deletion.restore(uuid), deletion.restore(regclass, text), deletion.restore_conflicts(uuid),
                            deletion.restore_parent_conflicts(uuid), deletion.restore_unique_conflicts(uuid)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.restore(uuid), deletion.restore(regclass, text), deletion.restore_conflicts(uuid),
                           deletion.restore_parent_conflicts(uuid), deletion.restore_unique_conflicts(uuid)
   TO deletion_admin;
+-- The role an application switches to for restoring (migration 0090; absent below it).
+DO $grant$
+BEGIN
+  IF to_regrole('deletion_restorer') IS NOT NULL THEN
+    GRANT EXECUTE ON FUNCTION deletion.restore(uuid), deletion.restore(regclass, text), deletion.restore_conflicts(uuid)
+      TO deletion_restorer;
+  END IF;
+END
+$grant$;
+REVOKE EXECUTE ON FUNCTION deletion.restore_on_update(), deletion.restore_requested() FROM PUBLIC;

@@ -38,17 +38,18 @@ SELECT is((SELECT original FROM deletion.soft_delete_unique_conversions WHERE ta
 
 -- Row-level security and its policies.
 SELECT ok((SELECT relrowsecurity FROM pg_class WHERE oid = 'lab.documents'::regclass), 'row-level security is on');
-SELECT policies_are('lab', 'documents', ARRAY['deletion_00_engine', 'deletion_20_soft_delete_hide'],
-                    'the engine''s access and a hide-deleted policy');
+SELECT policies_are('lab', 'documents', ARRAY['deletion_00_engine', 'deletion_20_soft_delete_hide',
+                                              'deletion_20_soft_delete_restore', 'deletion_20_soft_delete_restorer'],
+                    'the engine''s access, a hide-deleted policy and the restorer''s two');
 SELECT is((SELECT polpermissive FROM pg_policy WHERE polrelid = 'lab.documents'::regclass AND polname = 'deletion_20_soft_delete_hide'),
           true, 'with no policy of its own, the hiding policy is the one permissive policy (queries carry deleted_at IS NULL)');
 
 -- Triggers.
 SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'lab.orgs'::regclass AND tgname LIKE 'deletion\_20%' ORDER BY tgname),
-          ARRAY['deletion_20_soft_delete', 'deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
-          'a soft-delete table with delete_becomes_soft has the three triggers');
+          ARRAY['deletion_20_restore_update', 'deletion_20_soft_delete', 'deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
+          'a soft-delete table with delete_becomes_soft has the four triggers');
 SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'lab.people'::regclass AND tgname LIKE 'deletion\_20%' ORDER BY tgname),
-          ARRAY['deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
+          ARRAY['deletion_20_restore_update', 'deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
           'without delete_becomes_soft there is no DELETE trigger');
 
 -- Idempotent, and rewire re-derives the same wiring.

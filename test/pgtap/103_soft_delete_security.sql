@@ -41,7 +41,7 @@ SELECT lives_ok($$
     PERFORM set_config('sd103.returned', returned::text, true);
   END
   $do$ $$, 'soft delete through UPDATE ... RETURNING as the application role does not fail with 42501');
-SELECT is(current_setting('sd103.returned'), '0', 'and RETURNING shows no deleted row either');
+SELECT is(current_setting('sd103.returned'), '1', 'and RETURNING returns the row it soft-deleted');
 SELECT is((SELECT count(*)::int FROM lab.documents WHERE slug = 'returning'), 0, 'the row is gone from the application''s view');
 
 SELECT lives_ok($$ INSERT INTO ops SELECT 'by app', deletion.soft_delete('lab.documents', 'd0000000-0000-4000-8000-000000000002', 'app says so') $$,

@@ -63,7 +63,7 @@ SELECT lives_ok($$
     WITH u AS (UPDATE issues SET deleted_at = now() WHERE id = 1 RETURNING *) SELECT count(*) INTO returned FROM u;
     PERFORM set_config('sd107.returned', returned::text, true);
   END $do$ $$, 'UPDATE issues SET deleted_at = now() ... RETURNING * does not fail with 42501');
-SELECT is(current_setting('sd107.returned'), '0', 'and returns no deleted row');
+SELECT is(current_setting('sd107.returned'), '1', 'and returns the issue it soft-deleted');
 SELECT lives_ok($$ DELETE FROM users WHERE id = 2 $$, 'deleting a user who wrote comments (RESTRICT) is a soft delete, not a refusal');
 SELECT is((SELECT count(*)::int FROM users), 1, 'the user is hidden');
 SELECT lives_ok($$ INSERT INTO users (email, name) VALUES ('ben@example.com', 'New Ben') $$, 'a new user may take the deleted user''s email');
