@@ -21,8 +21,8 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         return { reported: await k('projects').where({ id: row.id }).del() };
       }),
       delete_returning: await observe(async () => {
-        const rows = await k('projects').where({ id: f.projects.deleteReturning }).del(['id']);
-        return { returned: rows.map((r: { id: string }) => Number(r.id)), reported: rows.length };
+        const rows = await k('projects').where({ id: f.projects.deleteReturning }).del(['id']) as unknown as Array<{ id: string }>;
+        return { returned: rows.map((r) => Number(r.id)), reported: rows.length };
       }),
       soft_delete_update: await observe(async () => ({
         reported: await k('projects').where({ id: f.projects.softDeleteUpdate }).update({ deleted_at: k.fn.now() }),

@@ -14,7 +14,7 @@ interface User { id: number; email: string; name: string }
 interface Issue { id: number; title: string; project: Project | null }
 interface IssueLink { id: number; issueId: number; url: string }
 
-const bigintId = { type: 'bigint', primary: true, generated: 'identity', transformer: { from: (v: string) => Number(v), to: (v: number) => v } } as const;
+const bigintId = { type: 'bigint', primary: true, generated: 'increment', transformer: { from: (v: string) => Number(v), to: (v: number) => v } } as const;
 const ProjectSchema = new EntitySchema<Project>({
   name: 'Project', tableName: 'projects',
   columns: {

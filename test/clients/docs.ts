@@ -38,6 +38,12 @@ function cell(r: ScenarioResult | undefined): string {
   return [mark, ...seen].join(', ');
 }
 
+/** A failure as one short line (the SQL and parameters some clients quote are left out). */
+function short(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
 /** The generated part of docs/clients.md: the table and the notes it needs. */
 export function render(s: SuiteResults): string {
   const clients = s.clients.map((c) => c.client);
@@ -55,15 +61,23 @@ export function render(s: SuiteResults): string {
     const cells = clients.map((c) => cell(s.results.find((r) => r.client === c && r.scenario === scenario)));
     lines.push(`| ${SCENARIO_TITLES[scenario]} | ${cells.join(' | ')} |`);
   }
-  const notes = s.results.filter((r) => r.note && !r.unsupported);
   const open = s.results.filter((r) => !r.passed);
   if (open.length) {
     lines.push('', 'Not holding yet:', '');
-    for (const r of open) lines.push(`- ${r.client}, ${SCENARIO_TITLES[r.scenario]}: ${r.knownFailing ?? r.failure ?? 'failed'}`);
+    for (const r of open) lines.push(`- ${r.client}, ${SCENARIO_TITLES[r.scenario]}: ${short(r.knownFailing ?? r.failure ?? 'failed')}`);
   }
-  if (notes.length) {
+  // One line per client and note, naming every operation it was seen in.
+  const notes = new Map<string, string[]>();
+  for (const r of s.results.filter((x) => x.note && !x.unsupported)) {
+    const key = `${r.client}\u0000${r.note}`;
+    notes.set(key, [...(notes.get(key) ?? []), SCENARIO_TITLES[r.scenario]]);
+  }
+  if (notes.size) {
     lines.push('', 'What the clients showed besides:', '');
-    for (const r of notes) lines.push(`- ${r.client}, ${SCENARIO_TITLES[r.scenario]}: ${r.note}`);
+    for (const [key, titles] of notes) {
+      const [clientName, note] = key.split('\u0000');
+      lines.push(`- ${clientName}, ${titles.join('; ')}: ${note}`);
+    }
   }
   lines.push('', END);
   return lines.join('\n');

@@ -205,7 +205,7 @@ export function describeError(e: unknown): NonNullable<Observed['error']> {
   const code = own && /^[0-9A-Z]{5}$/.test(own) ? own : (sqlstate as string | undefined) ?? own;
   // The message without what differs between checkouts and edits: source paths with line numbers, and
   // the code frames Prisma prints (numbered source lines, arrows).
-  const lines = String(err.message ?? e).split('\n').map((l) => l.replace(/ in \S+:\d+:\d+/g, '').trim())
+  const lines = String(err.message ?? e).replace(/\s+in\s+\S+:\d+:\d+/g, '').split('\n').map((l) => l.trim())
     .filter((l) => l && !/^(→\s*)?\d+\s/.test(l) && !l.startsWith('→'));
   return { code: code ?? null, name: err.name ?? 'Error', message: lines.slice(0, 2).join(' ').slice(0, 300) };
 }
