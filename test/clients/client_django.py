@@ -133,6 +133,7 @@ emit({
     'upsert_active_duplicate': observe(upsert(f['emails']['active'])),
     'upsert_deleted_key': observe(upsert(f['emails']['held'])),
     'recreate_deleted_unique': observe(recreate),
+    'upsert_partial_index': {'unsupported': 'no ON CONFLICT with a predicate (bulk_create(update_conflicts=True), 4.1+, has none)'},
     'load_child_of_deleted_parent': observe(load_child),
     'hard_delete': observe(hard_delete),
 })

@@ -2,7 +2,7 @@
 // scenario through Drizzle's own calls (delete/update ... returning, onConflictDoUpdate, a left join).
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { bigint, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { UPSERTED_NAME } from './expectations.ts';
 import { observe, type ClientContext, type Observed, type Scenario } from './harness.ts';
@@ -21,6 +21,12 @@ const users = pgTable('users', {
   email: text('email').notNull().unique('users_email_key'),
   name: text('name').notNull(),
 });
+const seats = pgTable('seats', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  seatNo: integer('seat_no').notNull(),
+  holder: text('holder').notNull(),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }),
+}, (t) => [uniqueIndex('seats_seat_no_key').on(t.seatNo).where(sql`deleted_at IS NULL`)]);
 const issues = pgTable('issues', {
   id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
   projectId: bigint('project_id', { mode: 'number' }).references(() => projects.id, { onDelete: 'set null' }),
@@ -70,6 +76,13 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
       recreate_deleted_unique: await observe(async () => {
         const rows = await db.insert(users).values({ email: f.emails.recreate, name: 'Recreated' }).returning({ id: users.id });
         return { id: rows[0].id, reported: rows.length };
+      }),
+      upsert_partial_index: await observe(async () => {
+        for (const seatNo of [f.seats.fresh, f.seats.active, f.seats.held]) {
+          await db.insert(seats).values({ seatNo, holder: UPSERTED_NAME })
+            .onConflictDoUpdate({ target: seats.seatNo, targetWhere: sql`deleted_at IS NULL`, set: { holder: UPSERTED_NAME } });
+        }
+        return { note: 'onConflictDoUpdate({ target, targetWhere: sql`deleted_at IS NULL`, set })' };
       }),
       load_child_of_deleted_parent: await observe(async () => {
         const [row] = await db.select({ id: issues.id, projectId: issues.projectId, parent: projects.id }).from(issues)

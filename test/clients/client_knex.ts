@@ -40,6 +40,13 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         const rows = await k('users').insert({ email: f.emails.recreate, name: 'Recreated' }).returning('id');
         return { id: Number(rows[0].id), reported: rows.length };
       }),
+      upsert_partial_index: await observe(async () => {
+        for (const seat_no of [f.seats.fresh, f.seats.active, f.seats.held]) {
+          await k('seats').insert({ seat_no, holder: UPSERTED_NAME })
+            .onConflict(k.raw('(seat_no) WHERE deleted_at IS NULL') as unknown as string).merge(['holder']);
+        }
+        return { note: "onConflict(knex.raw('(seat_no) WHERE deleted_at IS NULL')).merge()" };
+      }),
       load_child_of_deleted_parent: await observe(async () => {
         const row = await k('issues').leftJoin('projects', 'projects.id', 'issues.project_id')
           .where('issues.id', f.childIssueId).first('issues.id', 'issues.project_id', { parent: 'projects.id' });

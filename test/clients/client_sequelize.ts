@@ -21,6 +21,12 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
     email: { type: DataTypes.TEXT, allowNull: false, unique: 'users_email_key' },
     name: { type: DataTypes.TEXT, allowNull: false },
   }, { ...opts, tableName: 'users' });
+  const Seat: ModelStatic<Model> = s.define('Seat', {
+    id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+    seatNo: { type: DataTypes.INTEGER, allowNull: false },
+    holder: { type: DataTypes.TEXT, allowNull: false },
+    deletedAt: { type: DataTypes.DATE, allowNull: true },
+  }, { ...opts, tableName: 'seats' });
   const Issue: ModelStatic<Model> = s.define('Issue', {
     id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
     projectId: { type: DataTypes.BIGINT, allowNull: true },
@@ -62,6 +68,12 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
       recreate_deleted_unique: await observe(async () => {
         const row = await User.create({ email: f.emails.recreate, name: 'Recreated' });
         return { id: Number(row.get('id')) };
+      }),
+      upsert_partial_index: await observe(async () => {
+        for (const seatNo of [f.seats.fresh, f.seats.active, f.seats.held]) {
+          await Seat.upsert({ seatNo, holder: UPSERTED_NAME }, { conflictFields: ['seat_no'], conflictWhere: { deleted_at: null } } as never);
+        }
+        return { note: "Model.upsert(values, { conflictFields: ['seat_no'], conflictWhere: { deleted_at: null } })" };
       }),
       load_child_of_deleted_parent: await observe(async () => {
         const row = await Issue.findByPk(f.childIssueId, { include: [{ model: Project, as: 'project', required: false }] });

@@ -4,7 +4,7 @@ cascades), then each scenario through the ORM: Session.delete, delete().returnin
 changes flushed on commit (row counts checked), insert().on_conflict_do_update(), a lazy load."""
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Text, create_engine, delete, select, text
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, Text, create_engine, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, declarative_base, relationship
 
@@ -35,6 +35,14 @@ class Issue(Base):
     project_id = Column(BigInteger, ForeignKey('projects.id', ondelete='SET NULL'))
     title = Column(Text, nullable=False)
     project = relationship('Project', back_populates='issues')
+
+
+class Seat(Base):
+    __tablename__ = 'seats'
+    id = Column(BigInteger, primary_key=True)
+    seat_no = Column(Integer, nullable=False)
+    holder = Column(Text, nullable=False)
+    deleted_at = Column(DateTime(timezone=True))
 
 
 class IssueLink(Base):
@@ -97,6 +105,14 @@ def main():
             s.commit()
             return {'id': u.id}
 
+    def upsert_partial_index():
+        with Session(engine) as s:
+            for seat_no in (f['seats']['fresh'], f['seats']['active'], f['seats']['held']):
+                stmt = insert(Seat).values(seat_no=seat_no, holder=UPSERTED_NAME)
+                s.execute(stmt.on_conflict_do_update(index_elements=[Seat.seat_no], index_where=Seat.deleted_at.is_(None), set_={'holder': stmt.excluded.holder}))
+            s.commit()
+        return {'note': 'on_conflict_do_update(index_elements=[...], index_where=T.deleted_at.is_(None), set_=...)'}
+
     def load_child():
         with Session(engine) as s:
             issue = s.get(Issue, f['childIssueId'])
@@ -120,6 +136,7 @@ def main():
         'upsert_active_duplicate': observe(upsert(f['emails']['active'])),
         'upsert_deleted_key': observe(upsert(f['emails']['held'])),
         'recreate_deleted_unique': observe(recreate),
+        'upsert_partial_index': observe(upsert_partial_index),
         'load_child_of_deleted_parent': observe(load_child),
         'hard_delete': observe(hard_delete),
     })

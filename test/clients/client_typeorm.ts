@@ -12,6 +12,7 @@ export const pkg = 'typeorm';
 interface Project { id: number; workspaceId: number; name: string; deletedAt: Date | null }
 interface User { id: number; email: string; name: string }
 interface Issue { id: number; title: string; project: Project | null }
+interface Seat { id: number; seatNo: number; holder: string; deletedAt: Date | null }
 interface IssueLink { id: number; issueId: number; url: string }
 
 const bigintId = { type: 'bigint', primary: true, generated: 'increment', transformer: { from: (v: string) => Number(v), to: (v: number) => v } } as const;
@@ -33,6 +34,15 @@ const IssueSchema = new EntitySchema<Issue>({
   columns: { id: bigintId, title: { type: 'text' } },
   relations: { project: { type: 'many-to-one', target: 'Project', joinColumn: { name: 'project_id' }, nullable: true, onDelete: 'SET NULL' } },
 });
+const SeatSchema = new EntitySchema<Seat>({
+  name: 'Seat', tableName: 'seats',
+  columns: {
+    id: bigintId,
+    seatNo: { type: 'integer', name: 'seat_no' },
+    holder: { type: 'text' },
+    deletedAt: { type: 'timestamptz', name: 'deleted_at', nullable: true, deleteDate: true },
+  },
+});
 const IssueLinkSchema = new EntitySchema<IssueLink>({
   name: 'IssueLink', tableName: 'issue_links',
   columns: { id: bigintId, issueId: { type: 'bigint', name: 'issue_id' }, url: { type: 'text' } },
@@ -41,7 +51,7 @@ const IssueLinkSchema = new EntitySchema<IssueLink>({
 export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed>> {
   const ds = new DataSource({
     type: 'postgres', url: ctx.appUrl, synchronize: false, migrationsRun: false, logging: false,
-    entities: [ProjectSchema, UserSchema, IssueSchema, IssueLinkSchema], extra: { max: 2 },
+    entities: [ProjectSchema, UserSchema, IssueSchema, IssueLinkSchema, SeatSchema], extra: { max: 2 },
   });
   await ds.initialize();
   const projects = ds.getRepository(ProjectSchema);
@@ -79,6 +89,12 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
       upsert_active_duplicate: await upsert(f.emails.active),
       upsert_deleted_key: await upsert(f.emails.held),
       recreate_deleted_unique: await observe(async () => ({ id: (await users.save(users.create({ email: f.emails.recreate, name: 'Recreated' }))).id })),
+      upsert_partial_index: await observe(async () => {
+        for (const seatNo of [f.seats.fresh, f.seats.active, f.seats.held]) {
+          await ds.getRepository(SeatSchema).upsert({ seatNo, holder: UPSERTED_NAME }, { conflictPaths: ['seatNo'], indexPredicate: 'deleted_at IS NULL' });
+        }
+        return { note: "upsert(values, { conflictPaths: ['seatNo'], indexPredicate: 'deleted_at IS NULL' })" };
+      }),
       load_child_of_deleted_parent: await observe(async () => {
         const row = await ds.getRepository(IssueSchema).findOne({ where: { id: f.childIssueId }, relations: { project: true }, withDeleted: true });
         if (!row) throw new Error('the child issue is not visible');

@@ -77,6 +77,17 @@ export async function check(scenario: Scenario, o: Observed, admin: pg.Client, c
       const old = await rowState(admin, 'public.users', oldId);
       return old === 'soft-deleted' ? null : `the deleted user ${oldId} is ${old}, not still soft-deleted`;
     }
+    case 'upsert_partial_index': {
+      const { rows } = await admin.query(`SELECT id, seat_no, holder FROM seats WHERE deleted_at IS NULL ORDER BY seat_no`);
+      const seats = rows.map((r) => ({ id: Number(r.id), seat: r.seat_no, holder: r.holder }));
+      const by = (n: number) => seats.filter((x) => x.seat === n);
+      const s = f.seats;
+      if (by(s.fresh).length !== 1 || by(s.fresh)[0].holder !== UPSERTED_NAME) return `new key: ${JSON.stringify(by(s.fresh))}`;
+      if (JSON.stringify(by(s.active)) !== JSON.stringify([{ id: s.activeId, seat: s.active, holder: UPSERTED_NAME }])) return `active duplicate: ${JSON.stringify(by(s.active))}, expected the existing row updated`;
+      if (by(s.held).length !== 1 || by(s.held)[0].id === s.heldId) return `deleted key: ${JSON.stringify(by(s.held))}, expected one new row`;
+      const old = await rowState(admin, 'public.seats', s.heldId);
+      return old === 'soft-deleted' ? null : `the deleted seat ${s.heldId} is ${old}, not still soft-deleted`;
+    }
     case 'load_child_of_deleted_parent':
       return o.parentLoaded === false ? null : `the client ${o.parentLoaded ? 'handed back the deleted parent' : 'did not say whether it loaded the parent'}`;
     case 'hard_delete': {

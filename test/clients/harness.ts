@@ -26,6 +26,7 @@ export const SCENARIOS = [
   'upsert_active_duplicate',
   'upsert_deleted_key',
   'recreate_deleted_unique',
+  'upsert_partial_index',
   'load_child_of_deleted_parent',
   'hard_delete',
 ] as const;
@@ -40,6 +41,7 @@ export const SCENARIO_TITLES: Record<Scenario, string> = {
   upsert_active_duplicate: 'upsert, active duplicate',
   upsert_deleted_key: 'upsert, key held by a deleted row',
   recreate_deleted_unique: 're-create a deleted row\'s unique value',
+  upsert_partial_index: 'upsert through a partial unique index, predicate given (new, duplicate, deleted key)',
   load_child_of_deleted_parent: 'load a child whose parent is deleted',
   hard_delete: 'delete in a hard-delete table',
 };
@@ -53,6 +55,8 @@ export interface Fixture {
   linkId: number;
   emails: { fresh: string; active: string; held: string; recreate: string };
   users: { active: number; held: number; recreate: number };
+  /** public.seats: a soft-delete table whose unique integer key stays a partial unique index. */
+  seats: { fresh: number; active: number; held: number; activeId: number; heldId: number };
 }
 
 /** What a client reports for one scenario: what its ORM told it, and the error it raised. */
@@ -137,7 +141,7 @@ async function one(c: pg.Client, sql: string, params: unknown[] = []): Promise<n
 /** Soft-deletes a row the way the engine documents for every table: UPDATE ... SET deleted_at. */
 async function softDelete(c: pg.Client, table: string, id: number): Promise<void> {
   await c.query(`UPDATE ${table} SET deleted_at = now() WHERE id = $1`, [id]);
-  const { rows } = await c.query(`SELECT ${table === 'public.users' ? 'email' : 'name'} AS x FROM ${table} WHERE id = $1 AND deleted_at IS NULL`, [id]);
+  const { rows } = await c.query(`SELECT 1 FROM ${table} WHERE id = $1 AND deleted_at IS NULL`, [id]);
   if (rows.length) throw new Error(`fixture: ${table} ${id} did not become soft-deleted`);
 }
 
@@ -168,7 +172,22 @@ async function loadFixture(c: pg.Client, tag: string): Promise<Fixture> {
   await softDelete(c, 'public.projects', projects.parent);
   await softDelete(c, 'public.users', users.held);
   await softDelete(c, 'public.users', users.recreate);
-  return { workspaceId, creatorId, projects, childIssueId, linkId, emails, users };
+  // A unique key that cannot step aside (an integer): it stays a partial unique index, and an upsert
+  // must repeat the index's predicate.
+  await c.query(`
+    CREATE TABLE public.seats (
+      id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      seat_no integer NOT NULL,
+      holder  text    NOT NULL,
+      CONSTRAINT seats_seat_no_key UNIQUE (seat_no)
+    );
+    SELECT deletion.register_table('public.seats', 'client suite: a unique integer key');
+    SELECT deletion.enable_soft_delete('public.seats');
+    GRANT SELECT, INSERT, UPDATE, DELETE ON public.seats TO deletion_app;`);
+  const seat = (no: number, holder: string) => one(c, `INSERT INTO seats (seat_no, holder) VALUES ($1, $2) RETURNING id`, [no, holder]);
+  const seats = { fresh: 10, active: 20, held: 30, activeId: await seat(20, 'Active'), heldId: await seat(30, 'Held') };
+  await softDelete(c, 'public.seats', seats.heldId);
+  return { workspaceId, creatorId, projects, childIssueId, linkId, emails, users, seats };
 }
 
 /** What became of a row, seen by the administrator: still active, soft-deleted (kept, restorable), or gone. */
