@@ -1,25 +1,22 @@
 // A team's own SQLAlchemy soft-delete code, unchanged, against the engine (test/clients/seed003_projects.py):
 // its mixin, query patterns, unit tests and endpoint logic as the role that may see deleted rows
 // (deletion_restorer), and its soft_delete() + commit as the plain application role.
-// PostgreSQL 18 only, like the client suite.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_MAJOR } from '../src/embedded.ts';
 import { appLoginRole, loginUrl } from './clients/harness.ts';
 import { knownFailure } from './clients/known_failing.ts';
 import { client, freshDatabase } from './helpers.ts';
 
 const run = promisify(execFile);
 const PYTHON = process.env.CLIENTS_PYTHON ?? '/usr/bin/python3';
-const ON_DEFAULT_MAJOR = Number(process.env.TEST_PG_MAJOR ?? DEFAULT_MAJOR) === DEFAULT_MAJOR;
 export const MIXIN = 'SQLAlchemy mixin';
 
 let role: Awaited<ReturnType<typeof appLoginRole>>;
 test.before(async () => {
-  if (ON_DEFAULT_MAJOR) role = await appLoginRole('clients_seed003');
+  role = await appLoginRole('clients_seed003');
 });
 test.after(async () => {
   await role?.drop();
@@ -52,7 +49,6 @@ function verdicts(results: Awaited<ReturnType<typeof mixin>>, expected: string[]
 }
 
 test('as deletion_restorer: the mixin, its query patterns, test_soft_delete, test_restore and the list/delete/restore endpoints', async () => {
-  if (!ON_DEFAULT_MAJOR) return;
   assert.ok(role.hasRestorer, 'the engine has the role deletion_restorer');
   const failures = verdicts(await mixin('restorer'), [
     'test_list_excludes_deleted', 'test_endpoints_include_deleted_and_restore', 'test_soft_delete', 'test_restore', 'test_query_patterns',
@@ -61,7 +57,6 @@ test('as deletion_restorer: the mixin, its query patterns, test_soft_delete, tes
 });
 
 test('as the plain application role: soft_delete() and commit succeed, and the row is then hidden', async () => {
-  if (!ON_DEFAULT_MAJOR) return;
   assert.equal(verdicts(await mixin('app'), ['app_soft_delete_commits', 'app_delete_endpoint']), []);
 });
 
