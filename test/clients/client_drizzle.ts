@@ -60,8 +60,9 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         return { returned: rows.map((r) => r.id) };
       }),
       soft_delete_update: await observe(async () => {
-        const res = await db.update(projects).set({ deletedAt: sql`now()` }).where(eq(projects.id, f.projects.softDeleteUpdate));
-        return { reported: res.rowCount };
+        // With RETURNING: the soft-deleted row comes back to the role that can no longer see it.
+        const rows = await db.update(projects).set({ deletedAt: sql`now()` }).where(eq(projects.id, f.projects.softDeleteUpdate)).returning({ id: projects.id });
+        return { returned: rows.map((r) => r.id) };
       }),
       restore_granted_role: await observe(() => db.transaction(async (tx) => {
         await tx.execute(sql`SET LOCAL ROLE deletion_restorer`);

@@ -14,6 +14,12 @@ function reportedOne(o: Observed): string | null {
   return o.reported === 1 ? null : `the client was told ${o.reported} rows changed, not 1`;
 }
 
+/** When the client got rows back (RETURNING, the record an ORM returns): exactly the row it changed. */
+function returnedOnly(o: Observed, id: number): string | null {
+  if (o.returned === undefined || o.returned === null) return null;
+  return JSON.stringify(o.returned) === JSON.stringify([id]) ? null : `the client got back ${JSON.stringify(o.returned)}, not [${id}]`;
+}
+
 /**
  * The refusal a table that keeps deleted rows in place gives a plain DELETE: its own SQLSTATE and a
  * message naming the soft-delete route (UPDATE ... SET deleted_at, deletion.soft_delete).
@@ -44,16 +50,16 @@ export async function check(scenario: Scenario, o: Observed, admin: pg.Client, c
   };
   switch (scenario) {
     case 'delete_entity':
-      return reportedOne(o) ?? (await softDeleted(f.projects.deleteEntity));
+      return returnedOnly(o, f.projects.deleteEntity) ?? reportedOne(o) ?? (await softDeleted(f.projects.deleteEntity));
     case 'delete_returning': {
       const got = JSON.stringify(o.returned ?? []);
       if (got !== JSON.stringify([f.projects.deleteReturning])) return `RETURNING gave ${got}, not [${f.projects.deleteReturning}]`;
       return reportedOne(o) ?? (await softDeleted(f.projects.deleteReturning));
     }
     case 'soft_delete_update':
-      return reportedOne(o) ?? (await softDeleted(f.projects.softDeleteUpdate));
+      return returnedOnly(o, f.projects.softDeleteUpdate) ?? reportedOne(o) ?? (await softDeleted(f.projects.softDeleteUpdate));
     case 'restore_granted_role': {
-      const bad = reportedOne(o);
+      const bad = returnedOnly(o, f.projects.restore) ?? reportedOne(o);
       if (bad) return bad;
       const state = await rowState(admin, 'public.projects', f.projects.restore);
       if (state !== 'active') return `project ${f.projects.restore} is ${state}, not active again`;
@@ -91,7 +97,7 @@ export async function check(scenario: Scenario, o: Observed, admin: pg.Client, c
     case 'load_child_of_deleted_parent':
       return o.parentLoaded === false ? null : `the client ${o.parentLoaded ? 'handed back the deleted parent' : 'did not say whether it loaded the parent'}`;
     case 'hard_delete': {
-      const bad = reportedOne(o);
+      const bad = returnedOnly(o, f.linkId) ?? reportedOne(o);
       if (bad) return bad;
       const state = await rowState(admin, 'public.issue_links', f.linkId);
       return state === 'gone' ? null : `issue link ${f.linkId} is ${state}, not gone`;
