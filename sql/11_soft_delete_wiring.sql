@@ -7,9 +7,11 @@
 --   indexes   <table>_active_idx (primary key, WHERE deleted_at IS NULL): active-row scans and counts;
 --             <table>_deleted_at_idx (deleted_at, WHERE deleted_at IS NOT NULL): trash, purge cutoff;
 --             <table>_deletion_op_idx (deletion_op, WHERE deletion_op IS NOT NULL): cascade and restore
---   uniques   every unique constraint or index made partial (... WHERE deleted_at IS NULL), so a
---             deleted row never blocks a new one; the ones that cannot be (referenced by a foreign
---             key, deferrable, partial on something else) are refused by name (PD102)
+--   uniques   every unique constraint or index holds among active rows only, so a deleted row never
+--             blocks a new one: a key with a text column stays a plain UNIQUE (name and all) and a
+--             deleted row's value steps aside (a suffix; restore puts it back); any other key is
+--             made partial (... WHERE deleted_at IS NULL); the ones that can be neither (referenced
+--             by a foreign key, deferrable, partial on something else) are refused by name (PD102)
 --   security  row-level security that hides deleted rows from every role but the engine's own
 --             (deletion_owner), deletion_restorer (while a session acts as it) and those that bypass
 --             RLS, except from the transaction that deleted them, and refuses new rows that carry a
@@ -18,7 +20,8 @@
 --             its own (RLS then changes nothing but deleted-row visibility), a restrictive one when it
 --             has; the engine's access (deletion.wire_engine_access) lets deletion_owner through
 --   triggers  deletion_20_soft_delete         BEFORE DELETE, per row: a plain DELETE becomes a soft
---                                             delete (only when delete_becomes_soft)
+--                                             delete (only when delete_becomes_soft), or is refused
+--                                             (PD104) when the registry says plain_delete = refuse
 --             deletion_20_soft_delete_update  BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
 --                                             deleted_at = now() becomes a soft delete with cascade
 --             deletion_20_restore_update      BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
@@ -40,9 +43,44 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_index_name(regclass, text) IS 'The name of one of the soft-delete indexes of a table (<table>_<suffix>, cut to fit 63 bytes).';
 
--- Converts the table's unique constraints and indexes to partial ones that hold among active rows
--- only, recording each original so it can be put back. Refuses (PD102), naming every one, when any
--- cannot be converted; nothing is converted then.
+-- The column of a unique index whose value a deleted row can step aside, with its length limit:
+-- the first key column of a string type (text, varchar, citext; not char(n), which pads) that is part
+-- of no foreign key of the table (changing it would break or move a reference), long enough for the
+-- suffix (24 characters or more). NULL when the index has none, is on an expression, or is referenced
+-- by a foreign key (a referenced value must never change); such keys become partial instead.
+CREATE OR REPLACE FUNCTION deletion.step_aside_column(unique_index regclass, OUT column_name name, OUT max_length integer)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT a.attname, CASE WHEN a.atttypmod > 4 THEN a.atttypmod - 4 END
+    FROM pg_index i
+    JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) ON k.ord <= i.indnkeyatts
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    JOIN pg_type ty ON ty.oid = a.atttypid
+   WHERE i.indexrelid = unique_index
+     AND NOT (0 = ANY (i.indkey::int2[]))
+     AND NOT EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid)
+     AND ty.typcategory = 'S' AND ty.typname NOT IN ('bpchar', 'name', 'char')
+     AND NOT EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conrelid = i.indrelid AND a.attnum = ANY (fk.conkey))
+     AND (a.atttypmod = -1 OR a.atttypmod - 4 >= 24)
+   ORDER BY k.ord
+   LIMIT 1
+$$;
+COMMENT ON FUNCTION deletion.step_aside_column(regclass) IS 'The text column of a unique index whose value a soft-deleted row steps aside (NULL: the key cannot step aside and becomes partial).';
+
+-- Makes the table's unique keys hold among active rows only, one of two ways (the registry's
+-- unique_keys), and records which:
+--   step aside  a key with a text column (deletion.step_aside_column) stays a plain UNIQUE constraint
+--               or index, its name too; a soft-deleted row's value of that column gets a suffix (the
+--               original is kept for restore), so INSERT ... ON CONFLICT (the key) and ON CONFLICT ON
+--               CONSTRAINT <its name> work and a key held only by a deleted row behaves as absent.
+--               A key an earlier version made partial is put back (deleted rows step aside first);
+--   partial     any other key becomes a partial unique index (... WHERE deleted_at IS NULL): an upsert
+--               on it must name the predicate (lint says so, docs/clients.md says how per ORM). The
+--               original definition is recorded so it can be put back. Keys that cannot be partial
+--               (referenced by a foreign key, deferrable, partial on something else) are refused by
+--               name (PD102) and nothing changes.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_convert_uniques(target regclass)
 RETURNS integer
 LANGUAGE plpgsql
@@ -52,13 +90,22 @@ DECLARE
   u record;
   blockers text[] := '{}';
   converted integer := 0;
+  can_step boolean := to_regclass('deletion.soft_delete_step_aside') IS NOT NULL
+                      AND (SELECT to_jsonb(tp) ->> 'unique_keys' FROM deletion.policy_of(target) tp) = 'step_aside';
+  schema_name name := (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target);
+  rel_name name := (SELECT relname FROM pg_class WHERE oid = target);
+  step record;
 BEGIN
+  IF to_regclass('deletion.soft_delete_step_aside') IS NOT NULL THEN
+    DELETE FROM deletion.soft_delete_step_aside sa WHERE sa.table_schema = schema_name AND sa.table_name = rel_name;
+  END IF;
   FOR u IN
     SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.oid AS con_oid,
            con.conname, con.condeferrable, i.indpred IS NOT NULL AS partial,
            coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS predicate,
            (SELECT string_agg(format('%s.%s', fk.conrelid::regclass, fk.conname), ', ')
-              FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS referenced_by
+              FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS referenced_by,
+           (can_step AND NOT con.condeferrable IS TRUE AND (SELECT sc.column_name FROM deletion.step_aside_column(i.indexrelid) sc) IS NOT NULL) AS steps
       FROM pg_index i
       JOIN pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_class t ON t.oid = i.indrelid
@@ -67,7 +114,9 @@ BEGIN
      WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
        AND NOT (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M')
   LOOP
-    IF u.referenced_by IS NOT NULL THEN
+    IF u.steps AND NOT u.partial THEN
+      CONTINUE;
+    ELSIF u.referenced_by IS NOT NULL THEN
       blockers := blockers || format('%s is referenced by foreign key %s (a foreign key needs a unique key over all rows)', u.index_name, u.referenced_by);
     ELSIF u.condeferrable THEN
       blockers := blockers || format('%s is deferrable (a partial unique index cannot be)', u.index_name);
@@ -82,6 +131,36 @@ BEGIN
             HINT = 'replace each by a unique index ... WHERE deleted_at IS NULL (or drop it), then enable soft delete again';
   END IF;
 
+  -- Keys an earlier version made partial that can step aside now: deleted rows step aside, then the
+  -- original constraint (its name) comes back.
+  IF can_step THEN
+    FOR u IN
+      SELECT i.indexrelid, ic.relname AS index_name, n.nspname, cv.original
+        FROM pg_index i
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = ic.relnamespace
+        JOIN deletion.soft_delete_unique_conversions cv
+          ON cv.table_schema = schema_name AND cv.table_name = rel_name AND cv.index_name = ic.relname
+       WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
+         AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M'
+         AND (SELECT sc.column_name FROM deletion.step_aside_column(i.indexrelid) sc) IS NOT NULL
+    LOOP
+      SELECT * INTO step FROM deletion.step_aside_column(u.indexrelid);
+      EXECUTE format('DROP INDEX %I.%I', u.nspname, u.index_name);
+      INSERT INTO deletion.soft_delete_step_aside VALUES (schema_name, rel_name, u.index_name, step.column_name, step.max_length);
+      PERFORM deletion.step_aside_deleted_rows(target, NULL);
+      EXECUTE u.original;
+      DELETE FROM deletion.soft_delete_unique_conversions cv
+       WHERE cv.table_schema = schema_name AND cv.table_name = rel_name AND cv.index_name = u.index_name;
+    END LOOP;
+    INSERT INTO deletion.soft_delete_step_aside (table_schema, table_name, index_name, column_name, max_length)
+    SELECT schema_name, rel_name, ic.relname, sc.column_name, sc.max_length
+      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid, deletion.step_aside_column(i.indexrelid) sc
+     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND sc.column_name IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.condeferrable)
+    ON CONFLICT ON CONSTRAINT soft_delete_step_aside_pkey DO NOTHING;
+  END IF;
+
   FOR u IN
     SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.conname,
            CASE WHEN con.oid IS NOT NULL
@@ -94,6 +173,8 @@ BEGIN
       JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
      WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL
+       AND NOT (can_step AND EXISTS (SELECT FROM deletion.soft_delete_step_aside sa
+                                      WHERE sa.table_schema = schema_name AND sa.table_name = rel_name AND sa.index_name = ic.relname))
   LOOP
     IF u.conname IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', target, u.conname);
@@ -109,7 +190,7 @@ BEGIN
   RETURN converted;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_convert_uniques(regclass) IS 'Makes a soft-delete table''s unique keys partial (among active rows only), or refuses naming each one that cannot be (PD102).';
+COMMENT ON FUNCTION deletion.soft_delete_convert_uniques(regclass) IS 'Makes a soft-delete table''s unique keys hold among active rows only: plain UNIQUE whose deleted values step aside where a text column allows, partial otherwise; refuses naming each one that can be neither (PD102).';
 
 -- The idempotent per-table wiring (see the top of this file). Called by deletion.rewire() for every
 -- registered table, and by enable_soft_delete / disable_soft_delete.
@@ -254,7 +335,8 @@ BEGIN
                             OR (pg_trigger_depth() > 0
                                 AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
                                          OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
-                      EXECUTE FUNCTION deletion.soft_delete_on_delete(%3$s)$t$, target, owner_oid, key_args);
+                      EXECUTE FUNCTION deletion.%4$s(%3$s)$t$, target, owner_oid, key_args,
+                   CASE WHEN to_jsonb(policy) ->> 'plain_delete' = 'refuse' THEN 'refuse_plain_delete' ELSE 'soft_delete_on_delete' END);
   END IF;
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_update ON %s', target);
   EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
@@ -311,5 +393,6 @@ $$;
 COMMENT ON FUNCTION deletion.disable_soft_delete(regclass) IS 'Turns soft delete off for a table: triggers and policies go, columns and data stay.';
 
 REVOKE EXECUTE ON FUNCTION deletion.wire_soft_delete(regclass), deletion.enable_soft_delete(regclass, boolean),
-                           deletion.disable_soft_delete(regclass), deletion.soft_delete_convert_uniques(regclass)
+                           deletion.disable_soft_delete(regclass), deletion.soft_delete_convert_uniques(regclass),
+                           deletion.step_aside_column(regclass)
   FROM PUBLIC;

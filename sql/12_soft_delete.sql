@@ -17,6 +17,62 @@
 -- as one operation. Deferring the cascade to the statement keeps a multi-row statement whose rows
 -- cascade into each other (a comment and its replies) from tripping over rows its own cascade marked.
 
+-- Steps aside the unique values of soft-deleted rows of `target` (the operation's rows, or with op
+-- NULL every deleted row of a known operation, when the wiring turns a partial key back into a plain
+-- one): the original of each step-aside column (deletion.soft_delete_step_aside) is kept in
+-- deletion.soft_delete_kept_values and the column gets a suffix, '~' and 16 hex digits of a hash of
+-- the operation and the value (cut to the column's length limit first), so the plain UNIQUE
+-- constraint no longer sees the deleted row. Rows already stepped aside are left alone, so running
+-- it twice (a deletion job continuing its marker) changes nothing. Set-based: one statement a table.
+CREATE OR REPLACE FUNCTION deletion.step_aside_deleted_rows(target regclass, op uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  steps record;
+  stepped bigint;
+BEGIN
+  IF to_regclass('deletion.soft_delete_step_aside') IS NULL THEN
+    RETURN 0;
+  END IF;
+  SELECT array_agg(DISTINCT sa.column_name) AS columns,
+         string_agg(DISTINCT format('%1$I = CASE WHEN t.%1$I IS NULL THEN NULL ELSE %2$s || ''~'' || left(md5(kept.op::text || t.%1$I::text), 16) END',
+                                    sa.column_name,
+                                    CASE WHEN sa.max_length IS NULL THEN format('t.%I::text', sa.column_name)
+                                         ELSE format('left(t.%I::text, %s)', sa.column_name, sa.max_length - 17) END), ', ') AS assignments
+    INTO steps
+    FROM deletion.soft_delete_step_aside sa
+    JOIN pg_class c ON c.oid = target AND c.relname = sa.table_name
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = sa.table_schema;
+  IF steps.columns IS NULL THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format($q$
+    WITH kept AS (
+      INSERT INTO deletion.soft_delete_kept_values (op, table_name, row_key, kept)
+      SELECT t.deletion_op, %1$L, jsonb_build_object(%2$s), jsonb_build_object(%3$s)
+        FROM %4$s AS t
+       WHERE t.deleted_at IS NOT NULL AND t.deletion_op IS NOT NULL AND ($1::uuid IS NULL OR t.deletion_op = $1)
+      ON CONFLICT ON CONSTRAINT soft_delete_kept_values_pkey DO NOTHING
+      RETURNING soft_delete_kept_values.op, row_key
+    )
+    UPDATE %4$s AS t SET %5$s
+      FROM kept, jsonb_populate_record(NULL::%4$s, kept.row_key) AS k
+     WHERE %6$s$q$,
+    target::text,
+    (SELECT string_agg(format('%L, t.%I', c, c), ', ') FROM unnest(key_columns) c),
+    (SELECT string_agg(format('%L, t.%I', c, c), ', ') FROM unnest(steps.columns) c),
+    target, steps.assignments, deletion.columns_equal('t', key_columns, 'k', key_columns))
+    USING op;
+  GET DIAGNOSTICS stepped = ROW_COUNT;
+  RETURN stepped;
+END
+$$;
+COMMENT ON FUNCTION deletion.step_aside_deleted_rows(regclass, uuid) IS 'Soft-deleted rows of a table give up their unique values (a suffix; the originals are kept for restore), so plain UNIQUE constraints ignore them; internal.';
+
 -- Marks the given rows of `target` (a JSON array of primary-key objects) and their cascade, as one
 -- new operation; returns its id, or NULL when none of the rows was active. Runs as the engine's owner:
 -- callers are the statement trigger and the deletion-job worker, nothing else (EXECUTE is revoked
@@ -95,6 +151,11 @@ BEGIN
     EXIT WHEN NOT has_cycle OR marked_this_pass = 0;
   END LOOP;
 
+  -- Unique values of the marked rows step aside (tables whose unique keys stay plain UNIQUE).
+  PERFORM deletion.step_aside_deleted_rows(t::regclass, op)
+     FROM jsonb_object_keys(rows_per_table) AS t
+    WHERE to_regclass('deletion.soft_delete_step_aside') IS NOT NULL;
+
   INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
   VALUES (op, target::text, root_keys, actor, reason, stamped_at, rows_per_table)
   ON CONFLICT ON CONSTRAINT soft_delete_operations_pkey DO UPDATE  -- only a continued operation is logged already
@@ -132,6 +193,31 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_on_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete): a plain DELETE becomes a soft delete, cascaded by the statement trigger.';
+
+-- Row trigger, BEFORE DELETE on tables whose plain DELETE is refused (registry plain_delete =
+-- 'refuse'), in place of deletion.soft_delete_on_delete: a DELETE that the engine would turn into a
+-- soft delete cannot tell the client what it did (a row a BEFORE trigger skips counts as not
+-- deleted: DELETE 0, RETURNING empty), so it is refused before anything changes, with the two routes
+-- that report their rows. A privileged role's hard DELETE (deletion.mode = 'hard') never gets here.
+CREATE OR REPLACE FUNCTION deletion.refuse_plain_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  IF pg_trigger_depth() > 1 THEN
+    RAISE EXCEPTION 'a delete reached soft-delete table %.% through another table''s cascade', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'PD103',
+            HINT = 'soft-delete the parent instead (make its table a soft-delete table), or hard-delete as deletion_admin with SET LOCAL deletion.mode = ''hard''';
+  END IF;
+  RAISE EXCEPTION 'a plain DELETE on %.% is refused: it would soft-delete the rows and report DELETE 0', TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'PD104',
+          HINT = format('soft-delete with UPDATE %I.%I SET deleted_at = now() WHERE ... (reports its rows; RETURNING works) '
+                        'or SELECT deletion.soft_delete(%L, <key>); a deletion_admin hard-deletes with SET LOCAL deletion.mode = ''hard''',
+                        TG_TABLE_SCHEMA, TG_TABLE_NAME, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+END
+$$;
+COMMENT ON FUNCTION deletion.refuse_plain_delete() IS 'BEFORE DELETE row trigger (deletion_20_soft_delete, plain_delete = refuse): refuses a plain DELETE that would soft-delete and report 0 rows (PD104), naming UPDATE ... SET deleted_at and deletion.soft_delete.';
 
 -- The operation the current statement's soft deletes of a table belong to: the one its first row
 -- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
@@ -314,5 +400,7 @@ $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
 REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid), deletion.soft_delete_statement_op(oid),
-                           deletion.own_op_predicate(), deletion.statement_identity() FROM PUBLIC;
+                           deletion.step_aside_deleted_rows(regclass, uuid),
+                           deletion.own_op_predicate(), deletion.statement_identity(),
+                           deletion.refuse_plain_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

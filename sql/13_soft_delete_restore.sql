@@ -102,6 +102,85 @@ END
 $$;
 COMMENT ON FUNCTION deletion.restore_unique_conflicts(uuid) IS 'Rows of a soft-delete operation whose unique key among active rows is now taken.';
 
+-- Restores the rows of one operation in one table whose unique values stepped aside: their deletion
+-- columns are cleared and the kept originals put back in one statement; returns how many. A value
+-- now held by an active row fails with the unique violation, which deletion.restore turns into its
+-- list of conflicts.
+CREATE OR REPLACE FUNCTION deletion.restore_kept_values(target regclass, op uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  kept_columns name[];
+  n bigint;
+BEGIN
+  kept_columns := ARRAY(SELECT DISTINCT jsonb_object_keys(kv.kept) FROM deletion.soft_delete_kept_values kv
+                         WHERE kv.op = restore_kept_values.op AND kv.table_name = target::text);
+  IF cardinality(kept_columns) = 0 THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format('UPDATE %1$s AS t SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL, %2$s '
+                 'FROM deletion.soft_delete_kept_values kv, jsonb_populate_record(NULL::%1$s, kv.row_key || kv.kept) AS r '
+                 'WHERE kv.op = $1 AND kv.table_name = $2 AND t.deletion_op = $1 AND %3$s',
+                 target, (SELECT string_agg(format('%1$I = r.%1$I', c), ', ') FROM unnest(kept_columns) c),
+                 deletion.columns_equal('t', key_columns, 'r', key_columns))
+    USING op, target::text;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION deletion.restore_kept_values(regclass, uuid) IS 'Restores the rows of an operation whose unique values stepped aside, putting the originals back; internal, called by deletion.restore.';
+
+-- Rows of the operation whose stepped-aside unique value (kept for restore) is now held by an active
+-- row: the plain UNIQUE constraint would refuse to put it back.
+CREATE OR REPLACE FUNCTION deletion.restore_kept_conflicts(op uuid)
+RETURNS SETOF text
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  u record;
+  line text;
+BEGIN
+  IF to_regclass('deletion.soft_delete_kept_values') IS NULL THEN
+    RETURN;
+  END IF;
+  FOR u IN
+    SELECT c.oid::regclass AS target, sa.index_name,
+           ARRAY(SELECT a.attname FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_attribute a ON a.attnum = k.attnum
+                  WHERE i.indexrelid = to_regclass(format('%I.%I', sa.table_schema, sa.index_name))
+                    AND a.attrelid = i.indrelid AND k.ord <= i.indnkeyatts ORDER BY k.ord) AS key_columns
+      FROM deletion.soft_delete_step_aside sa
+      JOIN pg_namespace n ON n.nspname = sa.table_schema
+      JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = sa.table_name
+     WHERE c.oid IN (SELECT deletion.soft_delete_operation_tables(op))
+  LOOP
+    FOR line IN EXECUTE format($q$
+        SELECT format('%%s row %%s: %%s (%%s) = (%%s) is now held by active row %%s',
+                      %1$L, deletion.key_of(%1$L::regclass, kv.row_key), %2$L, %3$L, concat_ws(', ', %4$s),
+                      deletion.key_of(%1$L::regclass, to_jsonb(a)))
+          FROM deletion.soft_delete_kept_values kv
+          JOIN %1$s AS d ON d.deletion_op = kv.op
+          CROSS JOIN LATERAL jsonb_populate_record(d, kv.kept) AS r
+          JOIN %1$s AS a ON %5$s AND a.deleted_at IS NULL
+         WHERE kv.op = $1 AND kv.table_name = %1$L AND to_jsonb(d) @> kv.row_key
+         LIMIT 20$q$, u.target, u.index_name, array_to_string(u.key_columns, ', '),
+         deletion.column_list('r', u.key_columns), deletion.columns_equal('r', u.key_columns, 'a', u.key_columns))
+      USING op
+    LOOP
+      RETURN NEXT line;
+    END LOOP;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.restore_kept_conflicts(uuid) IS 'Rows of a soft-delete operation whose stepped-aside unique value is now held by an active row.';
+
 -- Everything that stops an operation from being restored now (empty: it can be).
 CREATE OR REPLACE FUNCTION deletion.restore_conflicts(op uuid)
 RETURNS SETOF text
@@ -113,6 +192,8 @@ AS $$
   SELECT deletion.restore_parent_conflicts(op)
   UNION ALL
   SELECT deletion.restore_unique_conflicts(op)
+  UNION ALL
+  SELECT deletion.restore_kept_conflicts(op)
 $$;
 COMMENT ON FUNCTION deletion.restore_conflicts(uuid) IS 'Why a soft-delete operation cannot be restored now: one line per conflict (none: it can).';
 
@@ -147,12 +228,20 @@ BEGIN
   IF cardinality(conflicts) = 0 THEN
     BEGIN
       FOR target IN SELECT deletion.soft_delete_operation_tables(op) LOOP
+        -- Rows whose unique values stepped aside get their originals back, in the same statement.
+        IF to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN
+          n := deletion.restore_kept_values(target, op);
+          restored := restored + n;
+        END IF;
         EXECUTE format('UPDATE %s SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
                        'WHERE deletion_op = $1', target)
           USING op;
         GET DIAGNOSTICS n = ROW_COUNT;
         restored := restored + n;
       END LOOP;
+      IF to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN
+        DELETE FROM deletion.soft_delete_kept_values kv WHERE kv.op = restore.op;
+      END IF;
     EXCEPTION WHEN unique_violation THEN
       -- Rolled back to before the first UPDATE; now name every conflict, not only the first one.
       conflicts := ARRAY(SELECT c FROM deletion.restore_conflicts(op) AS c ORDER BY 1);
@@ -238,6 +327,12 @@ BEGIN
       PERFORM set_config('deletion.soft_delete_pending', 'on', true);
     END IF;
   END IF;
+  IF restoring IS NOT NULL AND to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN
+    -- The row's stepped-aside unique values come back (checked above).
+    NEW := jsonb_populate_record(NEW, coalesce((SELECT kv.kept FROM deletion.soft_delete_kept_values kv
+                                                 WHERE kv.op = restoring AND kv.table_name = TG_RELID::regclass::text
+                                                   AND to_jsonb(OLD) @> kv.row_key), '{}'));
+  END IF;
   NEW.deleted_by := NULL;
   NEW.deletion_reason := NULL;
   NEW.deletion_op := NULL;
@@ -284,4 +379,6 @@ BEGIN
   END IF;
 END
 $grant$;
-REVOKE EXECUTE ON FUNCTION deletion.restore_on_update(), deletion.restore_requested() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION deletion.restore_on_update(), deletion.restore_requested(), deletion.restore_kept_values(regclass, uuid),
+                           deletion.restore_kept_conflicts(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION deletion.restore_kept_conflicts(uuid) TO deletion_admin;

@@ -97,6 +97,12 @@ BEGIN
   UPDATE deletion.soft_delete_operations o
      SET purged_at = now()
    WHERE o.performed_at < cutoff AND o.restored_at IS NULL AND o.purged_at IS NULL AND NOT o.op = ANY (held_by_jobs);
+  -- The kept unique values of purged operations: their rows are gone for good.
+  IF to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN
+    DELETE FROM deletion.soft_delete_kept_values kv
+     USING deletion.soft_delete_operations o
+     WHERE o.op = kv.op AND o.purged_at IS NOT NULL;
+  END IF;
   -- Hand-off rows of transactions that are over (a statement that failed between its row and
   -- statement triggers leaves none, but upkeep should not depend on it).
   DELETE FROM deletion.soft_delete_requests r WHERE r.xact_id < pg_snapshot_xmin(pg_current_snapshot());

@@ -179,6 +179,16 @@ BEGIN
            coalesce(array_agg(DISTINCT r.via ORDER BY r.via) FILTER (WHERE r.via IS NOT NULL), '{}'), NULL::text
       FROM deletion_plan_reach r
      GROUP BY r.rel;
+  -- A table whose plain DELETE is refused (registry plain_delete = 'refuse', PD104): the DELETE
+  -- fails; the rows above are what its soft delete (UPDATE ... SET deleted_at, deletion.soft_delete)
+  -- marks.
+  IF soft_path AND (SELECT to_jsonb(tp) ->> 'plain_delete' FROM deletion.policy_of(target) tp) = 'refuse' THEN
+    RETURN QUERY
+      SELECT 0, target, 'blocked by soft delete'::text, r.rows, '{}'::text[],
+             format('a plain DELETE on %s is refused (PD104): it would soft-delete and report DELETE 0; soft-delete with UPDATE %s SET deleted_at = now() or deletion.soft_delete(%L, %L), which mark the rows above',
+                    target, target, target::text, pk)
+        FROM deletion_plan_reach r WHERE r.depth = 0;
+  END IF;
   RETURN QUERY
     SELECT min(r.depth), r.rel::regclass, 'blocked by soft delete'::text, sum(r.rows)::bigint,
            array_agg(DISTINCT r.via ORDER BY r.via),

@@ -162,6 +162,26 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.has_leading_index(regclass, name[]) IS 'True when the table (or, partitioned, every leaf partition) has a valid, non-partial index led by exactly these columns.';
 
+-- Whether a unique index of a soft-delete table is one whose deleted values step aside (recorded by
+-- the wiring in deletion.soft_delete_step_aside): it stays plain UNIQUE on purpose.
+CREATE OR REPLACE FUNCTION deletion.steps_aside(unique_index oid)
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  IF to_regclass('deletion.soft_delete_step_aside') IS NULL THEN
+    RETURN false;
+  END IF;
+  RETURN EXISTS (SELECT FROM deletion.soft_delete_step_aside sa
+                   JOIN pg_class ic ON ic.relname = sa.index_name
+                   JOIN pg_namespace n ON n.oid = ic.relnamespace AND n.nspname = sa.table_schema
+                  WHERE ic.oid = unique_index);
+END
+$$;
+COMMENT ON FUNCTION deletion.steps_aside(oid) IS 'True for a unique index of a soft-delete table that stays plain UNIQUE because deleted rows step aside.';
+
 -- Every finding, one row each:
 --   severity  error (lint fails) or warning
 --   rule      the rule's name (docs/lint.md)
@@ -332,6 +352,36 @@ AS $$
    WHERE i.indrelid IN (SELECT rel FROM soft_tables)
      AND i.indisunique AND NOT i.indisprimary
      AND coalesce(pg_get_expr(i.indpred, i.indrelid), '') NOT LIKE '%deleted_at%'
+     AND NOT deletion.steps_aside(i.indexrelid)
+  UNION ALL
+  -- A soft-delete table's partial unique key (... WHERE deleted_at IS NULL): INSERT ... ON CONFLICT
+  -- (its columns) fails with 42P10 unless it repeats the predicate, and ON CONFLICT ON CONSTRAINT
+  -- cannot name it (it is no constraint); most ORMs' upserts can say neither.
+  SELECT 'warning', 'upsert_needs_predicate', format('%s', i.indexrelid::regclass),
+         format('unique key %s on soft-delete table %s is a partial index (WHERE deleted_at IS NULL): a plain upsert (INSERT ... ON CONFLICT (%s)) fails with 42P10 and ON CONFLICT ON CONSTRAINT cannot name it',
+                i.indexrelid::regclass, i.indrelid::regclass,
+                (SELECT string_agg(a.attname, ', ' ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE k.ord <= i.indnkeyatts)),
+         CASE WHEN (SELECT sc.column_name FROM deletion.step_aside_column(i.indexrelid) sc) IS NOT NULL
+              THEN format('let deleted rows step aside so the key stays a plain UNIQUE: UPDATE deletion.table_policies SET unique_keys = ''step_aside'' WHERE table_schema = %L AND table_name = %L; SELECT deletion.rewire();',
+                          (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = i.indrelid),
+                          (SELECT c.relname FROM pg_class c WHERE c.oid = i.indrelid))
+              ELSE 'no column of this key can step aside (no text column outside foreign keys): upserts must repeat the predicate, ON CONFLICT (...) WHERE deleted_at IS NULL (docs/clients.md has each ORM''s way), or add a text column to the key' END
+    FROM pg_index i
+   WHERE i.indrelid IN (SELECT rel FROM soft_tables)
+     AND i.indisunique AND NOT i.indisprimary
+     AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M'
+  UNION ALL
+  -- A soft-delete table whose plain DELETE becomes a soft delete: the client is told DELETE 0 and
+  -- RETURNING is empty, so an ORM that checks the count fails after the soft delete happened.
+  SELECT 'warning', 'delete_reports_zero_rows', format('%s', s.rel),
+         format('a plain DELETE on soft-delete table %s soft-deletes but reports DELETE 0 (RETURNING is empty): ORMs that check the count (Prisma delete, SQLAlchemy, TypeORM, Sequelize) fail or report nothing after the soft delete happened', s.rel),
+         format('refuse it with a hint to soft-delete by UPDATE ... SET deleted_at = now() instead: UPDATE deletion.table_policies SET plain_delete = ''refuse'' WHERE table_schema = %L AND table_name = %L; SELECT deletion.rewire();',
+                (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = s.rel),
+                (SELECT c.relname FROM pg_class c WHERE c.oid = s.rel))
+    FROM soft_tables s
+   WHERE deletion.policy_flag(s.rel, 'delete_becomes_soft')
+     AND coalesce((SELECT to_jsonb(tp) ->> 'plain_delete' FROM deletion.policy_of(s.rel) tp), 'soft') = 'soft'
   UNION ALL
   -- A table outside the engine with no row in the policy registry: nobody decided how it is deleted.
   SELECT 'error', 'no_deletion_policy', format('%s', t.rel),
@@ -417,10 +467,10 @@ AS $$
     FROM deletion.wiring_differences() w
   ORDER BY 1, 2, 3
 $$;
-COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';
+COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, soft-delete keys plain upserts cannot name, plain DELETEs that report 0 rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';
 
 GRANT EXECUTE ON FUNCTION deletion.linted_schemas(), deletion.engine_schemas(), deletion.is_soft_delete_table(regclass),
                           deletion.wiring_differences(), deletion.soft_delete_index_name(regclass, text), deletion.live_parent_keys(regclass), deletion.soft_delete_tables(),
                           deletion.has_own_leading_index(regclass, name[]), deletion.has_leading_index(regclass, name[]),
-                          deletion.lint(integer)
+                          deletion.lint(integer), deletion.steps_aside(oid), deletion.step_aside_column(regclass)
   TO deletion_app, deletion_admin;

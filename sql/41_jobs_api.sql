@@ -193,6 +193,8 @@ BEGIN
     INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
     VALUES (marker, target::text, jsonb_build_array(deletion.key_of(target, image)), job.created_by, marker_reason, stamped_at,
             jsonb_build_object(target::text, 1));
+    -- Its unique values step aside, as for any soft-deleted row (sql/12_soft_delete.sql).
+    PERFORM deletion.step_aside_deleted_rows(target, marker);
   END IF;
   UPDATE deletion.deletion_jobs j SET pending_op = marker WHERE j.id = job_id;
   RETURN marker;

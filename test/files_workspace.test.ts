@@ -46,7 +46,7 @@ test('a soft-deleted workspace keeps its files; purging it later queues them all
   const trashed = await workspaceWithFiles(c, 'trashed', 40);
   writeFiles(root, trashed.keys);
 
-  await c.query('DELETE FROM public.workspaces WHERE id = $1', [trashed.id]);
+  await c.query('UPDATE public.workspaces SET deleted_at = now() WHERE id = $1', [trashed.id]);
   assert.is((await c.query('SELECT count(*)::int AS n FROM deletion.pending_file_deletions')).rows[0].n, 0, 'a soft delete queues nothing');
   const idle = await runCleanup(c, new LocalStorage(root), { untilEmpty: true });
   assert.is(idle.claimed, 0);

@@ -1,7 +1,7 @@
 -- Soft delete on the product (migration 0011): users, workspaces, projects, issues and comments,
 -- as the application role and as an admin; exactness of restore; statistics; unique email.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 CREATE ROLE sd107_app LOGIN IN ROLE deletion_app;
 
@@ -9,11 +9,11 @@ SELECT is(ARRAY(SELECT n.nspname || '.' || c.relname FROM deletion.soft_delete_t
                   JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1),
           ARRAY['public.comments', 'public.issues', 'public.projects', 'public.users', 'public.workspaces'],
           'the five product tables are soft-delete tables');
-SELECT ok(bool_and(delete_becomes_soft), 'and a plain DELETE on each becomes a soft delete')
+SELECT ok(bool_and(delete_becomes_soft AND plain_delete = 'refuse'), 'and a plain DELETE on each is taken over by the engine: refused')
   FROM deletion.table_policies WHERE soft_delete;
-SELECT is(pg_get_indexdef('public.users_email_key'::regclass),
-          'CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email) WHERE (deleted_at IS NULL)',
-          'users.email is unique among active users only (seed 004''s partial unique index)');
+SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'public.users'::regclass AND conname = 'users_email_key'),
+          'UNIQUE (email)',
+          'users.email keeps its plain UNIQUE constraint users_email_key (a deleted user''s email steps aside)');
 
 -- A small workspace.
 INSERT INTO users (id, email, name) OVERRIDING SYSTEM VALUE VALUES (1, 'ann@example.com', 'Ann'), (2, 'ben@example.com', 'Ben');
@@ -53,7 +53,10 @@ SELECT is((SELECT deletion_op FROM comments WHERE id = 3), (SELECT op FROM ops W
 -- The application role.
 SET LOCAL ROLE sd107_app;
 SELECT is(ARRAY(SELECT id FROM comments WHERE issue_id = 1 ORDER BY id), ARRAY[1::bigint, 2], 'the application does not see the deleted comment');
-SELECT lives_ok($$ DELETE FROM issues WHERE id = 2 $$, 'the application''s DELETE of an issue');
+SELECT throws_ok($$ DELETE FROM issues WHERE id = 2 $$, 'PD104', NULL,
+                 'the application''s plain DELETE of an issue is refused (it would report DELETE 0)');
+SELECT is((SELECT count(*)::int FROM issues WHERE id = 2), 1, 'and nothing was deleted');
+SELECT lives_ok($$ UPDATE issues SET deleted_at = now() WHERE id = 2 $$, 'the application soft-deletes an issue by UPDATE');
 SELECT is((SELECT count(*)::int FROM issues i JOIN comments c ON c.issue_id = i.id WHERE i.id = 2), 0,
           'the issue and its comment are gone from its view, joins included');
 SELECT lives_ok($$
@@ -64,11 +67,11 @@ SELECT lives_ok($$
     PERFORM set_config('sd107.returned', returned::text, true);
   END $do$ $$, 'UPDATE issues SET deleted_at = now() ... RETURNING * does not fail with 42501');
 SELECT is(current_setting('sd107.returned'), '1', 'and returns the issue it soft-deleted');
-SELECT lives_ok($$ DELETE FROM users WHERE id = 2 $$, 'deleting a user who wrote comments (RESTRICT) is a soft delete, not a refusal');
+SELECT lives_ok($$ UPDATE users SET deleted_at = now() WHERE id = 2 $$, 'soft-deleting a user who wrote comments (RESTRICT) is a soft delete, not a refusal');
 SELECT is((SELECT count(*)::int FROM users), 1, 'the user is hidden');
 SELECT lives_ok($$ INSERT INTO users (email, name) VALUES ('ben@example.com', 'New Ben') $$, 'a new user may take the deleted user''s email');
 SELECT throws_ok($$ INSERT INTO users (email, name) VALUES ('ann@example.com', 'Ann again') $$, '23505', NULL, 'but not an active user''s');
-SELECT lives_ok($$ DELETE FROM workspaces WHERE id = 1 $$, 'the application''s DELETE of a workspace');
+SELECT lives_ok($$ SELECT deletion.soft_delete('public.workspaces', '1') $$, 'the application soft-deletes a workspace through deletion.soft_delete');
 SELECT is((SELECT count(*)::int FROM projects), 0, 'its projects are gone from view');
 RESET ROLE;
 

@@ -41,7 +41,7 @@ SELECT is(pg_temp.hint_of(format('DELETE FROM public.workspaces WHERE id = %s', 
           format('a workspace this big is deleted by an asynchronous deletion job, in small chunks: SELECT deletion.schedule(''public.workspaces'', ''%s'')', (SELECT big FROM ws)),
           'the hint says to schedule an asynchronous deletion job');
 SELECT lives_ok($$ DELETE FROM public.workspace_memberships WHERE workspace_id = (SELECT small FROM ws) $$, 'a small workspace''s memberships go');
-SELECT lives_ok($$ DELETE FROM public.workspaces WHERE id = (SELECT small FROM ws) $$, 'and a workspace of 20 issues can be deleted directly');
+SELECT lives_ok($$ UPDATE public.workspaces SET deleted_at = now() WHERE id = (SELECT small FROM ws) $$, 'and a workspace of 20 issues can be soft-deleted directly');
 RESET ROLE;
 
 -- check_safe_to_delete_user: the verdict and the reasons.
@@ -69,7 +69,7 @@ SELECT throws_ok(format('UPDATE public.users SET deleted_at = now() WHERE id = %
 UNION ALL
 SELECT pass('users have no soft delete here: nothing to refuse')
   WHERE NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'deleted_at');
-SELECT lives_ok(format('DELETE FROM public.users WHERE id = %s', (SELECT idle FROM people)), 'a safe user is deleted');
+SELECT lives_ok(format('UPDATE public.users SET deleted_at = now() WHERE id = %s', (SELECT idle FROM people)), 'a safe user is soft-deleted');
 RESET ROLE;
 
 SELECT throws_ok(format('DELETE FROM public.users WHERE id = %s', (SELECT busy FROM people)), 'PD303', NULL,
@@ -88,20 +88,21 @@ RESET deletion.mode;
 SELECT is((SELECT assignee_id FROM public.issues WHERE id = (SELECT min(id) FROM public.issues)), NULL::bigint,
           'and their issue is unassigned (SET NULL)');
 SELECT deletion.allow_forced_delete('public.users', (SELECT id::text FROM public.users WHERE email = 'archived@example.com'), 'archived');
-SELECT lives_ok($$ DELETE FROM public.users WHERE email = 'archived@example.com' $$,
-                'a forced user''s plain DELETE becomes a soft delete');
-SELECT isnt((SELECT deleted_at FROM public.users WHERE email = 'archived@example.com'), NULL, 'and the user is in the trash');
+SELECT lives_ok($$ UPDATE public.users SET deleted_at = now() WHERE email = 'archived@example.com' $$,
+                'a forced user''s soft delete goes through');
+SELECT isnt((SELECT deleted_at FROM public.users WHERE email LIKE 'archived@example.com~%'), NULL,
+            'and the user is in the trash (the email stepped aside)');
 
 -- Bulk deletes: eleven users in one statement are too many for an application role; ten are not.
--- (A DELETE of users becomes a soft delete: the guard counts soft-deleted rows as deleted.)
+-- (The guard counts soft-deleted rows as deleted.)
 INSERT INTO public.users (email, name) SELECT format('bulk%s@example.com', n), 'Bulk' FROM generate_series(1, 21) n;
 SET LOCAL ROLE protect_product_app;
-SELECT throws_ok($$ DELETE FROM public.users WHERE email LIKE 'bulk%' $$, 'PD302', NULL,
-                 'one statement deleting more than 10 users is refused');
-SELECT lives_ok($$ DELETE FROM public.users WHERE email IN (SELECT email FROM public.users WHERE email LIKE 'bulk%' ORDER BY email LIMIT 10) $$,
-                'ten at a time is fine');
 SELECT throws_ok($$ UPDATE public.users SET deleted_at = now() WHERE email LIKE 'bulk%' $$, 'PD302', NULL,
-                 'so is soft-deleting eleven through an UPDATE of deleted_at');
+                 'one statement soft-deleting more than 10 users is refused');
+SELECT lives_ok($$ UPDATE public.users SET deleted_at = now() WHERE email IN (SELECT email FROM public.users WHERE email LIKE 'bulk%' ORDER BY email LIMIT 10) $$,
+                'ten at a time is fine');
+SELECT throws_ok($$ DELETE FROM public.users WHERE email LIKE 'bulk%' $$, 'PD104', NULL,
+                 'a plain DELETE of users is refused: it would soft-delete and report DELETE 0');
 RESET ROLE;
 
 SELECT * FROM finish();

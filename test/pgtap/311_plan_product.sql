@@ -51,14 +51,14 @@ SELECT is_empty(format($$ SELECT * FROM pg_temp.plan_vs_delete(%L, %L) WHERE pla
   FROM sample_rows ORDER BY target::text;
 SELECT results_eq(
   $$ SELECT table_name::text, action, rows FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces))
-      WHERE action LIKE 'blocked%' $$,
-  $$ VALUES ('workspaces', 'blocked by protection', 1::bigint) $$,
-  'for an application role a workspace of 110 issues is blocked by the protection rule');
-SELECT matches((SELECT detail FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action LIKE 'blocked%'),
+      WHERE action LIKE 'blocked%' ORDER BY action $$,
+  $$ VALUES ('workspaces', 'blocked by protection', 1::bigint), ('workspaces', 'blocked by soft delete', 1::bigint) $$,
+  'for an application role a workspace of 110 issues is blocked by the protection rule (and a plain DELETE by the refusal)');
+SELECT matches((SELECT detail FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action = 'blocked by protection'),
                'holds 110 rows in public.issues.*deletion.schedule',
                'and the plan tells the user to schedule a deletion job');
 RESET ROLE;
-SELECT is_empty($$ SELECT * FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action LIKE 'blocked%' $$,
+SELECT is_empty($$ SELECT * FROM deletion.plan('public.workspaces', (SELECT min(id)::text FROM public.workspaces)) WHERE action = 'blocked by protection' $$,
                 'an admin (as the deletion-job worker runs) may delete it');
 
 SELECT * FROM finish();

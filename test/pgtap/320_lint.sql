@@ -17,7 +17,8 @@ CREATE TABLE hazards.loose (id bigint PRIMARY KEY, parent_id bigint REFERENCES h
 CREATE INDEX ON hazards.loose (parent_id);
 -- A soft-delete table whose unique key counts deleted rows and that row-level security does not filter.
 CREATE TABLE hazards.trash (id bigint PRIMARY KEY, email text UNIQUE, deleted_at timestamptz);
--- The same, done right: a partial unique index and a policy.
+-- The same, done right: a partial unique index and a policy (right, but a plain upsert cannot name
+-- a partial index: a warning).
 CREATE TABLE hazards.trash_ok (id bigint PRIMARY KEY, email text, deleted_at timestamptz);
 CREATE UNIQUE INDEX trash_ok_email_live ON hazards.trash_ok (email) WHERE deleted_at IS NULL;
 ALTER TABLE hazards.trash_ok ENABLE ROW LEVEL SECURITY;
@@ -54,8 +55,9 @@ SELECT results_eq($$ SELECT rule, object FROM findings ORDER BY rule, object $$,
             ('no_deletion_policy', 'hazards.unregistered'),
             ('soft_delete_without_policy', 'hazards.trash'),
             ('unindexed_foreign_key', 'hazards.children.children_parent_id_fkey'),
-            ('unique_includes_deleted', 'hazards.trash_email_key') $$,
-  'one finding per hazard, none for the tables done right');
+            ('unique_includes_deleted', 'hazards.trash_email_key'),
+            ('upsert_needs_predicate', 'hazards.trash_ok_email_live') $$,
+  'one finding per hazard, none for the tables done right but the upsert warning');
 SELECT is((SELECT fix FROM findings WHERE rule = 'unindexed_foreign_key'), 'CREATE INDEX ON hazards.children (parent_id);',
           'an unindexed foreign key comes with the index to create');
 SELECT matches((SELECT problem FROM findings WHERE rule = 'default_on_delete'), 'left at ON DELETE NO ACTION',

@@ -23,10 +23,10 @@ SELECT i, format('ws%s/issue%s/file%s.png', CASE WHEN i <= 30 THEN 1 ELSE 2 END,
 -- Sub-issues: issue 2 is the parent of 3 and 4 (SET NULL, not a second cascade path).
 UPDATE public.issues SET parent_issue_id = 2 WHERE id IN (3, 4);
 
--- Workspaces and issues are soft-delete tables (issue 3): a plain DELETE keeps the attachment rows,
--- so their files stay (a restore brings the workspace back whole) and nothing is queued.
+-- Workspaces and issues are soft-delete tables: a soft delete keeps the attachment rows, so their
+-- files stay (a restore brings the workspace back whole) and nothing is queued.
 SAVEPOINT soft;
-DELETE FROM public.workspaces WHERE id = 2;
+UPDATE public.workspaces SET deleted_at = now() WHERE id = 2;
 SELECT is((SELECT count(*)::int FROM deletion.pending_file_deletions), 0, 'a soft delete of a workspace queues nothing');
 SELECT is((SELECT count(*)::int FROM public.attachments WHERE storage_key LIKE 'ws2/%'), 24, 'and its attachments and files stay');
 ROLLBACK TO SAVEPOINT soft;
