@@ -29,7 +29,7 @@ function cell(r: ScenarioResult | undefined): string {
   if (!r) return 'not run';
   if (r.unsupported) return `n/a (${r.unsupported})`;
   const seen: string[] = [];
-  if (r.error) seen.push(r.passed && isRefusal(r.error) ? `refused (${DELETE_REFUSED}, names the soft-delete route)` : `${r.error.code ?? r.error.name}`);
+  if (r.error) seen.push(r.passed && isRefusal(r.error) ? `refused, ${DELETE_REFUSED}` : `${r.error.code ?? r.error.name}`);
   if (r.returned !== undefined && r.returned !== null) seen.push(`returns ${r.returned.length} row${r.returned.length === 1 ? '' : 's'}`);
   if (r.reported !== undefined && r.reported !== null && r.returned == null) seen.push(`${r.reported} row${r.reported === 1 ? '' : 's'}`);
   if (r.parentLoaded === false) seen.push('parent absent');

@@ -38,6 +38,7 @@ export async function check(scenario: Scenario, o: Observed, admin: pg.Client, c
     // A table whose rows stay in place may refuse a plain DELETE, naming the soft-delete route;
     // then nothing may have changed.
     const id = scenario === 'delete_entity' ? f.projects.deleteEntity : f.projects.deleteReturning;
+    if (o.error.hint != null && !/SET deleted_at/.test(o.error.hint)) return `the refusal's hint does not name UPDATE ... SET deleted_at: ${o.error.hint}`;
     const state = await rowState(admin, 'public.projects', id);
     return state === 'active' ? null : `the DELETE was refused (${o.error.code}) but project ${id} is ${state}`;
   }

@@ -72,7 +72,7 @@ export interface Observed {
   /** The client has no API for this operation (the reason, in a few words). */
   unsupported?: string;
   /** The error the client raised: SQLSTATE (or the ORM's own code) and the first line of its message. */
-  error?: { code: string | null; name: string; message: string } | null;
+  error?: { code: string | null; name: string; message: string; hint?: string | null } | null;
   /** Anything else the client showed that a reader of docs/clients.md needs (a warning, a note). */
   note?: string;
 }
@@ -217,8 +217,9 @@ export async function activeUsers(admin: pg.Client, email: string): Promise<Arra
 
 /** Reads an error the way the suite records it: SQLSTATE (pg's `code`, an ORM's wrapped cause) or the ORM's code. */
 export function describeError(e: unknown): NonNullable<Observed['error']> {
-  const err = e as { code?: unknown; name?: string; message?: string; cause?: unknown; original?: unknown; parent?: unknown; driverError?: unknown; meta?: unknown };
-  const nested = [err.cause, err.original, err.parent, err.driverError] as Array<{ code?: unknown } | undefined>;
+  const err = e as { code?: unknown; name?: string; message?: string; hint?: unknown; cause?: unknown; original?: unknown; parent?: unknown; driverError?: unknown };
+  const nested = [err.cause, err.original, err.parent, err.driverError] as Array<{ code?: unknown; hint?: unknown } | undefined>;
+  const hint = [err, ...nested].map((n) => n?.hint).find((h) => typeof h === 'string') as string | undefined;
   const sqlstate = nested.map((n) => n?.code).find((c) => typeof c === 'string' && /^[0-9A-Z]{5}$/.test(c));
   const own = typeof err.code === 'string' ? err.code : null;
   const code = own && /^[0-9A-Z]{5}$/.test(own) ? own : (sqlstate as string | undefined) ?? own;
@@ -226,7 +227,7 @@ export function describeError(e: unknown): NonNullable<Observed['error']> {
   // the code frames Prisma prints (numbered source lines, arrows).
   const lines = String(err.message ?? e).replace(/\s+in\s+\S+:\d+:\d+/g, '').split('\n').map((l) => l.trim())
     .filter((l) => l && !/^(→\s*)?\d+\s/.test(l) && !l.startsWith('→'));
-  return { code: code ?? null, name: err.name ?? 'Error', message: lines.slice(0, 2).join(' ').slice(0, 300) };
+  return { code: code ?? null, name: err.name ?? 'Error', message: lines.slice(0, 2).join(' ').slice(0, 300), hint: hint ?? null };
 }
 
 /** Runs one scenario of a client: what the ORM said, or the error it raised. */

@@ -25,9 +25,21 @@ def sqlstate(e):
     return None
 
 
+def hint(e):
+    """The HINT of a psycopg2 error, wrapped or not."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        diag = getattr(e, 'diag', None)
+        if diag is not None and diag.message_hint:
+            return diag.message_hint
+        e = getattr(e, 'orig', None) or e.__cause__ or e.__context__
+    return None
+
+
 def describe(e):
     message = ' '.join(line.strip() for line in str(e).splitlines() if line.strip())
-    return {'code': sqlstate(e), 'name': type(e).__name__, 'message': message[:300]}
+    return {'code': sqlstate(e), 'name': type(e).__name__, 'message': message[:300], 'hint': hint(e)}
 
 
 def observe(work):
