@@ -119,6 +119,14 @@ def load_child():
     return {'parentLoaded': issue.project is not None, 'note': lazy_note if lazy.project_id is not None else None}
 
 
+def reflect_unique_key():
+    import io
+    from django.core.management import call_command
+    out = io.StringIO()
+    call_command('inspectdb', 'users', stdout=out)
+    return {'reflectsUnique': 'email = models.TextField(unique=True)' in out.getvalue()}
+
+
 def hard_delete():
     count, _ = IssueLink.objects.get(id=f['linkId']).delete()
     return {'reported': count}
@@ -136,4 +144,5 @@ emit({
     'upsert_partial_index': {'unsupported': 'no ON CONFLICT with a predicate (bulk_create(update_conflicts=True), 4.1+, has none)'},
     'load_child_of_deleted_parent': observe(load_child),
     'hard_delete': observe(hard_delete),
+    'reflect_unique_key': observe(reflect_unique_key),
 })

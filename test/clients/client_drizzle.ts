@@ -85,6 +85,7 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         }
         return { note: 'onConflictDoUpdate({ target, targetWhere: sql`deleted_at IS NULL`, set })' };
       }),
+      reflect_unique_key: { unsupported: 'drizzle-kit pull is a separate tool, not run here' },
       load_child_of_deleted_parent: await observe(async () => {
         const [row] = await db.select({ id: issues.id, projectId: issues.projectId, parent: projects.id }).from(issues)
           .leftJoin(projects, eq(projects.id, issues.projectId)).where(eq(issues.id, f.childIssueId));

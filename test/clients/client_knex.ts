@@ -47,6 +47,7 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         }
         return { note: "onConflict(knex.raw('(seat_no) WHERE deleted_at IS NULL')).merge()" };
       }),
+      reflect_unique_key: { unsupported: 'no schema reflection' },
       load_child_of_deleted_parent: await observe(async () => {
         const row = await k('issues').leftJoin('projects', 'projects.id', 'issues.project_id')
           .where('issues.id', f.childIssueId).first('issues.id', 'issues.project_id', { parent: 'projects.id' });

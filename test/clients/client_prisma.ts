@@ -58,6 +58,7 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
       upsert_deleted_key: await upsert(f.emails.held),
       recreate_deleted_unique: await observe(async () => ({ id: Number((await prisma.user.create({ data: { email: f.emails.recreate, name: 'Recreated' } })).id) })),
       upsert_partial_index: { unsupported: 'upsert cannot name an index predicate; use $executeRaw' },
+      reflect_unique_key: { unsupported: 'prisma db pull needs the schema engine binary, not on npm' },
       load_child_of_deleted_parent: await observe(async () => {
         const row = await prisma.issue.findUnique({ where: { id: big(f.childIssueId) }, include: { project: true } });
         if (!row) throw new Error('the child issue is not visible');

@@ -75,6 +75,10 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         }
         return { note: "Model.upsert(values, { conflictFields: ['seat_no'], conflictWhere: { deleted_at: null } })" };
       }),
+      reflect_unique_key: await observe(async () => {
+        const indexes = await s.getQueryInterface().showIndex('users') as Array<{ unique: boolean; fields: Array<{ attribute: string }> }>;
+        return { reflectsUnique: indexes.some((i) => i.unique && i.fields.length === 1 && i.fields[0].attribute === 'email') };
+      }),
       load_child_of_deleted_parent: await observe(async () => {
         const row = await Issue.findByPk(f.childIssueId, { include: [{ model: Project, as: 'project', required: false }] });
         if (!row) throw new Error('the child issue is not visible');

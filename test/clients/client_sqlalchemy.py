@@ -4,7 +4,7 @@ cascades), then each scenario through the ORM: Session.delete, delete().returnin
 changes flushed on commit (row counts checked), insert().on_conflict_do_update(), a lazy load."""
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, Text, create_engine, delete, select, text
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, Text, create_engine, delete, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, declarative_base, relationship
 
@@ -88,14 +88,19 @@ def main():
             p.deleted_at = None
         return {}
 
-    def upsert(email):
+    def upsert(email, on_constraint=False):
+        """ON CONFLICT (email), or ON CONFLICT ON CONSTRAINT users_email_key (the constraint's own name)."""
         def work():
             with Session(engine) as s:
                 stmt = insert(User).values(email=email, name=UPSERTED_NAME)
-                stmt = stmt.on_conflict_do_update(index_elements=[User.email], set_={'name': stmt.excluded.name}).returning(User.id)
+                target = {'constraint': 'users_email_key'} if on_constraint else {'index_elements': [User.email]}
+                stmt = stmt.on_conflict_do_update(**target, set_={'name': stmt.excluded.name}).returning(User.id)
                 ids = [r[0] for r in s.execute(stmt)]
                 s.commit()
-            return {'returned': ids, 'id': ids[0] if ids else None}
+            out = {'returned': ids, 'id': ids[0] if ids else None}
+            if on_constraint:
+                out['note'] = "on_conflict_do_update(constraint='users_email_key'): ON CONFLICT ON CONSTRAINT"
+            return out
         return work
 
     def recreate():
@@ -112,6 +117,12 @@ def main():
                 s.execute(stmt.on_conflict_do_update(index_elements=[Seat.seat_no], index_where=Seat.deleted_at.is_(None), set_={'holder': stmt.excluded.holder}))
             s.commit()
         return {'note': 'on_conflict_do_update(index_elements=[...], index_where=T.deleted_at.is_(None), set_=...)'}
+
+    def reflect_unique_key():
+        insp = inspect(engine)
+        uniques = [u['column_names'] for u in insp.get_unique_constraints('users')]
+        indexes = [i['column_names'] for i in insp.get_indexes('users') if i['unique'] and not i.get('dialect_options', {}).get('postgresql_where')]
+        return {'reflectsUnique': ['email'] in uniques or ['email'] in indexes}
 
     def load_child():
         with Session(engine) as s:
@@ -133,11 +144,12 @@ def main():
         'soft_delete_update': observe(soft_delete_update),
         'restore_granted_role': observe(restore),
         'upsert_new_key': observe(upsert(f['emails']['fresh'])),
-        'upsert_active_duplicate': observe(upsert(f['emails']['active'])),
+        'upsert_active_duplicate': observe(upsert(f['emails']['active'], on_constraint=True)),
         'upsert_deleted_key': observe(upsert(f['emails']['held'])),
         'recreate_deleted_unique': observe(recreate),
         'upsert_partial_index': observe(upsert_partial_index),
         'load_child_of_deleted_parent': observe(load_child),
+        'reflect_unique_key': observe(reflect_unique_key),
         'hard_delete': observe(hard_delete),
     })
     engine.dispose()

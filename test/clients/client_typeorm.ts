@@ -95,6 +95,18 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         }
         return { note: "upsert(values, { conflictPaths: ['seatNo'], indexPredicate: 'deleted_at IS NULL' })" };
       }),
+      reflect_unique_key: await observe(async () => {
+        const qr = ds.createQueryRunner();
+        try {
+          const table = await qr.getTable('users');
+          const unique = !!table && (table.uniques.some((u) => u.columnNames.join() === 'email')
+            || table.indices.some((i) => i.isUnique && i.columnNames.join() === 'email' && !i.where));
+          const plan = await ds.driver.createSchemaBuilder().log();
+          return { reflectsUnique: unique, note: `synchronize would run ${plan.upQueries.length} statements on these ${ds.entityMetadatas.length} tables` };
+        } finally {
+          await qr.release();
+        }
+      }),
       load_child_of_deleted_parent: await observe(async () => {
         const row = await ds.getRepository(IssueSchema).findOne({ where: { id: f.childIssueId }, relations: { project: true }, withDeleted: true });
         if (!row) throw new Error('the child issue is not visible');

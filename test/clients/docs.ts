@@ -32,6 +32,7 @@ function cell(r: ScenarioResult | undefined): string {
   if (r.error) seen.push(r.passed && isRefusal(r.error) ? `refused, ${DELETE_REFUSED}` : `${r.error.code ?? r.error.name}`);
   if (r.returned !== undefined && r.returned !== null) seen.push(`returns ${r.returned.length} row${r.returned.length === 1 ? '' : 's'}`);
   if (r.reported !== undefined && r.reported !== null && r.returned == null) seen.push(`${r.reported} row${r.reported === 1 ? '' : 's'}`);
+  if (r.reflectsUnique === true) seen.push('unique');
   if (r.parentLoaded === false) seen.push('parent absent');
   if (r.parentLoaded === true) seen.push('deleted parent loaded');
   const mark = r.passed ? 'ok' : r.knownFailing ? '**known failing**' : '**fails**';

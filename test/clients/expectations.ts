@@ -95,6 +95,8 @@ export async function check(scenario: Scenario, o: Observed, admin: pg.Client, c
       const old = await rowState(admin, 'public.seats', s.heldId);
       return old === 'soft-deleted' ? null : `the deleted seat ${s.heldId} is ${old}, not still soft-deleted`;
     }
+    case 'reflect_unique_key':
+      return o.reflectsUnique === true ? null : 'the reflected schema does not show users.email as unique';
     case 'load_child_of_deleted_parent':
       return o.parentLoaded === false ? null : `the client ${o.parentLoaded ? 'handed back the deleted parent' : 'did not say whether it loaded the parent'}`;
     case 'hard_delete': {

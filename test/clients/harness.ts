@@ -29,6 +29,7 @@ export const SCENARIOS = [
   'upsert_partial_index',
   'load_child_of_deleted_parent',
   'hard_delete',
+  'reflect_unique_key',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -44,6 +45,7 @@ export const SCENARIO_TITLES: Record<Scenario, string> = {
   upsert_partial_index: 'upsert through a partial unique index, predicate given (new, duplicate, deleted key)',
   load_child_of_deleted_parent: 'load a child whose parent is deleted',
   hard_delete: 'delete in a hard-delete table',
+  reflect_unique_key: 'schema reflection sees users.email as unique',
 };
 
 /** The rows of one client's database; every scenario has rows of its own. */
@@ -67,6 +69,8 @@ export interface Observed {
   returned?: number[] | null;
   /** The id the upserted or inserted row has, as the client saw it. */
   id?: number | null;
+  /** For reflect_unique_key: whether the client's schema reflection reports users.email unique. */
+  reflectsUnique?: boolean | null;
   /** For load_child_of_deleted_parent: whether the client handed back the (deleted) parent. */
   parentLoaded?: boolean | null;
   /** The client has no API for this operation (the reason, in a few words). */
