@@ -19,6 +19,12 @@ END
 $roles$;
 GRANT USAGE ON SCHEMA deletion, audit TO deletion_restorer;
 
+-- The last 4 bytes of a soft delete's operation id (after the statement's identity, sql/12): distinct
+-- for every operation, also for the many statements one function or DO block runs at one statement
+-- start time.
+CREATE SEQUENCE deletion.soft_delete_op_seq;
+COMMENT ON SEQUENCE deletion.soft_delete_op_seq IS 'Makes the operation ids of soft deletes by UPDATE distinct within one statement identity.';
+
 -- The operation a pending soft-delete request belongs to: a soft delete by UPDATE stamps its rows in
 -- the row trigger (so the UPDATE counts them), and the statement trigger cascades that operation.
 ALTER TABLE deletion.soft_delete_requests ADD COLUMN op uuid;
@@ -102,6 +108,7 @@ DROP TABLE IF EXISTS deletion.soft_delete_step_aside;
 ALTER TABLE deletion.table_policies DROP COLUMN IF EXISTS plain_delete, DROP COLUMN IF EXISTS unique_keys;
 
 DROP TABLE IF EXISTS deletion.soft_delete_restore_requests;
+DROP SEQUENCE IF EXISTS deletion.soft_delete_op_seq;
 
 ALTER TABLE deletion.soft_delete_requests DROP COLUMN IF EXISTS op;
 REVOKE USAGE ON SCHEMA deletion, audit FROM deletion_restorer;

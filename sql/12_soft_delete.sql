@@ -84,7 +84,7 @@ COMMENT ON FUNCTION deletion.step_aside_deleted_rows(regclass, uuid) IS 'Soft-de
 -- cascade is walked from them, and the operation's log row is rewritten with the whole tree, so the
 -- trash keeps showing one operation, the one it showed while the job waited, and restoring it brings
 -- back the whole tree.
-CREATE OR REPLACE FUNCTION deletion.soft_delete_rows(target regclass, root_keys jsonb, actor bigint, reason text,
+CREATE OR REPLACE FUNCTION deletion.soft_delete_rows(target regclass, root_keys jsonb, actor text, reason text,
                                                      continue_op uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql
@@ -101,11 +101,10 @@ DECLARE
   edge record;
   has_cycle boolean := false;
   carried name[];
-  stamp CONSTANT text := 'deleted_at = $1, deleted_by = $2, deletion_reason = $3, deletion_op = $4';
 BEGIN
   EXECUTE format('UPDATE %1$s AS t SET %2$s FROM jsonb_populate_recordset(NULL::%1$s, $5) AS r '
                  'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6)',
-                 target, stamp, deletion.columns_equal('t', key_columns, 'r', key_columns))
+                 target, deletion.soft_delete_stamp(target), deletion.columns_equal('t', key_columns, 'r', key_columns))
     USING stamped_at, actor, reason, op, root_keys, continue_op;
   GET DIAGNOSTICS marked = ROW_COUNT;
   IF marked = 0 THEN
@@ -129,7 +128,7 @@ BEGIN
              WHERE c.deleted_at IS NULL
           )
           UPDATE %1$s AS t SET %2$s FROM reached WHERE %5$s AND t.deleted_at IS NULL$u$,
-          edge.child, stamp, deletion.column_list('c', carried),
+          edge.child, deletion.soft_delete_stamp(edge.child), deletion.column_list('c', carried),
           deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns),
           deletion.columns_equal('t', ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child)),
                                  'reached', ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child))))
@@ -137,7 +136,7 @@ BEGIN
       ELSE
         -- Children of the rows this operation marked in the parent table.
         EXECUTE format('UPDATE %1$s AS c SET %2$s FROM %3$s AS p WHERE p.deletion_op = $4 AND %4$s AND c.deleted_at IS NULL',
-                       edge.child, stamp, edge.parent, deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
+                       edge.child, deletion.soft_delete_stamp(edge.child), edge.parent, deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
           USING stamped_at, actor, reason, op;
       END IF;
       GET DIAGNOSTICS marked = ROW_COUNT;
@@ -164,7 +163,7 @@ BEGIN
   RETURN op;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid) IS 'Soft-deletes the given rows and their ON DELETE CASCADE descendants in soft-delete tables as one operation (set-based), or continues an operation that marked the roots alone; internal, called by the statement trigger and the job worker.';
+COMMENT ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid) IS 'Soft-deletes the given rows and their ON DELETE CASCADE descendants in soft-delete tables as one operation (set-based), or continues an operation that marked the roots alone; internal, called by the statement trigger and the job worker.';
 
 -- Row trigger, BEFORE DELETE on tables with delete_becomes_soft: records the row for the statement
 -- trigger and skips the delete. Arguments: the primary-key column names. A DELETE issued by another
@@ -222,7 +221,7 @@ COMMENT ON FUNCTION deletion.refuse_plain_delete() IS 'BEFORE DELETE row trigger
 -- The operation the current statement's soft deletes of a table belong to: the one its first row
 -- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
 -- the transaction id (its low 4 bytes) and the statement's start (8 bytes of microseconds), then 4
--- random bytes. So row-level security can show a statement the rows it soft-deleted itself (its
+-- bytes of a sequence (one statement identity covers every statement a function or DO block runs). So row-level security can show a statement the rows it soft-deleted itself (its
 -- RETURNING) with nothing but built-in functions (deletion.own_op_predicate), and nothing a session
 -- can choose widens it. Internal: called by the UPDATE row trigger.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_statement_op(target oid)
@@ -237,7 +236,7 @@ BEGIN
   SELECT r.op INTO op FROM deletion.soft_delete_requests r
    WHERE r.xact_id = pg_current_xact_id() AND r.table_oid = target AND r.op IS NOT NULL
    LIMIT 1;
-  RETURN coalesce(op, encode(deletion.statement_identity() || substring(uuid_send(gen_random_uuid()) FROM 13 FOR 4), 'hex')::uuid);
+  RETURN coalesce(op, encode(deletion.statement_identity() || substring(int8send(nextval('deletion.soft_delete_op_seq')) FROM 5 FOR 4), 'hex')::uuid);
 END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_statement_op(oid) IS 'The operation id of the current statement''s soft deletes of a table (new on its first row, beginning with the transaction id); internal.';
@@ -287,7 +286,7 @@ DECLARE
   image jsonb := to_jsonb(OLD);
   new_image jsonb := to_jsonb(NEW);
   op uuid;
-  actor bigint := coalesce((new_image ->> 'deleted_by')::bigint, deletion.current_actor());
+  actor text := coalesce(new_image ->> 'deleted_by', deletion.current_actor());
   reason text := coalesce(new_image ->> 'deletion_reason', deletion.current_reason());
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
@@ -319,7 +318,7 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   root_keys jsonb;
-  actor bigint;
+  actor text;
   reason text;
   stamped uuid;
   op uuid;
@@ -399,7 +398,7 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
-REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid), deletion.soft_delete_statement_op(oid),
+REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid), deletion.soft_delete_statement_op(oid),
                            deletion.step_aside_deleted_rows(regclass, uuid),
                            deletion.own_op_predicate(), deletion.statement_identity(),
                            deletion.refuse_plain_delete() FROM PUBLIC;

@@ -248,4 +248,52 @@ it('a deletion job on Pagila done exactly: an actor with 42 credits and a film w
   });
 });
 
+it('clients on Pagila: a customer soft-deleted by UPDATE reports 1 row and comes back in RETURNING, a plain DELETE is refused (PD104), an upsert on a unique email works with the email of a deleted customer, and deletion_restorer restores by UPDATE', async () => {
+  await onCopy(async ({ su, app }) => {
+    // The team's migration: customer.email unique, soft delete with the client-friendly options.
+    await migration(su, `ALTER TABLE public.customer ADD CONSTRAINT customer_email_key UNIQUE (email);
+      SELECT deletion.register_table('public.customer');
+      UPDATE deletion.table_policies SET plain_delete = 'refuse', unique_keys = 'step_aside' WHERE table_schema = 'public' AND table_name = 'customer';
+      SELECT deletion.enable_soft_delete('public.customer');
+      GRANT SELECT, INSERT, UPDATE ON public.customer TO deletion_app;
+      GRANT USAGE ON SEQUENCE public.customer_customer_id_seq TO deletion_app;
+      GRANT deletion_restorer TO ${suite.roles!.app.name};`);
+    const email = (await one(su, 'SELECT email FROM public.customer WHERE customer_id = 2')).email as string;
+    const rentals = await count(su, 'SELECT count(*) FROM public.rental WHERE customer_id = 2');
+
+    const softDeleted = await app.query('UPDATE public.customer SET deleted_at = now() WHERE customer_id = 2 RETURNING customer_id, deleted_at');
+    assert.is(softDeleted.rowCount, 1, 'UPDATE ... SET deleted_at reports the row (rentals RESTRICT-reference it: it stays in place)');
+    assert.is(softDeleted.rows[0].customer_id, 2, 'and RETURNING returns it to the application role');
+    assert.is(await count(app, 'SELECT count(*) FROM public.customer WHERE customer_id = 2'), 0, 'then it is hidden');
+    assert.is(await count(su, 'SELECT count(*) FROM public.rental WHERE customer_id = 2'), rentals, 'its rentals are untouched');
+    await app.query('BEGIN');
+    const refused = await app.query('DELETE FROM public.customer WHERE customer_id = 3').then(() => 'deleted', (e) => `${e.code} ${e.hint}`);
+    await app.query('ROLLBACK');
+    assert.match(refused, /^PD104 soft-delete with UPDATE public\.customer SET deleted_at = now\(\)/, 'a plain DELETE is refused with the way to soft-delete');
+
+    const upsert = `INSERT INTO public.customer (store_id, first_name, last_name, email, address_id, activebool, create_date, active)
+                    VALUES (1, 'New', 'Customer', $1, 5, true, now(), 1)
+                    ON CONFLICT (email) DO UPDATE SET first_name = excluded.first_name RETURNING customer_id`;
+    const taken = await app.query(upsert, [email]);
+    assert.is(taken.rowCount, 1, 'an upsert on the email only the deleted customer holds inserts a new customer');
+    assert.ok(taken.rows[0].customer_id !== 2, 'a new row, not the deleted one');
+    const again = await app.query(upsert.replace('ON CONFLICT (email)', 'ON CONFLICT ON CONSTRAINT customer_email_key'), [email]);
+    assert.is(again.rows[0].customer_id, taken.rows[0].customer_id, 'ON CONFLICT ON CONSTRAINT customer_email_key updates the active one');
+
+    await app.query('BEGIN');
+    await app.query('SET LOCAL ROLE deletion_restorer');
+    assert.is(await count(app, 'SELECT count(*) FROM public.customer WHERE customer_id = 2'), 1, 'acting as deletion_restorer the app sees the deleted customer');
+    const blocked = await app.query('UPDATE public.customer SET deleted_at = NULL WHERE customer_id = 2').then(() => 'restored', (e) => e.code);
+    await app.query('ROLLBACK');
+    assert.is(blocked, 'PD110', 'restoring it while a new customer holds its email is refused');
+    await su.query('UPDATE public.customer SET email = $1 WHERE customer_id = $2', [`moved.${email}`, taken.rows[0].customer_id]);
+    await app.query('BEGIN');
+    await app.query('SET LOCAL ROLE deletion_restorer');
+    const restored = await app.query('UPDATE public.customer SET deleted_at = NULL WHERE customer_id = 2');
+    await app.query('COMMIT');
+    assert.is(restored.rowCount, 1, 'once the email is free, the restore by UPDATE reports its row');
+    assert.is((await one(app, 'SELECT email FROM public.customer WHERE customer_id = 2')).email, email, 'with the original email back');
+  });
+});
+
 test.run();
