@@ -189,8 +189,7 @@ BEGIN
       JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
      WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL
-       AND NOT (can_step AND EXISTS (SELECT FROM deletion.soft_delete_step_aside sa
-                                      WHERE sa.table_schema = schema_name AND sa.table_name = rel_name AND sa.index_name = ic.relname))
+       AND NOT (can_step AND deletion.steps_aside(i.indexrelid))
   LOOP
     IF u.conname IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', target, u.conname);
@@ -361,9 +360,11 @@ BEGIN
                           AND (NEW.deletion_op IS NULL OR current_user <> 'deletion_owner'::name))
                     EXECUTE FUNCTION deletion.soft_delete_on_update(%s)$t$, target, key_args);
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_restore_update ON %s', target);
-  EXECUTE format($t$CREATE TRIGGER deletion_20_restore_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
+  IF to_regclass('deletion.soft_delete_restore_requests') IS NOT NULL THEN  -- migration 0090
+    EXECUTE format($t$CREATE TRIGGER deletion_20_restore_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
                     WHEN (OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL AND current_user <> 'deletion_owner'::name)
                     EXECUTE FUNCTION deletion.restore_on_update()$t$, target);
+  END IF;
   EXECUTE format('DROP TRIGGER IF EXISTS deletion_20_soft_delete_flush ON %s', target);
   EXECUTE format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
                     WHEN (current_setting('deletion.soft_delete_pending', true) = 'on')

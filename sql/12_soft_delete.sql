@@ -291,8 +291,12 @@ DECLARE
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
   IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'deletion.soft_delete_requests'::regclass AND attname = 'op') THEN
-    RAISE EXCEPTION 'the engine''s migrations are behind its code (migration 0090 is missing)'
-      USING ERRCODE = '55000', HINT = 'run deletion-kit migrate';
+    -- Migrated down below 0090: the earlier behaviour (the row is skipped, the statement trigger
+    -- marks it; the UPDATE reports 0).
+    INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason)
+    SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k), actor, reason FROM unnest(TG_ARGV) AS k;
+    PERFORM set_config('deletion.soft_delete_pending', 'on', true);
+    RETURN NULL;
   END IF;
   op := deletion.soft_delete_statement_op(TG_RELID);
   INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason, op)
