@@ -371,7 +371,8 @@ AS $$
       FROM decided d JOIN soft_why w ON w.oid = d.oid
     UNION ALL
     SELECT d.nspname, d.relname, d.rel, 2, '', 'soft_delete', d.soft,
-           format('SELECT deletion.enable_soft_delete(%L);', d.rel::text),
+           format('SELECT deletion.enable_soft_delete(%1$L); UPDATE deletion.table_policies SET plain_delete = ''refuse'', unique_keys = ''step_aside'' WHERE table_schema = %2$L AND table_name = %3$L; SELECT deletion.wire(%1$L);',
+                  d.rel::text, d.nspname, d.relname),
            'soft delete: ' || w.why
            || CASE WHEN d.soft THEN '' ELSE '. Commented out: enable_soft_delete would refuse the table: ' || d.blocked END,
            format('SELECT deletion.disable_soft_delete(%L);  -- its columns deleted_at, deleted_by, deletion_reason, deletion_op and partial unique indexes stay', d.rel::text)

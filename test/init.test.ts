@@ -105,9 +105,9 @@ test('init on a product schema: dry run, the two files, psql, migrate, lint, dow
     assert.ok(dry.stdout.includes(concurrent), 'the dry run printed what init writes');
     assert.match(migration, /psql "\$DATABASE_URL" -v ON_ERROR_STOP=1 -f .*0001_deletion_kit_adopt\.concurrent\.sql/,
       'the migration says to run the concurrent file first');
-    assert.match(migration, /^SELECT deletion\.enable_soft_delete\('public\.users'\);$/m, 'users: soft delete (email)');
+    assert.match(migration, /^SELECT deletion\.enable_soft_delete\('public\.users'\); UPDATE deletion\.table_policies SET plain_delete = 'refuse', unique_keys = 'step_aside' WHERE table_schema = 'public' AND table_name = 'users'; SELECT deletion\.wire\('public\.users'\);$/m, 'users: soft delete (email), client-friendly');
     assert.match(migration, /^SELECT audit\.enable\('public\.users', ARRAY\['password_digest'\]\);$/m, 'password_digest out of the audit log');
-    assert.match(migration, /^-- SELECT deletion\.enable_soft_delete\('public\.organizations'\);$/m,
+    assert.match(migration, /^-- SELECT deletion\.enable_soft_delete\('public\.organizations'\); UPDATE /m,
       'organizations: soft delete commented out (its slug is referenced by a foreign key)');
     assert.match(migration, /PD102/, 'with the reason');
     assert.match(concurrent, /^-- Run this file BEFORE applying 0001_deletion_kit_adopt\.sql, with psql, outside a transaction:/m);
@@ -234,7 +234,7 @@ test('init on Chinook (shared samples), loaded with psql into an empty database'
     assert.is(wrote.code, 0, wrote.stderr);
     assert.equal(readdirSync(dir).sort(), ['0001_deletion_kit_adopt.concurrent.sql', '0001_deletion_kit_adopt.sql']);
     const migration = readFileSync(path.join(dir, '0001_deletion_kit_adopt.sql'), 'utf8');
-    assert.match(migration, /^SELECT deletion\.enable_soft_delete\('public\.customer'\);$/m, 'customer: soft delete');
+    assert.match(migration, /^SELECT deletion\.enable_soft_delete\('public\.customer'\); UPDATE deletion\.table_policies SET plain_delete = 'refuse'/m, 'customer: soft delete');
     assert.match(migration, /first_name, last_name, address, phone, fax, email look like personal data/, 'for its personal data');
     assert.match(migration, /rows of public\.invoice \(invoice_customer_id_fkey, ON DELETE NO ACTION\) reference it/, 'and its NO ACTION children');
     assert.match(migration, /^SELECT deletion\.register_table\('public\.playlist_track', 'hard delete/m, 'playlist_track: hard delete');
