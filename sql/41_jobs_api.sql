@@ -254,7 +254,7 @@ COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s p
 -- runs as the engine and cannot apply those policies as the caller, so it does not pretend to.
 -- Scheduling an entity that already has a pending or running job returns that job, unchanged; a
 -- cancelled, failed or done one is re-armed with the new arguments and belongs to the calling role
--- from then on. On a soft-delete table the job, soft or hard, hides its root row at once
+-- from then on, as a new run: phase, plan, progress and counters start again from nothing. On a soft-delete table the job, soft or hard, hides its root row at once
 -- (deletion.hide_job_root): the application stops showing it now, the job deletes its tree later.
 -- Errors: PD401 table not registered; PD402 soft job on a table without soft delete; 42501 not
 -- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument.
@@ -319,7 +319,12 @@ BEGIN
   ON CONFLICT ON CONSTRAINT uq_deletion_jobs DO UPDATE
      SET status = 'pending', hard_delete = excluded.hard_delete, reason = excluded.reason,
          created_by = excluded.created_by, scheduled_at = excluded.scheduled_at, error = NULL,
-         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false
+         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false,
+         -- A new run plans afresh: nothing of the last run's plan, progress or figures is kept
+         -- (a done job's phase 'finished' would otherwise end the new run at once, deleting nothing).
+         phase = 'plan', plan = NULL, plan_step = NULL, plan_cursor = NULL, plan_server_start = NULL,
+         rows_planned = 0, rows_remaining = NULL, rows_deleted = 0, chunks = 0, takeovers = 0,
+         started_at = NULL, heartbeat_at = NULL, lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL
    WHERE j.status IN ('cancelled', 'failed', 'done')
   RETURNING j.id INTO job_id;
   IF job_id IS NOT NULL AND deletion.job_column_installed('scheduled_by_role') THEN

@@ -221,16 +221,14 @@ BEGIN
     job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
     job.rows_remaining := job.rows_planned;
     IF job.phase = 'plan' AND job.plan_step >= tables_in_tree THEN
-      IF job.rows_planned < max_rows THEN    -- small enough for one statement: delete the root now
-        PERFORM deletion.drop_plan(job_id);
-        job.phase := 'root';
-      ELSE
-        job.phase := 'delete';
-        job.plan_step := jsonb_array_length(job.plan) - 1;
-        job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
-      END IF;
+      job.phase := 'delete';
+      job.plan_step := jsonb_array_length(job.plan) - 1;
+      job.plan_cursor := CASE WHEN job.plan_step >= 0 THEN deletion.plan_rows_end(job.plan -> job.plan_step) ELSE 0 END;
     END IF;
-    IF job.phase IN ('plan', 'delete') THEN  -- the planning chunk ends here; deleting starts with the next
+    -- The planning chunk ends here, and deleting starts with the next; but a tree smaller than a
+    -- chunk is deleted by this one, step by step like any other (so that every row it deletes is
+    -- counted: the root's cascade would delete them uncounted).
+    IF job.phase = 'plan' OR (job.phase = 'delete' AND job.rows_planned >= max_rows) THEN
       UPDATE deletion.deletion_jobs j
          SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
              plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
@@ -301,6 +299,14 @@ BEGIN
   -- half of its time.
   IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms / 2.0) THEN
     IF job.hard_delete THEN
+      -- The root is deleted as the row it was before the job hid it: its pending-deletion stamp is
+      -- taken off first, so the audit log's image of the DELETE is the visible row, and a restore
+      -- from the audit log brings it back shown (not hidden by a marker whose job has ended).
+      IF marker IS NOT NULL THEN
+        EXECUTE format('UPDATE %s r SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
+                       'WHERE %s AND r.deletion_op = $1', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+          USING marker;
+      END IF;
       -- Cascades take whatever joined the tree after the plan was made.
       EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
       GET DIAGNOSTICS n = ROW_COUNT;
