@@ -207,7 +207,10 @@ COMMENT ON FUNCTION deletion.hide_job_root(bigint) IS 'Soft-deletes the root row
 --   done       a soft job has continued the marker into the soft delete of its tree; a hard job has
 --              deleted the row, so the marker is marked purged and the trash no longer lists it;
 --   failed     the marker stays: the row stays hidden, in the trash, until the job is re-armed (or an
---              admin restores it, which cancels the job when it runs again).
+--              admin restores it, which cancels the job when it runs again);
+--   blocked    (a job that failed because something blocks its tree) the marker is restored as when
+--              cancelled, so what remains of the tree is visible again; when it cannot be (PD110),
+--              the marker stays and the row stays in the trash.
 -- A marker that was restored meanwhile is left as it is. The job's pending_op is cleared (except on
 -- failure): it names a marker only while the marker hides the row for the job.
 CREATE OR REPLACE FUNCTION deletion.settle_job_marker(job_id bigint, outcome text)
@@ -228,7 +231,13 @@ BEGIN
   END IF;
   SELECT * INTO operation FROM deletion.soft_delete_operations o WHERE o.op = marker FOR UPDATE;
   IF FOUND AND operation.restored_at IS NULL AND operation.purged_at IS NULL THEN
-    IF outcome = 'cancelled' THEN
+    IF outcome = 'blocked' THEN
+      BEGIN
+        PERFORM deletion.restore(marker);
+      EXCEPTION WHEN SQLSTATE 'PD110' THEN
+        RETURN;  -- the row cannot be shown again: it stays in the trash, the job keeps naming it
+      END;
+    ELSIF outcome = 'cancelled' THEN
       BEGIN
         PERFORM deletion.restore(marker);
       EXCEPTION WHEN SQLSTATE 'PD110' THEN
@@ -246,6 +255,44 @@ END
 $$;
 COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s pending-deletion marker with the job: restored when cancelled (PD110 when it cannot be), purged when a hard job is done, kept when it failed.';
 
+-- What would stop a job on this row, as the job itself would run: deletion.plan, run as the engine
+-- (whose chunks pass the protection an admin passes) with the job's mode (a hard job deletes with
+-- deletion.mode = 'hard', a soft job soft-deletes), reduced to its blocked rows: RESTRICT and NO
+-- ACTION foreign keys from rows outside the tree, protection rules, cascades a soft-delete table
+-- refuses. No rows: nothing blocks the job now. Internal: deletion.schedule checks it before it
+-- accepts a job, deletion.run_chunk names the blockers when a chunk hits one later.
+CREATE OR REPLACE FUNCTION deletion.job_blockers(target regclass, pk text, hard boolean)
+RETURNS TABLE (table_name regclass, action text, rows bigint, via text[], detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  previous_mode text := current_setting('deletion.mode', true);
+BEGIN
+  PERFORM set_config('deletion.mode', CASE WHEN hard THEN 'hard' ELSE '' END, true);
+  RETURN QUERY SELECT p.table_name, p.action, p.rows, p.via, p.detail
+                 FROM deletion.plan(target, pk) p
+                WHERE p.action LIKE 'blocked%'
+                ORDER BY p.depth, p.table_name::text, p.action;
+  PERFORM set_config('deletion.mode', coalesce(previous_mode, ''), true);
+END
+$$;
+COMMENT ON FUNCTION deletion.job_blockers(regclass, text, boolean) IS 'What would block a deletion job on a row, as the job would run (deletion.plan as the engine, in the job''s mode): the plan''s blocked rows; none when nothing blocks it.';
+
+-- The blockers of a job as one line for an error message or a job's error column:
+-- "public.audit_holds: 3 rows blocked by restrict (holds_workspace_id_fkey): ...; ...".
+CREATE OR REPLACE FUNCTION deletion.job_blockers_text(target regclass, pk text, hard boolean)
+RETURNS text
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$
+  SELECT string_agg(format('%s: %s rows %s%s%s', b.table_name, b.rows, b.action,
+                           CASE WHEN cardinality(b.via) > 0 THEN format(' (%s)', array_to_string(b.via, ', ')) ELSE '' END,
+                           coalesce(': ' || b.detail, '')), '; ')
+    FROM deletion.job_blockers(target, pk, hard) b
+$$;
+COMMENT ON FUNCTION deletion.job_blockers_text(regclass, text, boolean) IS 'The blockers of a deletion job on a row as one line (NULL when none).';
+
 -- Schedules a deletion (a ScheduledDeletion, in Sentry's words). Validates, for the calling role:
 -- the table (registered, and for a soft job soft-deletable), the role's right to delete from it (and
 -- for a hard job to be deletion_admin or the table's owner), the key (shape and cast), and that the
@@ -256,8 +303,13 @@ COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s p
 -- cancelled, failed or done one is re-armed with the new arguments and belongs to the calling role
 -- from then on, as a new run: phase, plan, progress and counters start again from nothing. On a soft-delete table the job, soft or hard, hides its root row at once
 -- (deletion.hide_job_root): the application stops showing it now, the job deletes its tree later.
+-- A tree that something blocks (a RESTRICT foreign key from a row outside it, a protection rule:
+-- deletion.job_blockers) is refused up front with the blockers in the error, instead of a job that
+-- would retry and fail while its root stays hidden; an admin may schedule it anyway with
+-- SET LOCAL deletion.force_blocked = 'on' (for a blocker that will be gone by the job's time; the
+-- setting is ignored for any other role). A live job that is returned unchanged is not checked again.
 -- Errors: PD401 table not registered; PD402 soft job on a table without soft delete; 42501 not
--- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument.
+-- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument; PD406 blocked.
 CREATE OR REPLACE FUNCTION deletion.schedule(
   target regclass,
   pk text,
@@ -276,6 +328,7 @@ DECLARE
   job_pk text;
   row_exists boolean;
   job_id bigint;
+  blockers text;
 BEGIN
   IF target IS NULL OR pk IS NULL THEN
     RAISE EXCEPTION 'deletion.schedule needs a table and a key' USING ERRCODE = '22004';
@@ -312,6 +365,17 @@ BEGIN
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
   job_table := deletion.job_table_name(target);
+
+  IF NOT EXISTS (SELECT 1 FROM deletion.deletion_jobs j
+                  WHERE j.entity_table = job_table AND j.entity_pk = job_pk AND j.status IN ('pending', 'running'))
+     AND NOT (coalesce(current_setting('deletion.force_blocked', true), '') = 'on' AND deletion.caller_is_admin(target)) THEN
+    blockers := deletion.job_blockers_text(target, job_pk, coalesce(hard, false));
+    IF blockers IS NOT NULL THEN
+      RAISE EXCEPTION 'the deletion of % % is blocked: %', job_table, job_pk, blockers
+        USING ERRCODE = 'PD406',
+              HINT = 'remove what blocks it first (deletion-kit plan shows it), or, as deletion_admin, SET LOCAL deletion.force_blocked = ''on'' to schedule it anyway (the job fails when it reaches the blocker); nothing was scheduled';
+    END IF;
+  END IF;
 
   INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at)
   VALUES (job_table, job_pk, coalesce(hard, false), reason,

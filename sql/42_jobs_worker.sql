@@ -242,103 +242,123 @@ BEGIN
     END IF;
   END IF;
 
-  WHILE job.phase = 'delete' LOOP
-    elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
-    -- A statement has fixed costs (its statement triggers: audit, statistics), so the chunk ends
-    -- when less than a fifth of its time is left rather than spend it on a trickle of small ones;
-    -- but not before its first statement, so that every chunk makes progress, whatever its budget.
-    EXIT WHEN consumed >= max_rows OR (consumed > 0 AND elapsed_ms >= max_ms * 0.8);
-    IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
-      job.plan_step := job.plan_step - 1;
-      IF job.plan_step < 0 THEN
-        job.phase := 'root';
-        EXIT;
+  -- The deletes, in a block of their own: when something outside the tree blocks them (a RESTRICT
+  -- foreign key from a row added since the job was scheduled, a protection rule), retrying cannot
+  -- help. The chunk's deletes are undone, and the job ends failed with the blockers named
+  -- (deletion.job_blockers); what earlier chunks deleted stays deleted, and the root is shown
+  -- again (its pending-deletion marker is restored), so what remains of the tree is visible.
+  BEGIN
+    WHILE job.phase = 'delete' LOOP
+      elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+      -- A statement has fixed costs (its statement triggers: audit, statistics), so the chunk ends
+      -- when less than a fifth of its time is left rather than spend it on a trickle of small ones;
+      -- but not before its first statement, so that every chunk makes progress, whatever its budget.
+      EXIT WHEN consumed >= max_rows OR (consumed > 0 AND elapsed_ms >= max_ms * 0.8);
+      IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
+        job.plan_step := job.plan_step - 1;
+        IF job.plan_step < 0 THEN
+          job.phase := 'root';
+          EXIT;
+        END IF;
+        job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
+        CONTINUE;
       END IF;
-      job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
-      CONTINUE;
-    END IF;
-    IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
-      -- This step's DELETE, written once per chunk and step: rows of the table whose keys are at a
-      -- range of places in the plan table (a TID range).
-      step := job.plan -> job.plan_step;
-      step_table := (step ->> 'relid')::oid::regclass;
-      per_page := (step ->> 'per_page')::bigint;
-      rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
-      last_batch := NULL;
-      delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
-                                THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
-                                ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
-                           step_table, deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
-                           deletion.plan_table(job_id, (step ->> 'step')::integer));
-      delete_sql_step := job.plan_step;
-    END IF;
-    -- The next statement's size: what fits in the time left at the last statement's rate (kept in
-    -- the plan step from chunk to chunk), at most twice the last statement of this chunk, and 10
-    -- rows while this table's rate is not known: rows of different tables differ a hundredfold in
-    -- cost (a team whose every issue and comment is to be checked for a SET NULL against one that is
-    -- a leaf), and the first statement of a table must stay short.
-    batch := least(max_rows - consumed,
-                   CASE WHEN rate IS NULL THEN least(max_rows, 10)
-                        ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.9))) END);
-    low_place := greatest(0, job.plan_cursor - batch);
-    statement_started := clock_timestamp();
-    EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
-                             format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    deleted := deleted + n;
-    last_batch := job.plan_cursor - low_place;
-    consumed := consumed + last_batch;
-    rate := last_batch / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
-    job.plan_cursor := low_place;
-    job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'rate'], to_jsonb(round(rate, 3)));
-    job.rows_remaining := greatest(0, job.rows_remaining - n);
-  END LOOP;
-
-  -- The root's DELETE fires every foreign key of the root table and cascades over whatever joined
-  -- the tree since it was planned: it gets a chunk of its own unless this one has used less than
-  -- half of its time.
-  IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms / 2.0) THEN
-    IF job.hard_delete THEN
-      -- The root is deleted as the row it was before the job hid it: its pending-deletion stamp is
-      -- taken off first, so the audit log's image of the DELETE is the visible row, and a restore
-      -- from the audit log brings it back shown (not hidden by a marker whose job has ended).
-      IF marker IS NOT NULL THEN
-        EXECUTE format('UPDATE %s r SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
-                       'WHERE %s AND r.deletion_op = $1', target, deletion.key_predicate(target, job.entity_pk, 'r'))
-          USING marker;
+      IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
+        -- This step's DELETE, written once per chunk and step: rows of the table whose keys are at a
+        -- range of places in the plan table (a TID range).
+        step := job.plan -> job.plan_step;
+        step_table := (step ->> 'relid')::oid::regclass;
+        per_page := (step ->> 'per_page')::bigint;
+        rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
+        last_batch := NULL;
+        delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
+                                  THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
+                                  ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
+                             step_table, deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
+                             deletion.plan_table(job_id, (step ->> 'step')::integer));
+        delete_sql_step := job.plan_step;
       END IF;
-      -- Cascades take whatever joined the tree after the plan was made.
-      EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
+      -- The next statement's size: what fits in the time left at the last statement's rate (kept in
+      -- the plan step from chunk to chunk), at most twice the last statement of this chunk, and 10
+      -- rows while this table's rate is not known: rows of different tables differ a hundredfold in
+      -- cost (a team whose every issue and comment is to be checked for a SET NULL against one that is
+      -- a leaf), and the first statement of a table must stay short.
+      batch := least(max_rows - consumed,
+                     CASE WHEN rate IS NULL THEN least(max_rows, 10)
+                          ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.9))) END);
+      low_place := greatest(0, job.plan_cursor - batch);
+      statement_started := clock_timestamp();
+      EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
+                               format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
       GET DIAGNOSTICS n = ROW_COUNT;
       deleted := deleted + n;
-    ELSIF marker IS NOT NULL THEN
-      -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
-      -- the whole tree, with the job's actor and reason, as one operation.
-      PERFORM deletion.require_soft_delete_table(target);
-      soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
-                                           job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker);
-      IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
-        UPDATE deletion.soft_delete_operations o SET purged_at = now()
-         WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+      last_batch := job.plan_cursor - low_place;
+      consumed := consumed + last_batch;
+      rate := last_batch / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
+      job.plan_cursor := low_place;
+      job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'rate'], to_jsonb(round(rate, 3)));
+      job.rows_remaining := greatest(0, job.rows_remaining - n);
+    END LOOP;
+
+    -- The root's DELETE fires every foreign key of the root table and cascades over whatever joined
+    -- the tree since it was planned: it gets a chunk of its own unless this one has used less than
+    -- half of its time.
+    IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms / 2.0) THEN
+      IF job.hard_delete THEN
+        -- The root is deleted as the row it was before the job hid it: its pending-deletion stamp is
+        -- taken off first, so the audit log's image of the DELETE is the visible row, and a restore
+        -- from the audit log brings it back shown (not hidden by a marker whose job has ended).
+        IF marker IS NOT NULL THEN
+          EXECUTE format('UPDATE %s r SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
+                         'WHERE %s AND r.deletion_op = $1', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+            USING marker;
+        END IF;
+        -- Cascades take whatever joined the tree after the plan was made.
+        EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
+        GET DIAGNOSTICS n = ROW_COUNT;
+        deleted := deleted + n;
+      ELSIF marker IS NOT NULL THEN
+        -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
+        -- the whole tree, with the job's actor and reason, as one operation.
+        PERFORM deletion.require_soft_delete_table(target);
+        soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
+                                             job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker);
+        IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
+          UPDATE deletion.soft_delete_operations o SET purged_at = now()
+           WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+        END IF;
+      ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
+        BEGIN
+          EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)'
+             INTO soft_op USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
+        EXCEPTION WHEN object_not_in_prerequisite_state THEN
+          NULL;  -- 55000: already soft-deleted, which is what the job asked for
+        END;
+      ELSE
+        RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
+          USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
       END IF;
-    ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
-      BEGIN
-        EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)'
-           INTO soft_op USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
-      EXCEPTION WHEN object_not_in_prerequisite_state THEN
-        NULL;  -- 55000: already soft-deleted, which is what the job asked for
-      END;
-    ELSE
-      RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
-        USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
+      IF soft_op IS NOT NULL THEN  -- a soft delete counts the rows it marked: the root and its tree
+        deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
+                               WHERE o.op = soft_op);
+      END IF;
+      job.phase := 'finished';
+      job.rows_remaining := 0;
     END IF;
-    IF soft_op IS NOT NULL THEN  -- a soft delete counts the rows it marked: the root and its tree
-      deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
-                             WHERE o.op = soft_op);
-    END IF;
-    job.phase := 'finished';
-    job.rows_remaining := 0;
-  END IF;
+  EXCEPTION WHEN foreign_key_violation OR restrict_violation OR SQLSTATE 'PD302' OR SQLSTATE 'PD304' OR SQLSTATE 'PD305' THEN
+    GET STACKED DIAGNOSTICS stop_reason = MESSAGE_TEXT;
+    stop_reason := format('blocked: %s (SQLSTATE %s); blockers: %s', stop_reason, SQLSTATE,
+                          coalesce(deletion.job_blockers_text(target, job.entity_pk, job.hard_delete), 'none found now: schedule it again'));
+    FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+      PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+    END LOOP;
+    PERFORM deletion.settle_job_marker(job_id, 'blocked');
+    UPDATE deletion.deletion_jobs j SET chunks = j.chunks + 1, heartbeat_at = now() WHERE j.id = job_id;
+    job := deletion.finish_job(job_id, 'failed', stop_reason);
+    RETURN jsonb_build_object('status', 'failed', 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining,
+                              'planned', job.rows_planned, 'error', stop_reason,
+                              'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
+  END;
 
   UPDATE deletion.deletion_jobs j
      SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
