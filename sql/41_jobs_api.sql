@@ -273,6 +273,9 @@ BEGIN
   RETURN QUERY SELECT p.table_name, p.action, p.rows, p.via, p.detail
                  FROM deletion.plan(target, pk) p
                 WHERE p.action LIKE 'blocked%'
+                  -- a soft job removes nothing, so only protection can block it, and only where the
+                  -- plan took the soft path (a table whose plain DELETE stays hard plans a hard delete)
+                  AND (hard OR (p.action = 'blocked by protection' AND deletion.policy_flag(target, 'delete_becomes_soft')))
                 ORDER BY p.depth, p.table_name::text, p.action;
   PERFORM set_config('deletion.mode', coalesce(previous_mode, ''), true);
 END
