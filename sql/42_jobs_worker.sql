@@ -83,6 +83,26 @@ END
 $$;
 COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
 
+-- A soft job's rows per table, for its operation's log row: `base` (what a soft delete marked itself,
+-- in soft_delete_operations.rows_per_table's shape) plus what the job's chunks marked, kept in each
+-- plan step as "marked". Internal.
+CREATE OR REPLACE FUNCTION deletion.job_soft_rows(base jsonb, plan jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT coalesce(jsonb_object_agg(t.table_name, t.row_count), '{}')
+    FROM (SELECT c.table_name, sum(c.row_count) AS row_count
+            FROM (SELECT b.key AS table_name, b.value::bigint AS row_count FROM jsonb_each_text(coalesce(base, '{}')) b
+                  UNION ALL
+                  SELECT s ->> 'table', (s ->> 'marked')::bigint
+                    FROM jsonb_array_elements(coalesce(plan, '[]')) s
+                   WHERE coalesce((s ->> 'marked')::bigint, 0) > 0) c
+           GROUP BY c.table_name) t
+$$;
+COMMENT ON FUNCTION deletion.job_soft_rows(jsonb, jsonb) IS 'A soft job''s rows per table: a soft delete''s rows_per_table plus what the job''s chunks marked (the plan steps'' "marked").';
+
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
 --     no longer hides (someone restored the marker operation from the trash: the row is wanted
@@ -194,8 +214,11 @@ BEGIN
     job.plan_step := NULL;
   END IF;
 
-  IF job.phase = 'plan' AND NOT job.hard_delete THEN
-    job.phase := 'root';  -- a soft delete marks the root; the soft-delete engine handles its tree
+  -- A soft job is planned and worked in chunks like a hard one, marking rows instead of deleting
+  -- them, under its pending-deletion marker's operation. Without a marker (the root was already
+  -- soft-deleted, or migration 0061 is not applied) it is one soft delete of the root.
+  IF job.phase = 'plan' AND NOT job.hard_delete AND marker IS NULL THEN
+    job.phase := 'root';
   END IF;
 
   -- Planning: a table of the tree per step, as many steps as the time budget allows (at least one),
@@ -271,11 +294,17 @@ BEGIN
         per_page := (step ->> 'per_page')::bigint;
         rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
         last_batch := NULL;
+        -- A soft job marks the rows instead, with the stamp of its marker operation (deletion_op
+        -- set in the same UPDATE, so the soft-delete trigger does not turn it into a cascade of its own).
         delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
-                                  THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
-                                  ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
-                             step_table, deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
-                             deletion.plan_table(job_id, (step ->> 'step')::integer));
+                                  THEN $f$%s t %s WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))%s$f$
+                                  ELSE $f$%s t %s WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)%s$f$ END,
+                             CASE WHEN job.hard_delete THEN 'DELETE FROM ' ELSE 'UPDATE ' END || step_table,
+                             CASE WHEN job.hard_delete THEN ''
+                                  ELSE 'SET deleted_at = $3, deleted_by = $4, deletion_reason = $5, deletion_op = $6' END,
+                             deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
+                             deletion.plan_table(job_id, (step ->> 'step')::integer),
+                             CASE WHEN job.hard_delete THEN '' ELSE ' AND t.deleted_at IS NULL' END);
         delete_sql_step := job.plan_step;
       END IF;
       -- The next statement's size: what fits in the time left at the last statement's rate (kept in
@@ -288,9 +317,18 @@ BEGIN
                           ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.9))) END);
       low_place := greatest(0, job.plan_cursor - batch);
       statement_started := clock_timestamp();
-      EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
-                               format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
-      GET DIAGNOSTICS n = ROW_COUNT;
+      IF job.hard_delete THEN
+        EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
+                                 format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
+        GET DIAGNOSTICS n = ROW_COUNT;
+      ELSE
+        EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
+                                 format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid,
+                                 now(), job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'marked'],
+                              to_jsonb(coalesce((job.plan -> job.plan_step ->> 'marked')::bigint, 0) + n));
+      END IF;
       deleted := deleted + n;
       last_batch := job.plan_cursor - low_place;
       consumed := consumed + last_batch;
@@ -320,12 +358,21 @@ BEGIN
       ELSIF marker IS NOT NULL THEN
         -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
         -- the whole tree, with the job's actor and reason, as one operation.
+        -- Rows the chunks marked are passed through (their deletion_op is the marker), so what was
+        -- added under them since the plan is marked now; the operation's rows_per_table, which this
+        -- call rewrites with what it marked itself, then gets the chunks' rows added back.
         PERFORM deletion.require_soft_delete_table(target);
         soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
                                              job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker);
         IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
           UPDATE deletion.soft_delete_operations o SET purged_at = now()
            WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+        ELSE
+          deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
+                                 WHERE o.op = soft_op);
+          UPDATE deletion.soft_delete_operations o SET rows_per_table = deletion.job_soft_rows(o.rows_per_table, job.plan)
+           WHERE o.op = soft_op;
+          soft_op := NULL;  -- counted
         END IF;
       ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
         BEGIN
@@ -359,6 +406,14 @@ BEGIN
                               'planned', job.rows_planned, 'error', stop_reason,
                               'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
   END;
+
+  -- A soft job's operation lists what its chunks marked so far, so that a cancel (or a blocker)
+  -- that restores the operation brings back every row of it, and the trash shows the progress.
+  IF NOT job.hard_delete AND marker IS NOT NULL AND job.phase = 'delete' THEN
+    UPDATE deletion.soft_delete_operations o
+       SET rows_per_table = deletion.job_soft_rows(jsonb_build_object(target::text, 1), job.plan)
+     WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+  END IF;
 
   UPDATE deletion.deletion_jobs j
      SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
