@@ -397,6 +397,11 @@ BEGIN
   IF job_id IS NOT NULL AND deletion.job_column_installed('scheduled_by_role') THEN
     EXECUTE 'UPDATE deletion.deletion_jobs SET scheduled_by_role = $1 WHERE id = $2' USING caller, job_id;
   END IF;
+  IF job_id IS NOT NULL AND deletion.job_column_installed('undone_at') THEN
+    -- A new run: the last run's chunk transactions are no longer what an undo would restore.
+    EXECUTE 'UPDATE deletion.deletion_jobs SET undone_at = NULL WHERE id = $1' USING job_id;
+    EXECUTE 'DELETE FROM deletion.deletion_job_transactions WHERE job_id = $1' USING job_id;
+  END IF;
 
   IF job_id IS NULL THEN  -- a live job already exists: scheduling again is a no-op
     SELECT j.id INTO job_id FROM deletion.deletion_jobs j
@@ -533,10 +538,100 @@ END
 $$;
 COMMENT ON FUNCTION deletion.should_proceed_hook(regclass) IS 'The callable should_proceed hook of a table, or NULL; a registered hook that is missing is an error (PD404).';
 
+-- Undoes a hard job: restores from the audit log everything its last run deleted, across all of its
+-- chunk transactions (deletion.deletion_job_transactions, migration 0100), newest first (a job
+-- deletes children before parents, so parents come back before their children), in the caller's one
+-- transaction: all or nothing. Refused (PD407) when a table of the job's tree is not audited, since
+-- what it deleted there cannot be brought back; the dry run says so too. The dry run does the
+-- restore and rolls it back, reporting what it would insert and every conflict. The root comes back
+-- shown: a job deletes its root without the pending-deletion stamp. For deletion_admin.
+-- Returns, per table, the rows put back (kind 'insert') and re-linked (kind 'relink'), or the
+-- conflicts; a job already undone returns 'already restored'.
+-- Errors: P0002 no such job; 55000 a soft job (restore its operation from the trash), or a job not
+-- finished (cancel it first), or one without chunk transactions; PD407 not audited; PD202 conflicts.
+CREATE OR REPLACE FUNCTION deletion.undo_job(job_id bigint, dry_run boolean DEFAULT false)
+RETURNS TABLE (kind text, table_name text, rows bigint, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs;
+  target regclass;
+  unaudited text;
+  chunk record;
+  failure text;
+  results jsonb := '[]';
+BEGIN
+  IF to_regclass('deletion.deletion_job_transactions') IS NULL OR to_regprocedure('audit.restore_transaction(bigint, boolean)') IS NULL THEN
+    RAISE EXCEPTION 'undoing a job needs the audit log and migration 0100' USING ERRCODE = '55000';
+  END IF;
+  SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no deletion job has id %', job_id USING ERRCODE = 'P0002', HINT = 'list jobs with deletion-kit jobs';
+  END IF;
+  IF NOT job.hard_delete THEN
+    RAISE EXCEPTION 'deletion job % is a soft delete: its rows are in the trash as one operation', job_id
+      USING ERRCODE = '55000', HINT = 'restore that operation: deletion-kit restore, or SELECT deletion.restore(op)';
+  END IF;
+  IF job.status IN ('pending', 'running') THEN
+    RAISE EXCEPTION 'deletion job % is %: undo a job once it has ended', job_id, job.status
+      USING ERRCODE = '55000', HINT = 'cancel it first (deletion-kit cancel), then undo it';
+  END IF;
+  target := to_regclass(job.entity_table);
+  IF target IS NOT NULL THEN
+    SELECT string_agg(ct.relid::text, ', ' ORDER BY ct.relid::text) INTO unaudited
+      FROM deletion.cascade_tables(target) ct
+     WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = ct.relid AND t.tgname = 'deletion_50_audit_delete');
+  END IF;
+  IF unaudited IS NOT NULL THEN
+    IF dry_run THEN
+      RETURN QUERY SELECT 'not audited'::text, u, NULL::bigint,
+                          'the audit log has no copy of the rows the job deleted here: the job cannot be undone'::text
+                     FROM unnest(string_to_array(unaudited, ', ')) u;
+      RETURN;
+    END IF;
+    RAISE EXCEPTION 'deletion job % cannot be undone: tables of its tree are not audited: %', job_id, unaudited
+      USING ERRCODE = 'PD407', HINT = 'audit them (audit.enable) before deleting: what was deleted there is gone; nothing was restored';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM deletion.deletion_job_transactions t WHERE t.job_id = undo_job.job_id) THEN
+    RAISE EXCEPTION 'deletion job % has no chunk that deleted rows to undo', job_id
+      USING ERRCODE = '55000', HINT = 'a job scheduled again forgets its earlier run; a job that deleted nothing has nothing to undo';
+  END IF;
+
+  -- The results are gathered in a variable, which a rolled-back dry run leaves as it was.
+  BEGIN
+    FOR chunk IN SELECT t.txid FROM deletion.deletion_job_transactions t WHERE t.job_id = undo_job.job_id ORDER BY t.txid DESC LOOP
+      results := results || coalesce((SELECT jsonb_agg(to_jsonb(r)) FROM audit.restore_transaction(chunk.txid, false) r), '[]');
+    END LOOP;
+    IF dry_run THEN
+      RAISE EXCEPTION USING ERRCODE = 'PD299', MESSAGE = 'dry run: roll back';
+    END IF;
+  EXCEPTION
+    WHEN SQLSTATE 'PD299' THEN NULL;
+    WHEN OTHERS THEN
+      IF NOT dry_run THEN
+        RAISE;
+      END IF;
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT;
+      results := results || jsonb_build_array(jsonb_build_object('kind', 'conflict',
+                   'detail', format('the undo would fail: %s (SQLSTATE %s)', failure, SQLSTATE)));
+  END;
+  IF NOT dry_run THEN
+    UPDATE deletion.deletion_jobs j SET undone_at = now() WHERE j.id = undo_job.job_id;
+  END IF;
+  RETURN QUERY SELECT r ->> 'kind', r ->> 'table_name', sum((r ->> 'rows')::bigint)::bigint, min(r ->> 'detail')
+                 FROM jsonb_array_elements(results) r
+                GROUP BY r ->> 'kind', r ->> 'table_name'
+                ORDER BY 1 DESC, 2;
+END
+$$;
+COMMENT ON FUNCTION deletion.undo_job(bigint, boolean) IS 'Restores from the audit log everything a hard deletion job''s last run deleted, across its chunk transactions, all or nothing (dry run: what it would do); refused when a table of its tree is not audited.';
+
 GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint),
                           deletion.cancel(bigint), deletion.canonical_key(regclass, text)
   TO deletion_app, deletion_admin;
-GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;
+GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure), deletion.undo_job(bigint, boolean) TO deletion_admin;
 
 END
 $jobs_api$;

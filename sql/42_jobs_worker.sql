@@ -415,6 +415,13 @@ BEGIN
      WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
   END IF;
 
+  -- A hard chunk that deleted rows records its transaction: what deletion.undo_job restores.
+  IF job.hard_delete AND deleted > 0 AND to_regclass('deletion.deletion_job_transactions') IS NOT NULL THEN
+    EXECUTE 'INSERT INTO deletion.deletion_job_transactions (job_id, txid, rows_deleted) VALUES ($1, $2, $3)
+             ON CONFLICT (job_id, txid) DO UPDATE SET rows_deleted = deletion_job_transactions.rows_deleted + excluded.rows_deleted'
+      USING job_id, pg_current_xact_id()::text::bigint, deleted;
+  END IF;
+
   UPDATE deletion.deletion_jobs j
      SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
          rows_remaining = job.rows_remaining, rows_deleted = j.rows_deleted + deleted, chunks = j.chunks + 1, heartbeat_at = now()

@@ -37,8 +37,35 @@ const JOBS_SQL = `
     FROM deletion.vw_deletion_jobs WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2`;
 
 export function register(program: Command) {
-  program
-    .command('jobs')
+  const jobs = program.command('jobs');
+  jobs
+    .command('undo <id>')
+    .description('restore from the audit log everything a hard job deleted, across all its chunks, all or nothing (exit 2 when refused)')
+    .option('--dry-run', 'say what would be restored, and every conflict; change nothing')
+    .action(async (id: string, options: { dryRun?: boolean }) => {
+      if (!/^\d+$/.test(id)) throw new UserError(`jobs undo takes a job id (a whole number), not "${id}"`);
+      const client = await connect();
+      try {
+        let rows;
+        try {
+          rows = (await client.query('SELECT kind, table_name, rows::float8 AS rows, detail FROM deletion.undo_job($1, $2)', [id, Boolean(options.dryRun)])).rows;
+        } catch (err) {
+          const e = err as { code?: string; message: string; hint?: string };
+          if (!['PD407', 'PD202', '55000'].includes(e.code ?? '')) throw err;
+          console.error(`deletion-kit: refused: ${e.message} (SQLSTATE ${e.code})${e.hint ? `\nhint: ${e.hint}` : ''}`);
+          process.exitCode = 2;
+          return;
+        }
+        for (const r of rows) console.log([r.kind, r.table_name ?? '', r.rows ?? '', r.detail ?? ''].join('\t').trimEnd());
+        const refused = rows.some((r) => r.kind === 'conflict' || r.kind === 'not audited');
+        if (options.dryRun) console.log(refused ? 'dry run: the undo would be refused; nothing changed' : 'dry run: nothing changed');
+        else console.log(`job ${id} undone: ${rows.filter((r) => r.kind === 'insert').reduce((n, r) => n + r.rows, 0)} rows restored`);
+        if (refused) process.exitCode = 2;
+      } finally {
+        await client.end();
+      }
+    });
+  jobs
     .description('backlog health and deletion jobs (from deletion.vw_deletion_jobs_status and vw_deletion_jobs)')
     .option('--status <status>', `only jobs with this status (${STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most this many jobs, newest first', '50')
