@@ -415,11 +415,13 @@ BEGIN
      WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
   END IF;
 
-  -- A hard chunk that deleted rows records its transaction: what deletion.undo_job restores.
-  IF job.hard_delete AND deleted > 0 AND to_regclass('deletion.deletion_job_transactions') IS NOT NULL THEN
-    EXECUTE 'INSERT INTO deletion.deletion_job_transactions (job_id, txid, rows_deleted) VALUES ($1, $2, $3)
-             ON CONFLICT (job_id, txid) DO UPDATE SET rows_deleted = deletion_job_transactions.rows_deleted + excluded.rows_deleted'
-      USING job_id, pg_current_xact_id()::text::bigint, deleted;
+  -- A chunk that deleted (or marked) rows records its transaction and its time: what
+  -- deletion.undo_job restores, and what /metrics draws its histogram from.
+  IF deleted > 0 AND to_regclass('deletion.deletion_job_transactions') IS NOT NULL THEN
+    EXECUTE 'INSERT INTO deletion.deletion_job_transactions (job_id, txid, rows_deleted, chunk_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (job_id, txid) DO UPDATE SET rows_deleted = deletion_job_transactions.rows_deleted + excluded.rows_deleted,
+                                                      chunk_ms = deletion_job_transactions.chunk_ms + excluded.chunk_ms'
+      USING job_id, pg_current_xact_id()::text::bigint, deleted, round(extract(epoch FROM clock_timestamp() - started) * 1000)::integer;
   END IF;
 
   UPDATE deletion.deletion_jobs j
