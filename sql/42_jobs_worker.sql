@@ -301,7 +301,9 @@ BEGIN
                                   ELSE $f$%s t %s WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)%s$f$ END,
                              CASE WHEN job.hard_delete THEN 'DELETE FROM ' ELSE 'UPDATE ' END || step_table,
                              CASE WHEN job.hard_delete THEN ''
-                                  ELSE 'SET deleted_at = $3, deleted_by = $4, deletion_reason = $5, deletion_op = $6' END,
+                                  -- the soft-delete stamp ($1..$4 there), its parameters after the TID range's
+                                  ELSE 'SET ' || replace(replace(replace(replace(deletion.soft_delete_stamp(step_table),
+                                                   '$4', '$6'), '$3', '$5'), '$2', '$4'), '$1', '$3') END,
                              deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
                              deletion.plan_table(job_id, (step ->> 'step')::integer),
                              CASE WHEN job.hard_delete THEN '' ELSE ' AND t.deleted_at IS NULL' END);
@@ -363,7 +365,7 @@ BEGIN
         -- call rewrites with what it marked itself, then gets the chunks' rows added back.
         PERFORM deletion.require_soft_delete_table(target);
         soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
-                                             job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker);
+                                             job.created_by::text, coalesce(job.reason, format('deletion job %s', job_id)), marker);
         IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
           UPDATE deletion.soft_delete_operations o SET purged_at = now()
            WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
