@@ -507,6 +507,24 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.heartbeat(bigint) IS 'Renews the heartbeat of a job this session holds.';
 
+-- How far the streaming replicas are behind: the most WAL, in bytes, that a streaming replica has
+-- received but not replayed yet, or not even received (pg_current_wal_lsn() - replay_lsn). NULL when
+-- there is no streaming replica, or when the caller may not see their positions (PostgreSQL shows
+-- replay_lsn to superusers and members of pg_read_all_stats / pg_monitor only: grant the worker's
+-- login role pg_monitor to have it yield). The worker pauses between chunks while this is above
+-- --max-replica-lag, so that a big job never leaves the replicas far behind. Runs as the caller.
+CREATE OR REPLACE FUNCTION deletion.replica_lag_bytes()
+RETURNS numeric
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT max(pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn))
+    FROM pg_stat_replication r
+   WHERE r.state = 'streaming' AND r.replay_lsn IS NOT NULL AND NOT pg_is_in_recovery()
+$$;
+COMMENT ON FUNCTION deletion.replica_lag_bytes() IS 'The most WAL (bytes) a streaming replica has not replayed yet; NULL without a streaming replica or without the right to see it (pg_monitor).';
+
 REVOKE EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
                            deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
                            deletion.heartbeat(bigint), deletion.held_job(bigint),
@@ -514,7 +532,7 @@ REVOKE EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
                           deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
-                          deletion.heartbeat(bigint)
+                          deletion.heartbeat(bigint), deletion.replica_lag_bytes()
   TO deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.cancel(bigint) TO deletion_app, deletion_admin;
 

@@ -22,6 +22,7 @@ interface WorkerOptions {
   upkeepEvery: number;
   purgeAfterDays: number;
   auditKeepDays?: number;
+  maxReplicaLag?: number;
   json?: boolean;
 }
 
@@ -179,12 +180,33 @@ class Worker {
     await client?.end().catch(() => {});
   }
 
+  /**
+   * Between chunks: while a streaming replica is more than --max-replica-lag bytes of WAL behind
+   * (deletion.replica_lag_bytes), wait, renewing the job's heartbeat so that nobody takes it over,
+   * and go on by itself once the replica has caught up.
+   */
+  private async yieldToReplicas(client: pg.Client, id: number, about: Record<string, string>) {
+    let waiting = false;
+    for (;;) {
+      const lag = (await client.query('SELECT deletion.replica_lag_bytes()::float8 AS lag')).rows[0].lag as number | null;
+      if (lag === null || lag <= this.options.maxReplicaLag! || this.stopping) {
+        if (waiting) this.report.event('resumed', { job: id, ...about, replica_lag_bytes: lag });
+        return;
+      }
+      if (!waiting) this.report.event('waiting', { job: id, ...about, replica_lag_bytes: lag, max_replica_lag: this.options.maxReplicaLag });
+      waiting = true;
+      await client.query('SELECT deletion.heartbeat($1)', [id]);
+      await sleep(this.options.poll);
+    }
+  }
+
   /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
   private async work(client: pg.Client, job: { id: string; entity_table: string; entity_pk: string; takeovers: number }) {
     const id = Number(job.id);
     const about = { table: job.entity_table, pk: job.entity_pk };
     this.report.event('claimed', { job: id, ...about, takeovers: job.takeovers });
     for (;;) {
+      if (!this.stopping && this.options.maxReplicaLag !== undefined) await this.yieldToReplicas(client, id, about);
       if (this.stopping) {
         await client.query('SELECT deletion.release_job($1)', [id]);
         this.report.event('released', { job: id, ...about });
@@ -234,6 +256,7 @@ export function register(program: Command) {
     .option('--upkeep-every <seconds>', 'seconds between upkeep runs', positiveInt('--upkeep-every'), 3600)
     .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
     .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
+    .option('--max-replica-lag <bytes>', 'pause between chunks while a streaming replica has more than this many bytes of WAL to replay (needs pg_monitor to see it)', positiveInt('--max-replica-lag'))
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
       const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);
