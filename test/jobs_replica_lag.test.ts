@@ -48,11 +48,16 @@ test('with --max-replica-lag the worker pauses while a replica is behind and res
     const c = await client(db.url);
     await migrateUp(c, { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE });
     await c.query(generatorSql());
-    await c.query('SELECT bench.generate_product_data(1500, 2)');
+    await c.query('SELECT bench.generate_product_data(800, 2)');
     const cfg = primary.config;
     must(BASEBACKUP, ['-D', replicaDir, '-R', '-X', 'stream', '-h', '127.0.0.1', '-p', String(cfg.port), '-U', cfg.user], { PGPASSWORD: cfg.password });
-    must(path.join(binDir(15), 'pg_ctl'), ['start', '-w', '-t', '60', '-D', replicaDir, '-l', path.join(replicaDir, 'server.log'),
-      '-o', `-p ${replicaPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c hot_standby=on`]);
+    try {
+      must(path.join(binDir(15), 'pg_ctl'), ['start', '-w', '-t', '60', '-D', replicaDir, '-l', path.join(os.tmpdir(), `replica-${replicaPort}.log`),
+        '-o', `-p ${replicaPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c hot_standby=on -c max_connections=200`]);
+    } catch (err) {
+      const log = spawnSync('tail', ['-20', path.join(os.tmpdir(), `replica-${replicaPort}.log`)], { encoding: 'utf8' }).stdout;
+      throw new Error(`${(err as Error).message}\n${log}`);
+    }
     replicaStarted = true;
     const r = await client(clusterUrl({ ...cfg, port: replicaPort }, db.name));
     for (let i = 0; i < 100 && (await c.query(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`)).rows[0].n === 0; i++) await sleep(100);
@@ -60,7 +65,7 @@ test('with --max-replica-lag the worker pauses while a replica is behind and res
     await r.query('SELECT pg_wal_replay_pause()');
 
     const jobId = Number((await c.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true) AS id`)).rows[0].id);
-    const child = spawn(process.execPath, [CLI, 'worker', '--json', '--chunk-rows', '200', '--chunk-ms', '20', '--poll', '100', '--max-replica-lag', '200000'],
+    const child = spawn(process.execPath, [CLI, 'worker', '--json', '--chunk-rows', '200', '--chunk-ms', '20', '--poll', '100', '--max-replica-lag', '50000'],
       { env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] });
     const events: Record<string, unknown>[] = [];
     let buffer = '';
@@ -75,8 +80,8 @@ test('with --max-replica-lag the worker pauses while a replica is behind and res
     });
     for (let i = 0; i < 600 && !events.some((e) => e.event === 'waiting'); i++) await sleep(100);
     const waiting = events.find((e) => e.event === 'waiting');
-    assert.ok(waiting, 'the worker waits once the paused replica is 200 kB behind');
-    assert.ok(Number(waiting!.replica_lag_bytes) > 200000, `reporting the lag (${waiting!.replica_lag_bytes} bytes)`);
+    assert.ok(waiting, 'the worker waits once the paused replica is 50 kB behind');
+    assert.ok(Number(waiting!.replica_lag_bytes) > 50000, `reporting the lag (${waiting!.replica_lag_bytes} bytes)`);
     const chunksThen = events.filter((e) => e.event === 'chunk').length;
     await sleep(2000);
     assert.is(events.filter((e) => e.event === 'chunk').length, chunksThen, 'no chunk runs while it waits');
