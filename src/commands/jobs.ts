@@ -84,10 +84,10 @@ export function register(program: Command) {
           console.log(JSON.stringify(options.check ? { status } : { status, jobs }, null, 2));
           return;
         }
-        console.log(`pending ${status.pending}, running ${status.running}, done ${status.done}, failed ${status.failed} (blocked ${status.blocked}), cancelled ${status.cancelled}; ` +
-          `due ${status.due}, overdue ${status.overdue}, stuck ${status.stuck}, retrying ${status.retrying}; ` +
+        console.log(`pending ${status.pending}, running ${status.running}, done ${status.done}, failed ${status.failed}, cancelled ${status.cancelled}; ` +
+          `due ${status.due}, overdue ${status.overdue}, stuck ${status.stuck}, retrying ${status.retrying}, blocked ${status.blocked}; ` +
           `oldest pending ${status.pending > 0 ? readableDuration(status.oldest_pending_seconds) : '-'}; ` +
-          `rows remaining ${status.rows_remaining}${status.time_to_drain_seconds !== null ? ` (about ${readableDuration(status.time_to_drain_seconds)} at ${status.rows_per_second} rows/s)` : ''}; ` +
+          `rows remaining ${status.rows_remaining}${status.rows_remaining > 0 && status.time_to_drain_seconds !== null ? ` (about ${readableDuration(status.time_to_drain_seconds)} at ${status.rows_per_second} rows/s)` : ''}; ` +
           `${status.healthy ? 'healthy' : 'NEEDS ATTENTION'}`);
         if (jobs.length) {
           const shown = jobs.map((j) => ({ ...j, age: readableDuration(j.age_seconds), run_time: readableDuration(j.run_time_seconds) }));
