@@ -75,7 +75,7 @@ function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; pha
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`worker exited ${code}: ${err}`));
       const events = out.trim().split('\n').map((l) => JSON.parse(l));
-      resolve({ ms: Date.now() - t0, chunks: events.filter((e) => e.event === 'chunk') });
+      resolve({ ms: Date.now() - t0, chunks: events.filter((e) => e.event === 'chunk').map((e) => ({ ...e, ms: Math.round(Number(e.seconds) * 1000) })) });
     });
   });
 }

@@ -186,6 +186,12 @@ AS $$
 DECLARE
   tbl regclass := (SELECT ct.relid FROM deletion.cascade_tables(root) ct ORDER BY ct.level, ct.relid::text OFFSET step LIMIT 1);
   root_key text := deletion.key_predicate(root, pk, 'r');
+  -- A soft job's plan is what a soft delete marks: active rows of soft-delete tables, reached through
+  -- cascades between soft-delete tables only (deletion.soft_delete_cascade_edges), never through a
+  -- row that another operation deleted. The job's kind decides; a plan without a job (make_plan from a
+  -- benchmark) is a hard one.
+  soft boolean := coalesce((SELECT NOT j.hard_delete FROM deletion.deletion_jobs j WHERE j.id = job_id), false);
+  active text := '';
   fk record;
   plan_table text := deletion.plan_table(job_id, step);
   planned jsonb;        -- relid -> plan table of every earlier step with rows
@@ -210,8 +216,18 @@ BEGIN
     EXECUTE format('DROP TABLE %s', plan_table);  -- a step planned again after a failed chunk
   END IF;
   key_list := deletion.key_column_list(tbl, 'c');
+  IF soft THEN
+    IF NOT deletion.is_soft_delete_table(tbl) THEN
+      RETURN steps;  -- a soft delete does not reach it
+    END IF;
+    -- Active rows, and rows this job already marked (a plan made again after a restart passes
+    -- through them to what is below).
+    active := format(' AND (c.deleted_at IS NULL OR c.deletion_op = %L::uuid)',
+                     (SELECT to_jsonb(j) ->> 'pending_op' FROM deletion.deletion_jobs j WHERE j.id = job_id));
+  END IF;
 
-  FOR fk IN SELECT * FROM deletion.foreign_keys(tbl) k WHERE k.on_delete = 'c' LOOP
+  FOR fk IN SELECT * FROM deletion.foreign_keys(tbl) k
+             WHERE k.on_delete = 'c' AND (NOT soft OR deletion.is_soft_delete_table(k.parent)) LOOP
     IF fk.parent = tbl THEN
       self_joins := self_joins || deletion.columns_equal('c', fk.child_columns, 't', fk.parent_columns);
       walked_columns := walked_columns || fk.parent_columns;
@@ -237,8 +253,8 @@ BEGIN
   END IF;
 
   IF cardinality(self_joins) = 0 THEN
-    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE %s ORDER BY %s',
-                   plan_table, key_list, tbl, array_to_string(sources, ' OR '), deletion.plan_order(tbl, planned_rows));
+    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE (%s)%s ORDER BY %s',
+                   plan_table, key_list, tbl, array_to_string(sources, ' OR '), active, deletion.plan_order(tbl, planned_rows));
   ELSE
     -- The table's own tree below the rows found above, level by level; a row reached twice is kept
     -- once, at its deepest level, and stored deepest last. The walk carries only the key and the
@@ -253,9 +269,9 @@ BEGIN
                     GROUP BY col ORDER BY min(n)));
     EXECUTE format($f$CREATE UNLOGGED TABLE %1$s AS
                       WITH RECURSIVE tree AS (
-                        SELECT %7$s, 0 AS deletion_depth FROM %2$s c WHERE %3$s
+                        SELECT %7$s, 0 AS deletion_depth FROM %2$s c WHERE (%3$s)%9$s
                         UNION ALL
-                        SELECT %7$s, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s) WHERE t.deletion_depth < 1000
+                        SELECT %7$s, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s) WHERE t.deletion_depth < 1000%8$s
                       )
                       SELECT %5$s FROM tree c
                        WHERE true %6$s
@@ -264,7 +280,7 @@ BEGIN
                    plan_table, tbl, array_to_string(sources, ' OR '), array_to_string(self_joins, ') OR ('),
                    key_list,
                    CASE WHEN tbl = root THEN format('AND NOT (%s)', deletion.key_predicate(root, pk, 'c')) ELSE '' END,
-                   walk_list);
+                   walk_list, active, CASE WHEN tbl = root THEN '' ELSE active END);  -- the root itself is hidden by its marker
   END IF;
   GET DIAGNOSTICS found_rows = ROW_COUNT;
   IF found_rows = 0 THEN

@@ -208,7 +208,10 @@ COMMENT ON FUNCTION deletion.hide_job_root(bigint) IS 'Soft-deletes the root row
 --   done       a soft job has continued the marker into the soft delete of its tree; a hard job has
 --              deleted the row, so the marker is marked purged and the trash no longer lists it;
 --   failed     the marker stays: the row stays hidden, in the trash, until the job is re-armed (or an
---              admin restores it, which cancels the job when it runs again).
+--              admin restores it, which cancels the job when it runs again);
+--   blocked    (a job that failed because something blocks its tree) the marker is restored as when
+--              cancelled, so what remains of the tree is visible again; when it cannot be (PD110),
+--              the marker stays and the row stays in the trash.
 -- A marker that was restored meanwhile is left as it is. The job's pending_op is cleared (except on
 -- failure): it names a marker only while the marker hides the row for the job.
 CREATE OR REPLACE FUNCTION deletion.settle_job_marker(job_id bigint, outcome text)
@@ -229,7 +232,13 @@ BEGIN
   END IF;
   SELECT * INTO operation FROM deletion.soft_delete_operations o WHERE o.op = marker FOR UPDATE;
   IF FOUND AND operation.restored_at IS NULL AND operation.purged_at IS NULL THEN
-    IF outcome = 'cancelled' THEN
+    IF outcome = 'blocked' THEN
+      BEGIN
+        PERFORM deletion.restore(marker);
+      EXCEPTION WHEN SQLSTATE 'PD110' THEN
+        RETURN;  -- the row cannot be shown again: it stays in the trash, the job keeps naming it
+      END;
+    ELSIF outcome = 'cancelled' THEN
       BEGIN
         PERFORM deletion.restore(marker);
       EXCEPTION WHEN SQLSTATE 'PD110' THEN
@@ -247,6 +256,47 @@ END
 $$;
 COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s pending-deletion marker with the job: restored when cancelled (PD110 when it cannot be), purged when a hard job is done, kept when it failed.';
 
+-- What would stop a job on this row, as the job itself would run: deletion.plan, run as the engine
+-- (whose chunks pass the protection an admin passes) with the job's mode (a hard job deletes with
+-- deletion.mode = 'hard', a soft job soft-deletes), reduced to its blocked rows: RESTRICT and NO
+-- ACTION foreign keys from rows outside the tree, protection rules, cascades a soft-delete table
+-- refuses. No rows: nothing blocks the job now. Internal: deletion.schedule checks it before it
+-- accepts a job, deletion.run_chunk names the blockers when a chunk hits one later.
+CREATE OR REPLACE FUNCTION deletion.job_blockers(target regclass, pk text, hard boolean)
+RETURNS TABLE (table_name regclass, action text, rows bigint, via text[], detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  previous_mode text := current_setting('deletion.mode', true);
+BEGIN
+  PERFORM set_config('deletion.mode', CASE WHEN hard THEN 'hard' ELSE '' END, true);
+  RETURN QUERY SELECT p.table_name, p.action, p.rows, p.via, p.detail
+                 FROM deletion.plan(target, pk) p
+                WHERE p.action LIKE 'blocked%'
+                  -- a soft job removes nothing, so only protection can block it, and only where the
+                  -- plan took the soft path (a table whose plain DELETE stays hard plans a hard delete)
+                  AND (hard OR (p.action = 'blocked by protection' AND deletion.policy_flag(target, 'delete_becomes_soft')))
+                ORDER BY p.depth, p.table_name::text, p.action;
+  PERFORM set_config('deletion.mode', coalesce(previous_mode, ''), true);
+END
+$$;
+COMMENT ON FUNCTION deletion.job_blockers(regclass, text, boolean) IS 'What would block a deletion job on a row, as the job would run (deletion.plan as the engine, in the job''s mode): the plan''s blocked rows; none when nothing blocks it.';
+
+-- The blockers of a job as one line for an error message or a job's error column:
+-- "public.audit_holds: 3 rows blocked by restrict (holds_workspace_id_fkey): ...; ...".
+CREATE OR REPLACE FUNCTION deletion.job_blockers_text(target regclass, pk text, hard boolean)
+RETURNS text
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$
+  SELECT string_agg(format('%s: %s rows %s%s%s', b.table_name, b.rows, b.action,
+                           CASE WHEN cardinality(b.via) > 0 THEN format(' (%s)', array_to_string(b.via, ', ')) ELSE '' END,
+                           coalesce(': ' || b.detail, '')), '; ')
+    FROM deletion.job_blockers(target, pk, hard) b
+$$;
+COMMENT ON FUNCTION deletion.job_blockers_text(regclass, text, boolean) IS 'The blockers of a deletion job on a row as one line (NULL when none).';
+
 -- Schedules a deletion (a ScheduledDeletion, in Sentry's words). Validates, for the calling role:
 -- the table (registered, and for a soft job soft-deletable), the role's right to delete from it (and
 -- for a hard job to be deletion_admin or the table's owner), the key (shape and cast), and that the
@@ -255,10 +305,15 @@ COMMENT ON FUNCTION deletion.settle_job_marker(bigint, text) IS 'Ends a job''s p
 -- runs as the engine and cannot apply those policies as the caller, so it does not pretend to.
 -- Scheduling an entity that already has a pending or running job returns that job, unchanged; a
 -- cancelled, failed or done one is re-armed with the new arguments and belongs to the calling role
--- from then on. On a soft-delete table the job, soft or hard, hides its root row at once
+-- from then on, as a new run: phase, plan, progress and counters start again from nothing. On a soft-delete table the job, soft or hard, hides its root row at once
 -- (deletion.hide_job_root): the application stops showing it now, the job deletes its tree later.
+-- A tree that something blocks (a RESTRICT foreign key from a row outside it, a protection rule:
+-- deletion.job_blockers) is refused up front with the blockers in the error, instead of a job that
+-- would retry and fail while its root stays hidden; an admin may schedule it anyway with
+-- SET LOCAL deletion.force_blocked = 'on' (for a blocker that will be gone by the job's time; the
+-- setting is ignored for any other role). A live job that is returned unchanged is not checked again.
 -- Errors: PD401 table not registered; PD402 soft job on a table without soft delete; 42501 not
--- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument.
+-- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument; PD406 blocked.
 CREATE OR REPLACE FUNCTION deletion.schedule(
   target regclass,
   pk text,
@@ -277,6 +332,7 @@ DECLARE
   job_pk text;
   row_exists boolean;
   job_id bigint;
+  blockers text;
 BEGIN
   IF target IS NULL OR pk IS NULL THEN
     RAISE EXCEPTION 'deletion.schedule needs a table and a key' USING ERRCODE = '22004';
@@ -314,17 +370,38 @@ BEGIN
   END IF;
   job_table := deletion.job_table_name(target);
 
+  IF NOT EXISTS (SELECT 1 FROM deletion.deletion_jobs j
+                  WHERE j.entity_table = job_table AND j.entity_pk = job_pk AND j.status IN ('pending', 'running'))
+     AND NOT (coalesce(current_setting('deletion.force_blocked', true), '') = 'on' AND deletion.caller_is_admin(target)) THEN
+    blockers := deletion.job_blockers_text(target, job_pk, coalesce(hard, false));
+    IF blockers IS NOT NULL THEN
+      RAISE EXCEPTION 'the deletion of % % is blocked: %', job_table, job_pk, blockers
+        USING ERRCODE = 'PD406',
+              HINT = 'remove what blocks it first (deletion-kit plan shows it), or, as deletion_admin, SET LOCAL deletion.force_blocked = ''on'' to schedule it anyway (the job fails when it reaches the blocker); nothing was scheduled';
+    END IF;
+  END IF;
+
   INSERT INTO deletion.deletion_jobs AS j (entity_table, entity_pk, hard_delete, reason, created_by, scheduled_at)
   VALUES (job_table, job_pk, coalesce(hard, false), reason,
           coalesce(schedule.created_by, deletion.current_actor()), coalesce(run_at, now()))
   ON CONFLICT ON CONSTRAINT uq_deletion_jobs DO UPDATE
      SET status = 'pending', hard_delete = excluded.hard_delete, reason = excluded.reason,
          created_by = excluded.created_by, scheduled_at = excluded.scheduled_at, error = NULL,
-         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false
+         finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false,
+         -- A new run plans afresh: nothing of the last run's plan, progress or figures is kept
+         -- (a done job's phase 'finished' would otherwise end the new run at once, deleting nothing).
+         phase = 'plan', plan = NULL, plan_step = NULL, plan_cursor = NULL, plan_server_start = NULL,
+         rows_planned = 0, rows_remaining = NULL, rows_deleted = 0, chunks = 0, takeovers = 0,
+         started_at = NULL, heartbeat_at = NULL, lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL
    WHERE j.status IN ('cancelled', 'failed', 'done')
   RETURNING j.id INTO job_id;
   IF job_id IS NOT NULL AND deletion.job_column_installed('scheduled_by_role') THEN
     EXECUTE 'UPDATE deletion.deletion_jobs SET scheduled_by_role = $1 WHERE id = $2' USING caller, job_id;
+  END IF;
+  IF job_id IS NOT NULL AND deletion.job_column_installed('undone_at') THEN
+    -- A new run: the last run's chunk transactions are no longer what an undo would restore.
+    EXECUTE 'UPDATE deletion.deletion_jobs SET undone_at = NULL WHERE id = $1' USING job_id;
+    EXECUTE 'DELETE FROM deletion.deletion_job_transactions WHERE job_id = $1' USING job_id;
   END IF;
 
   IF job_id IS NULL THEN  -- a live job already exists: scheduling again is a no-op
@@ -462,10 +539,100 @@ END
 $$;
 COMMENT ON FUNCTION deletion.should_proceed_hook(regclass) IS 'The callable should_proceed hook of a table, or NULL; a registered hook that is missing is an error (PD404).';
 
+-- Undoes a hard job: restores from the audit log everything its last run deleted, across all of its
+-- chunk transactions (deletion.deletion_job_transactions, migration 0100), newest first (a job
+-- deletes children before parents, so parents come back before their children), in the caller's one
+-- transaction: all or nothing. Refused (PD407) when a table of the job's tree is not audited, since
+-- what it deleted there cannot be brought back; the dry run says so too. The dry run does the
+-- restore and rolls it back, reporting what it would insert and every conflict. The root comes back
+-- shown: a job deletes its root without the pending-deletion stamp. For deletion_admin.
+-- Returns, per table, the rows put back (kind 'insert') and re-linked (kind 'relink'), or the
+-- conflicts; a job already undone returns 'already restored'.
+-- Errors: P0002 no such job; 55000 a soft job (restore its operation from the trash), or a job not
+-- finished (cancel it first), or one without chunk transactions; PD407 not audited; PD202 conflicts.
+CREATE OR REPLACE FUNCTION deletion.undo_job(job_id bigint, dry_run boolean DEFAULT false)
+RETURNS TABLE (kind text, table_name text, rows bigint, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  job deletion.deletion_jobs;
+  target regclass;
+  unaudited text;
+  chunk record;
+  failure text;
+  results jsonb := '[]';
+BEGIN
+  IF to_regclass('deletion.deletion_job_transactions') IS NULL OR to_regprocedure('audit.restore_transaction(bigint, boolean)') IS NULL THEN
+    RAISE EXCEPTION 'undoing a job needs the audit log and migration 0100' USING ERRCODE = '55000';
+  END IF;
+  SELECT * INTO job FROM deletion.deletion_jobs j WHERE j.id = job_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no deletion job has id %', job_id USING ERRCODE = 'P0002', HINT = 'list jobs with deletion-kit jobs';
+  END IF;
+  IF NOT job.hard_delete THEN
+    RAISE EXCEPTION 'deletion job % is a soft delete: its rows are in the trash as one operation', job_id
+      USING ERRCODE = '55000', HINT = 'restore that operation: deletion-kit restore, or SELECT deletion.restore(op)';
+  END IF;
+  IF job.status IN ('pending', 'running') THEN
+    RAISE EXCEPTION 'deletion job % is %: undo a job once it has ended', job_id, job.status
+      USING ERRCODE = '55000', HINT = 'cancel it first (deletion-kit cancel), then undo it';
+  END IF;
+  target := to_regclass(job.entity_table);
+  IF target IS NOT NULL THEN
+    SELECT string_agg(ct.relid::text, ', ' ORDER BY ct.relid::text) INTO unaudited
+      FROM deletion.cascade_tables(target) ct
+     WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = ct.relid AND t.tgname = 'deletion_50_audit_delete');
+  END IF;
+  IF unaudited IS NOT NULL THEN
+    IF dry_run THEN
+      RETURN QUERY SELECT 'not audited'::text, u, NULL::bigint,
+                          'the audit log has no copy of the rows the job deleted here: the job cannot be undone'::text
+                     FROM unnest(string_to_array(unaudited, ', ')) u;
+      RETURN;
+    END IF;
+    RAISE EXCEPTION 'deletion job % cannot be undone: tables of its tree are not audited: %', job_id, unaudited
+      USING ERRCODE = 'PD407', HINT = 'audit them (audit.enable) before deleting: what was deleted there is gone; nothing was restored';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM deletion.deletion_job_transactions t WHERE t.job_id = undo_job.job_id) THEN
+    RAISE EXCEPTION 'deletion job % has no chunk that deleted rows to undo', job_id
+      USING ERRCODE = '55000', HINT = 'a job scheduled again forgets its earlier run; a job that deleted nothing has nothing to undo';
+  END IF;
+
+  -- The results are gathered in a variable, which a rolled-back dry run leaves as it was.
+  BEGIN
+    FOR chunk IN SELECT t.txid FROM deletion.deletion_job_transactions t WHERE t.job_id = undo_job.job_id ORDER BY t.txid DESC LOOP
+      results := results || coalesce((SELECT jsonb_agg(to_jsonb(r)) FROM audit.restore_transaction(chunk.txid, false) r), '[]');
+    END LOOP;
+    IF dry_run THEN
+      RAISE EXCEPTION USING ERRCODE = 'PD299', MESSAGE = 'dry run: roll back';
+    END IF;
+  EXCEPTION
+    WHEN SQLSTATE 'PD299' THEN NULL;
+    WHEN OTHERS THEN
+      IF NOT dry_run THEN
+        RAISE;
+      END IF;
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT;
+      results := results || jsonb_build_array(jsonb_build_object('kind', 'conflict',
+                   'detail', format('the undo would fail: %s (SQLSTATE %s)', failure, SQLSTATE)));
+  END;
+  IF NOT dry_run THEN
+    UPDATE deletion.deletion_jobs j SET undone_at = now() WHERE j.id = undo_job.job_id;
+  END IF;
+  RETURN QUERY SELECT r ->> 'kind', r ->> 'table_name', sum((r ->> 'rows')::bigint)::bigint, min(r ->> 'detail')
+                 FROM jsonb_array_elements(results) r
+                GROUP BY r ->> 'kind', r ->> 'table_name'
+                ORDER BY 1 DESC, 2;
+END
+$$;
+COMMENT ON FUNCTION deletion.undo_job(bigint, boolean) IS 'Restores from the audit log everything a hard deletion job''s last run deleted, across its chunk transactions, all or nothing (dry run: what it would do); refused when a table of its tree is not audited.';
+
 GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text),
                           deletion.cancel(bigint), deletion.canonical_key(regclass, text)
   TO deletion_app, deletion_admin;
-GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;
+GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure), deletion.undo_job(bigint, boolean) TO deletion_admin;
 
 END
 $jobs_api$;

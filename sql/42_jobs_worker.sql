@@ -83,6 +83,26 @@ END
 $$;
 COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
 
+-- A soft job's rows per table, for its operation's log row: `base` (what a soft delete marked itself,
+-- in soft_delete_operations.rows_per_table's shape) plus what the job's chunks marked, kept in each
+-- plan step as "marked". Internal.
+CREATE OR REPLACE FUNCTION deletion.job_soft_rows(base jsonb, plan jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT coalesce(jsonb_object_agg(t.table_name, t.row_count), '{}')
+    FROM (SELECT c.table_name, sum(c.row_count) AS row_count
+            FROM (SELECT b.key AS table_name, b.value::bigint AS row_count FROM jsonb_each_text(coalesce(base, '{}')) b
+                  UNION ALL
+                  SELECT s ->> 'table', (s ->> 'marked')::bigint
+                    FROM jsonb_array_elements(coalesce(plan, '[]')) s
+                   WHERE coalesce((s ->> 'marked')::bigint, 0) > 0) c
+           GROUP BY c.table_name) t
+$$;
+COMMENT ON FUNCTION deletion.job_soft_rows(jsonb, jsonb) IS 'A soft job''s rows per table: a soft delete''s rows_per_table plus what the job''s chunks marked (the plan steps'' "marked").';
+
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
 --     no longer hides (someone restored the marker operation from the trash: the row is wanted
@@ -194,8 +214,11 @@ BEGIN
     job.plan_step := NULL;
   END IF;
 
-  IF job.phase = 'plan' AND NOT job.hard_delete THEN
-    job.phase := 'root';  -- a soft delete marks the root; the soft-delete engine handles its tree
+  -- A soft job is planned and worked in chunks like a hard one, marking rows instead of deleting
+  -- them, under its pending-deletion marker's operation. Without a marker (the root was already
+  -- soft-deleted, or migration 0061 is not applied) it is one soft delete of the root.
+  IF job.phase = 'plan' AND NOT job.hard_delete AND marker IS NULL THEN
+    job.phase := 'root';
   END IF;
 
   -- Planning: a table of the tree per step, as many steps as the time budget allows (at least one),
@@ -221,16 +244,14 @@ BEGIN
     job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
     job.rows_remaining := job.rows_planned;
     IF job.phase = 'plan' AND job.plan_step >= tables_in_tree THEN
-      IF job.rows_planned < max_rows THEN    -- small enough for one statement: delete the root now
-        PERFORM deletion.drop_plan(job_id);
-        job.phase := 'root';
-      ELSE
-        job.phase := 'delete';
-        job.plan_step := jsonb_array_length(job.plan) - 1;
-        job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
-      END IF;
+      job.phase := 'delete';
+      job.plan_step := jsonb_array_length(job.plan) - 1;
+      job.plan_cursor := CASE WHEN job.plan_step >= 0 THEN deletion.plan_rows_end(job.plan -> job.plan_step) ELSE 0 END;
     END IF;
-    IF job.phase IN ('plan', 'delete') THEN  -- the planning chunk ends here; deleting starts with the next
+    -- The planning chunk ends here, and deleting starts with the next; but a tree smaller than a
+    -- chunk is deleted by this one, step by step like any other (so that every row it deletes is
+    -- counted: the root's cascade would delete them uncounted).
+    IF job.phase = 'plan' OR (job.phase = 'delete' AND job.rows_planned >= max_rows) THEN
       UPDATE deletion.deletion_jobs j
          SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
              plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
@@ -244,94 +265,165 @@ BEGIN
     END IF;
   END IF;
 
-  WHILE job.phase = 'delete' LOOP
-    elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
-    -- A statement has fixed costs (its statement triggers: audit, statistics), so the chunk ends
-    -- when less than a fifth of its time is left rather than spend it on a trickle of small ones;
-    -- but not before its first statement, so that every chunk makes progress, whatever its budget.
-    EXIT WHEN consumed >= max_rows OR (consumed > 0 AND elapsed_ms >= max_ms * 0.8);
-    IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
-      job.plan_step := job.plan_step - 1;
-      IF job.plan_step < 0 THEN
-        job.phase := 'root';
-        EXIT;
+  -- The deletes, in a block of their own: when something outside the tree blocks them (a RESTRICT
+  -- foreign key from a row added since the job was scheduled, a protection rule), retrying cannot
+  -- help. The chunk's deletes are undone, and the job ends failed with the blockers named
+  -- (deletion.job_blockers); what earlier chunks deleted stays deleted, and the root is shown
+  -- again (its pending-deletion marker is restored), so what remains of the tree is visible.
+  BEGIN
+    WHILE job.phase = 'delete' LOOP
+      elapsed_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+      -- A statement has fixed costs (its statement triggers: audit, statistics), so the chunk ends
+      -- when less than a fifth of its time is left rather than spend it on a trickle of small ones;
+      -- but not before its first statement, so that every chunk makes progress, whatever its budget.
+      EXIT WHEN consumed >= max_rows OR (consumed > 0 AND elapsed_ms >= max_ms * 0.8);
+      IF job.plan_cursor <= 0 THEN                 -- this step is done: on to the one before it
+        job.plan_step := job.plan_step - 1;
+        IF job.plan_step < 0 THEN
+          job.phase := 'root';
+          EXIT;
+        END IF;
+        job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
+        CONTINUE;
       END IF;
-      job.plan_cursor := deletion.plan_rows_end(job.plan -> job.plan_step);
-      CONTINUE;
-    END IF;
-    IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
-      -- This step's DELETE, written once per chunk and step: rows of the table whose keys are at a
-      -- range of places in the plan table (a TID range).
-      step := job.plan -> job.plan_step;
-      step_table := (step ->> 'relid')::oid::regclass;
-      per_page := (step ->> 'per_page')::bigint;
-      rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
-      last_batch := NULL;
-      delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
-                                THEN $f$DELETE FROM %s t WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))$f$
-                                ELSE $f$DELETE FROM %s t WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)$f$ END,
-                           step_table, deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
-                           deletion.plan_table(job_id, (step ->> 'step')::integer));
-      delete_sql_step := job.plan_step;
-    END IF;
-    -- The next statement's size: what fits in the time left at the last statement's rate (kept in
-    -- the plan step from chunk to chunk), at most twice the last statement of this chunk, and 10
-    -- rows while this table's rate is not known: rows of different tables differ a hundredfold in
-    -- cost (a team whose every issue and comment is to be checked for a SET NULL against one that is
-    -- a leaf), and the first statement of a table must stay short.
-    batch := least(max_rows - consumed,
-                   CASE WHEN rate IS NULL THEN least(max_rows, 10)
-                        ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.9))) END);
-    low_place := greatest(0, job.plan_cursor - batch);
-    statement_started := clock_timestamp();
-    EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
-                             format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    deleted := deleted + n;
-    last_batch := job.plan_cursor - low_place;
-    consumed := consumed + last_batch;
-    rate := last_batch / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
-    job.plan_cursor := low_place;
-    job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'rate'], to_jsonb(round(rate, 3)));
-    job.rows_remaining := greatest(0, job.rows_remaining - n);
-  END LOOP;
-
-  -- The root's DELETE fires every foreign key of the root table and cascades over whatever joined
-  -- the tree since it was planned: it gets a chunk of its own unless this one has used less than
-  -- half of its time.
-  IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms / 2.0) THEN
-    IF job.hard_delete THEN
-      -- Cascades take whatever joined the tree after the plan was made.
-      EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
-      GET DIAGNOSTICS n = ROW_COUNT;
+      IF delete_sql_step IS DISTINCT FROM job.plan_step THEN
+        -- This step's DELETE, written once per chunk and step: rows of the table whose keys are at a
+        -- range of places in the plan table (a TID range).
+        step := job.plan -> job.plan_step;
+        step_table := (step ->> 'relid')::oid::regclass;
+        per_page := (step ->> 'per_page')::bigint;
+        rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
+        last_batch := NULL;
+        -- A soft job marks the rows instead, with the stamp of its marker operation (deletion_op
+        -- set in the same UPDATE, so the soft-delete trigger does not turn it into a cascade of its own).
+        delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
+                                  THEN $f$%s t %s WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))%s$f$
+                                  ELSE $f$%s t %s WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)%s$f$ END,
+                             CASE WHEN job.hard_delete THEN 'DELETE FROM ' ELSE 'UPDATE ' END || step_table,
+                             CASE WHEN job.hard_delete THEN ''
+                                  -- the soft-delete stamp ($1..$4 there), its parameters after the TID range's
+                                  ELSE 'SET ' || replace(replace(replace(replace(deletion.soft_delete_stamp(step_table),
+                                                   '$4', '$6'), '$3', '$5'), '$2', '$4'), '$1', '$3') END,
+                             deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
+                             deletion.plan_table(job_id, (step ->> 'step')::integer),
+                             CASE WHEN job.hard_delete THEN '' ELSE ' AND t.deleted_at IS NULL' END);
+        delete_sql_step := job.plan_step;
+      END IF;
+      -- The next statement's size: what fits in the time left at the last statement's rate (kept in
+      -- the plan step from chunk to chunk), at most twice the last statement of this chunk, and 10
+      -- rows while this table's rate is not known: rows of different tables differ a hundredfold in
+      -- cost (a team whose every issue and comment is to be checked for a SET NULL against one that is
+      -- a leaf), and the first statement of a table must stay short.
+      batch := least(max_rows - consumed,
+                     CASE WHEN rate IS NULL THEN least(max_rows, 10)
+                          ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.9))) END);
+      low_place := greatest(0, job.plan_cursor - batch);
+      statement_started := clock_timestamp();
+      IF job.hard_delete THEN
+        EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
+                                 format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
+        GET DIAGNOSTICS n = ROW_COUNT;
+      ELSE
+        EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
+                                 format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid,
+                                 now(), job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'marked'],
+                              to_jsonb(coalesce((job.plan -> job.plan_step ->> 'marked')::bigint, 0) + n));
+      END IF;
       deleted := deleted + n;
-    ELSIF marker IS NOT NULL THEN
-      -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
-      -- the whole tree, with the job's actor and reason, as one operation.
-      PERFORM deletion.require_soft_delete_table(target);
-      soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
-                                           job.created_by::text, coalesce(job.reason, format('deletion job %s', job_id)), marker);
-      IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
-        UPDATE deletion.soft_delete_operations o SET purged_at = now()
-         WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+      last_batch := job.plan_cursor - low_place;
+      consumed := consumed + last_batch;
+      rate := last_batch / greatest(extract(epoch FROM clock_timestamp() - statement_started) * 1000, 0.5);
+      job.plan_cursor := low_place;
+      job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'rate'], to_jsonb(round(rate, 3)));
+      job.rows_remaining := greatest(0, job.rows_remaining - n);
+    END LOOP;
+
+    -- The root's DELETE fires every foreign key of the root table and cascades over whatever joined
+    -- the tree since it was planned: it gets a chunk of its own unless this one has used less than
+    -- half of its time.
+    IF job.phase = 'root' AND (deleted = 0 OR extract(epoch FROM clock_timestamp() - started) * 1000 < max_ms / 2.0) THEN
+      IF job.hard_delete THEN
+        -- The root is deleted as the row it was before the job hid it: its pending-deletion stamp is
+        -- taken off first, so the audit log's image of the DELETE is the visible row, and a restore
+        -- from the audit log brings it back shown (not hidden by a marker whose job has ended).
+        IF marker IS NOT NULL THEN
+          EXECUTE format('UPDATE %s r SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
+                         'WHERE %s AND r.deletion_op = $1', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+            USING marker;
+        END IF;
+        -- Cascades take whatever joined the tree after the plan was made.
+        EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
+        GET DIAGNOSTICS n = ROW_COUNT;
+        deleted := deleted + n;
+      ELSIF marker IS NOT NULL THEN
+        -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
+        -- the whole tree, with the job's actor and reason, as one operation.
+        -- Rows the chunks marked are passed through (their deletion_op is the marker), so what was
+        -- added under them since the plan is marked now; the operation's rows_per_table, which this
+        -- call rewrites with what it marked itself, then gets the chunks' rows added back.
+        PERFORM deletion.require_soft_delete_table(target);
+        soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
+                                             job.created_by::text, coalesce(job.reason, format('deletion job %s', job_id)), marker);
+        IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
+          UPDATE deletion.soft_delete_operations o SET purged_at = now()
+           WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+        ELSE
+          deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
+                                 WHERE o.op = soft_op);
+          UPDATE deletion.soft_delete_operations o SET rows_per_table = deletion.job_soft_rows(o.rows_per_table, job.plan)
+           WHERE o.op = soft_op;
+          soft_op := NULL;  -- counted
+        END IF;
+      ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
+        BEGIN
+          EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)'
+             INTO soft_op USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
+        EXCEPTION WHEN object_not_in_prerequisite_state THEN
+          NULL;  -- 55000: already soft-deleted, which is what the job asked for
+        END;
+      ELSE
+        RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
+          USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
       END IF;
-    ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
-      BEGIN
-        EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)'
-           INTO soft_op USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
-      EXCEPTION WHEN object_not_in_prerequisite_state THEN
-        NULL;  -- 55000: already soft-deleted, which is what the job asked for
-      END;
-    ELSE
-      RAISE EXCEPTION 'deletion job % is a soft delete, but soft delete is not installed', job_id
-        USING ERRCODE = 'PD405', HINT = 'install the soft-delete migrations, or schedule the job with hard => true';
+      IF soft_op IS NOT NULL THEN  -- a soft delete counts the rows it marked: the root and its tree
+        deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
+                               WHERE o.op = soft_op);
+      END IF;
+      job.phase := 'finished';
+      job.rows_remaining := 0;
     END IF;
-    IF soft_op IS NOT NULL THEN  -- a soft delete counts the rows it marked: the root and its tree
-      deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
-                             WHERE o.op = soft_op);
-    END IF;
-    job.phase := 'finished';
-    job.rows_remaining := 0;
+  EXCEPTION WHEN foreign_key_violation OR restrict_violation OR SQLSTATE 'PD302' OR SQLSTATE 'PD304' OR SQLSTATE 'PD305' THEN
+    GET STACKED DIAGNOSTICS stop_reason = MESSAGE_TEXT;
+    stop_reason := format('blocked: %s (SQLSTATE %s); blockers: %s', stop_reason, SQLSTATE,
+                          coalesce(deletion.job_blockers_text(target, job.entity_pk, job.hard_delete), 'none found now: schedule it again'));
+    FOR setting IN SELECT * FROM jsonb_each_text(saved) LOOP
+      PERFORM set_config(setting.key, coalesce(setting.value, ''), true);
+    END LOOP;
+    PERFORM deletion.settle_job_marker(job_id, 'blocked');
+    UPDATE deletion.deletion_jobs j SET chunks = j.chunks + 1, heartbeat_at = now() WHERE j.id = job_id;
+    job := deletion.finish_job(job_id, 'failed', stop_reason);
+    RETURN jsonb_build_object('status', 'failed', 'phase', job.phase, 'deleted', 0, 'remaining', job.rows_remaining,
+                              'planned', job.rows_planned, 'error', stop_reason,
+                              'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
+  END;
+
+  -- A soft job's operation lists what its chunks marked so far, so that a cancel (or a blocker)
+  -- that restores the operation brings back every row of it, and the trash shows the progress.
+  IF NOT job.hard_delete AND marker IS NOT NULL AND job.phase = 'delete' THEN
+    UPDATE deletion.soft_delete_operations o
+       SET rows_per_table = deletion.job_soft_rows(jsonb_build_object(target::text, 1), job.plan)
+     WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+  END IF;
+
+  -- A chunk that deleted (or marked) rows records its transaction and its time: what
+  -- deletion.undo_job restores, and what /metrics draws its histogram from.
+  IF deleted > 0 AND to_regclass('deletion.deletion_job_transactions') IS NOT NULL THEN
+    EXECUTE 'INSERT INTO deletion.deletion_job_transactions (job_id, txid, rows_deleted, chunk_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (job_id, txid) DO UPDATE SET rows_deleted = deletion_job_transactions.rows_deleted + excluded.rows_deleted,
+                                                      chunk_ms = deletion_job_transactions.chunk_ms + excluded.chunk_ms'
+      USING job_id, pg_current_xact_id()::text::bigint, deleted, round(extract(epoch FROM clock_timestamp() - started) * 1000)::integer;
   END IF;
 
   UPDATE deletion.deletion_jobs j
@@ -415,6 +507,24 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.heartbeat(bigint) IS 'Renews the heartbeat of a job this session holds.';
 
+-- How far the streaming replicas are behind: the most WAL, in bytes, that a streaming replica has
+-- received but not replayed yet, or not even received (pg_current_wal_lsn() - replay_lsn). NULL when
+-- there is no streaming replica, or when the caller may not see their positions (PostgreSQL shows
+-- replay_lsn to superusers and members of pg_read_all_stats / pg_monitor only: grant the worker's
+-- login role pg_monitor to have it yield). The worker pauses between chunks while this is above
+-- --max-replica-lag, so that a big job never leaves the replicas far behind. Runs as the caller.
+CREATE OR REPLACE FUNCTION deletion.replica_lag_bytes()
+RETURNS numeric
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT max(pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn))
+    FROM pg_stat_replication r
+   WHERE r.state = 'streaming' AND r.replay_lsn IS NOT NULL AND NOT pg_is_in_recovery()
+$$;
+COMMENT ON FUNCTION deletion.replica_lag_bytes() IS 'The most WAL (bytes) a streaming replica has not replayed yet; NULL without a streaming replica or without the right to see it (pg_monitor).';
+
 REVOKE EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
                            deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
                            deletion.heartbeat(bigint), deletion.held_job(bigint),
@@ -422,7 +532,7 @@ REVOKE EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.claim_job(text, integer), deletion.run_chunk(bigint, integer, integer),
                           deletion.fail_chunk(bigint, text, integer), deletion.release_job(bigint),
-                          deletion.heartbeat(bigint)
+                          deletion.heartbeat(bigint), deletion.replica_lag_bytes()
   TO deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.cancel(bigint) TO deletion_app, deletion_admin;
 

@@ -74,7 +74,9 @@ COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its actor a
 
 -- The backlog in one row: jobs per status, the oldest pending job's age, overdue and stuck jobs, rows
 -- still to delete (planned rows of running jobs; a job not yet planned counts its root only), the
--- deletion rate of the last hour and the time to drain the backlog at that rate.
+-- deletion rate of the last hour and the time to drain the backlog at that rate; then (added later,
+-- so at the end) the failed jobs that something blocked (their error begins with 'blocked:'), the
+-- oldest pending age in seconds, and the rows still to delete per job table.
 CREATE OR REPLACE VIEW deletion.vw_deletion_jobs_status WITH (security_invoker = true) AS
 WITH recent AS (
   SELECT sum(j.rows_deleted) AS rows_deleted,
@@ -92,17 +94,27 @@ WITH recent AS (
          count(*) FILTER (WHERE v.stuck) AS stuck,
          count(*) FILTER (WHERE v.status = 'pending' AND v.attempts > 0) AS retrying,
          max(now() - v.created_at) FILTER (WHERE v.status = 'pending') AS oldest_pending_age,
-         coalesce(sum(v.rows_remaining) FILTER (WHERE v.status IN ('pending', 'running')), 0)::bigint AS rows_remaining
+         coalesce(sum(v.rows_remaining) FILTER (WHERE v.status IN ('pending', 'running')), 0)::bigint AS rows_remaining,
+         count(*) FILTER (WHERE v.status = 'failed' AND v.error LIKE 'blocked:%') AS blocked
     FROM deletion.vw_deletion_jobs v
+), by_table AS (
+  SELECT coalesce(jsonb_object_agg(t.entity_table, t.rows_remaining), '{}') AS rows_remaining_by_table
+    FROM (SELECT v.entity_table, sum(v.rows_remaining)::bigint AS rows_remaining
+            FROM deletion.vw_deletion_jobs v
+           WHERE v.status IN ('pending', 'running')
+           GROUP BY v.entity_table) t
 )
 SELECT b.pending, b.running, b.done, b.failed, b.cancelled, b.due, b.overdue, b.stuck, b.retrying,
        b.oldest_pending_age,
        b.rows_remaining,
        round(r.rows_deleted / nullif(r.seconds, 0)) AS rows_per_second,
        make_interval(secs => b.rows_remaining / nullif(r.rows_deleted / nullif(r.seconds, 0), 0)) AS time_to_drain,
-       b.overdue = 0 AND b.stuck = 0 AND b.failed = 0 AS healthy
-  FROM backlog b CROSS JOIN recent r;
-COMMENT ON VIEW deletion.vw_deletion_jobs_status IS 'Backlog health in one row: jobs per status, due, overdue, stuck, retrying, oldest pending age, rows remaining, recent rate and time to drain.';
+       b.overdue = 0 AND b.stuck = 0 AND b.failed = 0 AS healthy,
+       b.blocked,
+       coalesce(extract(epoch FROM b.oldest_pending_age), 0)::numeric(12, 1) AS oldest_pending_seconds,
+       t.rows_remaining_by_table
+  FROM backlog b CROSS JOIN recent r CROSS JOIN by_table t;
+COMMENT ON VIEW deletion.vw_deletion_jobs_status IS 'Backlog health in one row: jobs per status, due, overdue, stuck, retrying, blocked, oldest pending age, rows remaining (in all and per table), recent rate and time to drain.';
 
 GRANT SELECT ON deletion.vw_deletion_jobs, deletion.vw_deletion_jobs_status TO deletion_app, deletion_admin;
 

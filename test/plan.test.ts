@@ -67,9 +67,28 @@ test('plan of a blocked delete says so, with the reason', async () => {
   } finally {
     await c.end();
   }
-  const { stdout } = await cli('plan', 'lab.people', '00000000-0000-4000-8000-000000000001');
-  assert.match(stdout, /lab\.approvals\s+blocked by restrict\s+2\s+approvals_approver_id_fkey/);
-  assert.match(stdout, /the delete would fail: nothing would change/);
+  const err = await cli('plan', 'lab.people', '00000000-0000-4000-8000-000000000001').then(() => undefined, (e) => e);
+  assert.is(err?.code, 2, 'a blocked plan exits 2');
+  assert.match(err.stdout, /lab\.approvals\s+blocked by restrict\s+2\s+approvals_approver_id_fkey/);
+  assert.match(err.stdout, /the delete would fail: nothing would change/);
+});
+
+test('plan of a soft delete counts the soft-deleted rows in its footer; --hard previews the hard delete', async () => {
+  const c = await client();
+  let ws: string;
+  try {
+    ws = (await c.query(`INSERT INTO public.workspaces (name, slug) VALUES ('plan', 'plan-ws') RETURNING id::text`)).rows[0].id;
+    await c.query(`INSERT INTO public.users (email, name) VALUES ('plan@example.com', 'P')`);
+    await c.query(`INSERT INTO public.issues (workspace_id, creator_id, title) SELECT $1::bigint, (SELECT max(id) FROM public.users), 'i' FROM generate_series(1, 3)`, [ws]);
+  } finally {
+    await c.end();
+  }
+  const soft = await cli('plan', 'public.workspaces', ws);
+  assert.match(soft.stdout, /4 rows would be soft-deleted/, 'the workspace and its 3 issues are counted');
+  assert.not.match(soft.stdout, /0 rows would be deleted/);
+  const hard = await cli('plan', 'public.workspaces', ws, '--hard');
+  assert.match(hard.stdout, /^0\s+(public\.)?workspaces\s+delete\s+1/m, 'the hard preview deletes the row');
+  assert.match(hard.stdout, /4 rows would be deleted/, 'and its 3 issues');
 });
 
 test('bad input: an unknown table, a missing row, a key that does not cast; one line each, exit 1', async () => {

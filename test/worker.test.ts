@@ -211,7 +211,7 @@ test('the database restarted mid-job: the worker reconnects and completes', asyn
   }
 });
 
-test('a chunk that fails on a RESTRICT from outside the tree: retried, then failed with the error; nothing inconsistent; succeeds once the blocker is gone', async () => {
+test('a RESTRICT from outside the tree: refused at schedule; forced, the job fails at once naming it; nothing inconsistent; succeeds once the blocker is gone', async () => {
   const db = await freshDatabase();
   const { url } = db;
   const c = await client(url);
@@ -230,12 +230,19 @@ test('a chunk that fails on a RESTRICT from outside the tree: retried, then fail
       INSERT INTO public.legal_holds (document_id)
       SELECT id FROM lab.documents WHERE org_id = '00000000-0000-0000-0000-0000000000a1' ORDER BY id LIMIT 1;`);
     const otherBefore = (await c.query(`SELECT count(*)::int AS n FROM lab.documents WHERE org_id = '00000000-0000-0000-0000-0000000000a2'`)).rows[0].n;
+    const refused = await c.query(`SELECT deletion.schedule('lab.orgs', '00000000-0000-0000-0000-0000000000a1', hard => true)`)
+      .then(() => undefined, (err: { code?: string }) => err.code);
+    assert.is(refused, 'PD406', 'scheduling the blocked tree is refused');
+    // Forced by the admin, it is accepted, and fails when it reaches the hold.
+    await c.query('BEGIN');
+    await c.query(`SELECT set_config('deletion.force_blocked', 'on', true)`);
     const jobId = Number((await c.query(`SELECT deletion.schedule('lab.orgs', '00000000-0000-0000-0000-0000000000a1', hard => true) AS id`)).rows[0].id);
+    await c.query('COMMIT');
     const status = await finishJob(url, c, jobId, ['--backoff-ms', '20', '--chunk-rows', '500']);
-    assert.is(status, 'failed', 'the job failed after its retries');
+    assert.is(status, 'failed', 'the job failed');
     const job = (await c.query('SELECT attempts, max_attempts, error FROM deletion.deletion_jobs WHERE id = $1', [jobId])).rows[0];
-    assert.is(job.attempts, job.max_attempts, 'after max_attempts attempts');
-    assert.match(job.error, /legal_holds/, 'the error names what blocked it');
+    assert.is(job.attempts, 0, 'at once: a blocked tree is not retried');
+    assert.match(job.error, /blockers: public\.legal_holds: 1 rows blocked by restrict/, 'the error names what blocked it');
     assert.match(job.error, /SQLSTATE 23(001|503)/, 'with its SQLSTATE (restrict_violation, or foreign_key_violation on PostgreSQL 15)');
     assert.is((await c.query(`SELECT count(*)::int AS n FROM lab.orgs WHERE name = 'held'`)).rows[0].n, 1, 'the org is still there');
     const held = (await c.query(`SELECT count(*)::int AS n FROM lab.documents d JOIN public.legal_holds h ON h.document_id = d.id`)).rows[0].n;

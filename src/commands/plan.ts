@@ -1,5 +1,7 @@
-// deletion-kit plan <table> <pk> [--json]: prints deletion.plan, the blast radius of deleting one row,
-// as a table (or JSON). The plan itself is computed in the database (sql/31_plan.sql).
+// deletion-kit plan <table> <pk> [--json] [--hard]: prints deletion.plan, the blast radius of deleting
+// one row, as a table (or JSON). The plan itself is computed in the database (sql/31_plan.sql).
+// --hard previews the hard delete a hard deletion job does (deletion.mode = 'hard', which only an
+// admin's delete honours). Exit codes: 0 the delete would go through, 1 error, 2 it would be blocked.
 import type { Command } from 'commander';
 import { connect } from '../db.ts';
 
@@ -25,15 +27,20 @@ export function register(program: Command) {
     .command('plan <table> <pk>')
     .description('preview what deleting one row would do: every table reached, depth, action, rows and foreign keys (nothing is deleted)')
     .option('--json', 'print the plan as JSON')
-    .action(async (table: string, pk: string, options: { json?: boolean }) => {
+    .option('--hard', 'preview a hard delete (what a hard deletion job does; for deletion_admin, whose delete takes the hard path)')
+    .action(async (table: string, pk: string, options: { json?: boolean; hard?: boolean }) => {
       const client = await connect();
       try {
+        await client.query('BEGIN'); // rolled back: the plan's scratch tables go with it
+        if (options.hard) await client.query("SELECT set_config('deletion.mode', 'hard', true)");
         const { rows } = await client.query<PlanRow>(
           `SELECT depth, table_name::text, action, rows::bigint::float8 AS rows, via, detail
              FROM deletion.plan($1::text::regclass, $2)
             ORDER BY depth, table_name::text, action`,
           [table, pk],
-        );
+        ).finally(() => client.query('ROLLBACK'));
+        const blocked = rows.some((r) => r.action.startsWith('blocked'));
+        if (blocked) process.exitCode = 2;
         if (options.json) {
           console.log(JSON.stringify(rows, null, 2));
         } else {
@@ -42,8 +49,15 @@ export function register(program: Command) {
             rows.map((r) => [String(r.depth), r.table_name, r.action, String(r.rows), r.via.join(', ')]),
           ));
           for (const r of rows.filter((r) => r.detail)) console.log(`\n${r.table_name}: ${r.detail}`);
-          const blocked = rows.some((r) => r.action.startsWith('blocked'));
-          console.log(blocked ? '\nthe delete would fail: nothing would change' : `\n${rows.filter((r) => r.action === 'delete').reduce((n, r) => n + r.rows, 0)} rows would be deleted`);
+          const total = (action: string) => rows.filter((r) => r.action === action).reduce((n, r) => n + r.rows, 0);
+          const parts = [
+            total('delete') > 0 || total('soft delete') === 0 ? `${total('delete')} rows would be deleted` : '',
+            total('soft delete') > 0 ? `${total('soft delete')} rows would be soft-deleted (restorable from the trash)` : '',
+            total('set null') > 0 ? `${total('set null')} set to NULL` : '',
+            total('set default') > 0 ? `${total('set default')} set to their default` : '',
+          ].filter(Boolean);
+          console.log(blocked ? '\nthe delete would fail: nothing would change' : `\n${parts.join(', ')}`);
+          if (options.hard && rows.some((r) => r.action === 'soft delete')) console.log('(--hard: your role\'s delete stays soft; a hard job, run by the worker as deletion_admin, deletes)');
         }
       } finally {
         await client.end();

@@ -1,5 +1,7 @@
-// deletion-kit schedule <table> <pk> [--in 1d2h] [--hard] [--reason text] [--by user]: calls
-// deletion.schedule(), which validates everything; prints the job id.
+// deletion-kit schedule <table> <pk> [--in 1d2h] [--hard] [--reason text] [--by user] [--force]: calls
+// deletion.schedule(), which validates everything; prints the job id. Exit codes: 0 scheduled, 1 error,
+// 2 refused because something blocks the tree (PD406; the blockers are in the message; --force, for
+// deletion_admin, schedules it anyway).
 import type { Command } from 'commander';
 import { connect, UserError } from '../db.ts';
 
@@ -19,14 +21,28 @@ export function register(program: Command) {
     .option('--hard', 'delete permanently (needs deletion_admin); default is a soft delete on soft-delete tables')
     .option('--reason <text>', 'why the row is deleted (kept on the job and in the audit log)')
     .option('--by <actor>', 'the actor recorded as the job creator (your user id: a number, uuid or text)')
-    .action(async (table: string, pk: string, options: { in?: string; hard?: boolean; reason?: string; by?: string }) => {
+    .option('--force', 'schedule it even when something blocks the tree (deletion_admin only; the job fails when it reaches the blocker)')
+    .action(async (table: string, pk: string, options: { in?: string; hard?: boolean; reason?: string; by?: string; force?: boolean }) => {
       const delay = options.in === undefined ? '0 seconds' : parseDelay(options.in);
       const client = await connect();
       try {
-        const scheduled = await client.query(
-          'SELECT deletion.schedule($1::text::regclass, $2, now() + $3::interval, $4, $5, $6::text) AS id',
-          [table, pk, delay, Boolean(options.hard), options.reason ?? null, options.by ?? null],
-        );
+        await client.query('BEGIN');
+        if (options.force) await client.query("SELECT set_config('deletion.force_blocked', 'on', true)");
+        let scheduled;
+        try {
+          scheduled = await client.query(
+            'SELECT deletion.schedule($1::text::regclass, $2, now() + $3::interval, $4, $5, $6::text) AS id',
+            [table, pk, delay, Boolean(options.hard), options.reason ?? null, options.by ?? null],
+          );
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          const e = err as { code?: string; message: string; hint?: string };
+          if (e.code !== 'PD406') throw err;
+          console.error(`deletion-kit: refused: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`);
+          process.exitCode = 2;
+          return;
+        }
         const { rows } = await client.query(
           'SELECT id, entity_table, entity_pk, status, scheduled_at, hard_delete FROM deletion.deletion_jobs WHERE id = $1',
           [scheduled.rows[0].id],

@@ -22,6 +22,7 @@ interface WorkerOptions {
   upkeepEvery: number;
   purgeAfterDays: number;
   auditKeepDays?: number;
+  maxReplicaLag?: number;
   json?: boolean;
 }
 
@@ -57,45 +58,68 @@ function positiveInt(name: string) {
   };
 }
 
-/** Events: one JSON line each when not on a terminal; progress bars and short lines on one. */
+/** Seconds as a short readable duration: 45s, 2m14s, 3h05m, 2d4h. */
+function readable(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '-';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}
+
+/**
+ * Events: one JSON line each when not on a terminal (numbers as numbers, durations in seconds);
+ * progress bars with rows/s and ETA, and short lines, on one. Every line is written as soon as it
+ * happens: the bars' log is flushed at once, and the last lines before exit are never lost.
+ */
 class Reporter {
   private bars?: cliProgress.MultiBar;
-  private barOf = new Map<number, cliProgress.SingleBar>();
+  private barOf = new Map<number, { bar: cliProgress.SingleBar; since: number; from: number }>();
   constructor(json: boolean) {
     if (!json) {
       this.bars = new cliProgress.MultiBar(
-        { format: ' job {job} {table} {pk} [{bar}] {percentage}% | {value}/{total} rows | {phase}', clearOnComplete: false, hideCursor: true },
+        { format: ' job {job} {table} {pk} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_text} | {phase}',
+          clearOnComplete: false, hideCursor: true },
         cliProgress.Presets.shades_classic,
       );
     }
   }
   event(event: string, fields: Record<string, unknown>) {
+    const shown = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null));
     if (!this.bars) {
-      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
+      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...shown }) + '\n');
       return;
     }
     const job = fields.job as number | undefined;
     if (event === 'chunk' && job !== undefined) {
       const planned = Number(fields.planned) || 1;
-      let bar = this.barOf.get(job);
-      if (!bar) {
-        bar = this.bars.create(planned, 0, { job, table: fields.table, pk: fields.pk, phase: fields.phase });
-        this.barOf.set(job, bar);
+      const value = Math.max(0, planned - Number(fields.remaining));
+      let entry = this.barOf.get(job);
+      if (!entry) {
+        entry = { bar: this.bars.create(planned, 0, { job, table: fields.table, pk: fields.pk, phase: fields.phase, rate: 0, eta_text: '-' }), since: Date.now(), from: value };
+        this.barOf.set(job, entry);
       }
-      bar.setTotal(planned);
-      bar.update(Math.max(0, planned - Number(fields.remaining)), { phase: fields.phase });
+      const seconds = (Date.now() - entry.since) / 1000;
+      const rate = seconds > 0 ? (value - entry.from) / seconds : 0;
+      entry.bar.setTotal(planned);
+      entry.bar.update(value, { phase: fields.phase, rate: Math.round(rate), eta_text: rate > 0 ? readable((planned - value) / rate) : '-' });
       return;
     }
     if (job !== undefined && ['done', 'cancelled', 'failed'].includes(event)) {
-      const bar = this.barOf.get(job);
-      if (bar && event === 'done') bar.update(bar.getTotal(), { phase: 'done' });
-      if (bar) this.bars.remove(bar);
+      const entry = this.barOf.get(job);
+      if (entry && event === 'done') entry.bar.update(entry.bar.getTotal(), { phase: 'done', eta_text: '0s' });
+      this.bars.update();  // draw it as it ended, then let it go
+      if (entry) this.bars.remove(entry.bar);
       this.barOf.delete(job);
     }
-    const rest = Object.entries(fields).filter(([k]) => k !== 'job').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    const rest = Object.entries(shown).filter(([k]) => k !== 'job')
+      .map(([k, v]) => (k === 'seconds' ? `time=${readable(Number(v))}` : `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`));
     this.bars.log(`${event}${job !== undefined ? ` job ${job}` : ''} ${rest.join(' ')}\n`);
+    this.bars.update();  // written now, not at the next redraw
   }
   stop() {
+    this.bars?.update();
     this.bars?.stop();
   }
 }
@@ -156,12 +180,33 @@ class Worker {
     await client?.end().catch(() => {});
   }
 
+  /**
+   * Between chunks: while a streaming replica is more than --max-replica-lag bytes of WAL behind
+   * (deletion.replica_lag_bytes), wait, renewing the job's heartbeat so that nobody takes it over,
+   * and go on by itself once the replica has caught up.
+   */
+  private async yieldToReplicas(client: pg.Client, id: number, about: Record<string, string>) {
+    let waiting = false;
+    for (;;) {
+      const lag = (await client.query('SELECT deletion.replica_lag_bytes()::float8 AS lag')).rows[0].lag as number | null;
+      if (lag === null || lag <= this.options.maxReplicaLag! || this.stopping) {
+        if (waiting) this.report.event('resumed', { job: id, ...about, replica_lag_bytes: lag });
+        return;
+      }
+      if (!waiting) this.report.event('waiting', { job: id, ...about, replica_lag_bytes: lag, max_replica_lag: this.options.maxReplicaLag });
+      waiting = true;
+      await client.query('SELECT deletion.heartbeat($1)', [id]);
+      await sleep(this.options.poll);
+    }
+  }
+
   /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
   private async work(client: pg.Client, job: { id: string; entity_table: string; entity_pk: string; takeovers: number }) {
     const id = Number(job.id);
     const about = { table: job.entity_table, pk: job.entity_pk };
     this.report.event('claimed', { job: id, ...about, takeovers: job.takeovers });
     for (;;) {
+      if (!this.stopping && this.options.maxReplicaLag !== undefined) await this.yieldToReplicas(client, id, about);
       if (this.stopping) {
         await client.query('SELECT deletion.release_job($1)', [id]);
         this.report.event('released', { job: id, ...about });
@@ -183,10 +228,13 @@ class Worker {
         this.report.event(after.status === 'failed' ? 'failed' : 'retry', { job: id, ...about, attempts: after.attempts, next_attempt_at: after.next_attempt_at, error: describe(err) });
         return;
       }
-      this.report.event('chunk', { job: id, ...about, phase: result.phase, deleted: result.deleted, remaining: result.remaining, planned: result.planned, ms: result.chunk_ms });
+      this.report.event('chunk', { job: id, ...about, phase: result.phase, deleted: Number(result.deleted), remaining: Number(result.remaining),
+        planned: Number(result.planned), seconds: Number(result.chunk_ms ?? 0) / 1000 });
       if (result.status !== 'running') {
-        const { rows } = await client.query('SELECT status, error, rows_deleted, chunks FROM deletion.deletion_jobs WHERE id = $1', [id]);
-        this.report.event(rows[0].status, { job: id, ...about, rows_deleted: Number(rows[0].rows_deleted), chunks: rows[0].chunks, error: rows[0].error ?? undefined });
+        const { rows } = await client.query(
+          `SELECT status, error, rows_deleted::float8 AS rows_deleted, chunks, extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 AS seconds
+             FROM deletion.deletion_jobs WHERE id = $1`, [id]);
+        this.report.event(rows[0].status, { job: id, ...about, rows_deleted: rows[0].rows_deleted, chunks: rows[0].chunks, seconds: rows[0].seconds, error: rows[0].error });
         return;
       }
     }
@@ -208,6 +256,7 @@ export function register(program: Command) {
     .option('--upkeep-every <seconds>', 'seconds between upkeep runs', positiveInt('--upkeep-every'), 3600)
     .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
     .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
+    .option('--max-replica-lag <bytes>', 'pause between chunks while a streaming replica has more than this many bytes of WAL to replay (needs pg_monitor to see it)', positiveInt('--max-replica-lag'))
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
       const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);

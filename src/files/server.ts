@@ -2,13 +2,14 @@
 //   POST /cleanup/run   one cleanup batch (?batch_size=, ?max_attempts=); needs `Authorization: Bearer <token>`
 //   GET  /cleanup/stats deletion.vw_file_cleanup_stats as JSON
 //   GET  /jobs/status   deletion.vw_deletion_jobs_status as JSON (503 while the deletion-job views are not installed)
-//   GET  /metrics       the file queue as Prometheus text
+//   GET  /metrics       the file queue and the deletion jobs (src/jobs_metrics.ts) as Prometheus text
 // The token is compared in constant time; a wrong or missing one is 401 and runs nothing.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
 import { runCleanup, validateCleanupOptions, type CleanupOptions } from './cleaner.ts';
 import type { FileStorage } from './storage.ts';
+import { jobMetrics } from '../jobs_metrics.ts';
 
 export interface ServeOptions {
   /** The database the server reads and cleans. */
@@ -120,7 +121,7 @@ export function createCleanupServer(options: ServeOptions) {
         return send(res, 200, (await pool.query('SELECT * FROM deletion.vw_deletion_jobs_status')).rows);
       }
       case 'GET /metrics':
-        return send(res, 200, prometheus((await pool.query('SELECT * FROM deletion.vw_file_cleanup_stats')).rows[0], counters));
+        return send(res, 200, prometheus((await pool.query('SELECT * FROM deletion.vw_file_cleanup_stats')).rows[0], counters) + (await jobMetrics(pool)));
       default: {
         const known = ['/cleanup/run', '/cleanup/stats', '/jobs/status', '/metrics'];
         if (known.includes(url.pathname.replace(/\/+$/, ''))) throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);

@@ -1,7 +1,7 @@
 -- Deletion jobs in SQL: the table (seed 001), schedule, cancel, the plan, chunks on the lab schema,
 -- the should_proceed hook, privileges, and the backlog views.
 BEGIN;
-SELECT plan(54);
+SELECT plan(58);
 
 -- Seed 001's table, columns, constraint and index names.
 SELECT has_table('deletion', 'deletion_jobs', 'deletion.deletion_jobs exists');
@@ -84,11 +84,23 @@ SELECT is(deletion.run_chunk(:folder_job, 1000, 1000) ->> 'status', 'done', 'a s
 SELECT is(array(SELECT id FROM lab.folders ORDER BY id), ARRAY[1, 3, 6, 7, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30],
           'folder 2 and every folder below it are gone, the rest of the tree stays');
 
--- A RESTRICT from outside the tree makes the chunk fail; the failure is recorded and retried.
+-- A RESTRICT from outside the tree: scheduling refuses the tree; forced by an admin, the job ends
+-- failed at its first deleting chunk, the blocker named, without retries.
 INSERT INTO lab.approvals (document_id, approver_id) SELECT id, '00000000-0000-0000-0000-0000000000b1' FROM lab.documents LIMIT 1;
+SELECT throws_like($$ SELECT deletion.schedule('lab.people', '00000000-0000-0000-0000-0000000000b1', hard => true) $$,
+                   '%blocked: lab.approvals: 1 rows blocked by restrict (approvals_approver_id_fkey)%', 'scheduling a blocked tree is refused, naming the blocker');
+SET LOCAL deletion.force_blocked = 'on';
 SELECT deletion.schedule('lab.people', '00000000-0000-0000-0000-0000000000b1', hard => true) AS person_job \gset
-SELECT is((deletion.claim_job('test')).id, :'person_job'::bigint, 'the person job is claimed');
-SELECT throws_like(format('SELECT deletion.run_chunk(%s)', :person_job), '%approvals_approver_id_fkey%', 'the approval''s RESTRICT stops the chunk (23001 on 16+, 23503 on 15)');
+RESET deletion.force_blocked;
+SELECT is((deletion.claim_job('test')).id, :'person_job'::bigint, 'the forced person job is claimed');
+SELECT is(deletion.run_chunk(:person_job) ->> 'status', 'failed', 'the approval''s RESTRICT ends the job failed (23001 on 16+, 23503 on 15)');
+SELECT ok((SELECT status = 'failed' AND attempts = 0 AND error LIKE 'blocked: %approvals_approver_id_fkey%blockers: lab.approvals: 1 rows%'
+             FROM deletion.deletion_jobs WHERE id = :person_job), 'at once, with the blocker named');
+-- Other chunk failures are retried with a backoff, and fail after max_attempts.
+SET LOCAL deletion.force_blocked = 'on';
+SELECT is(deletion.schedule('lab.people', '00000000-0000-0000-0000-0000000000b1', hard => true), :'person_job'::bigint, 'the failed job is re-armed');
+RESET deletion.force_blocked;
+SELECT is((deletion.claim_job('test')).id, :'person_job'::bigint, 'and claimed');
 SELECT is((deletion.fail_chunk(:person_job, 'restricted', 1000)).status, 'pending', 'a failed chunk is retried later');
 SELECT ok((SELECT next_attempt_at > now() FROM deletion.deletion_jobs WHERE id = :person_job), 'after a backoff');
 UPDATE deletion.deletion_jobs SET max_attempts = 2, next_attempt_at = now() - interval '1 second' WHERE id = :person_job;

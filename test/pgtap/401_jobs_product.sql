@@ -35,7 +35,7 @@ SELECT is((SELECT created_by FROM deletion.deletion_jobs WHERE id = :job), :'ann
 -- A soft job soft-deletes the root through the soft-delete engine.
 SELECT deletion.schedule('public.issues', (SELECT min(id)::text FROM public.issues)) AS soft_job \gset
 SELECT is((deletion.claim_job('test')).id, :'soft_job'::bigint, 'the soft job is claimed');
-SELECT is(deletion.run_chunk(:soft_job) ->> 'status', 'done', 'and done in one chunk');
+SELECT is(deletion.run_chunk(:soft_job, 10000, 100000) ->> 'status', 'done', 'and done in one chunk');
 SELECT isnt((SELECT deleted_at FROM public.issues WHERE id = (SELECT entity_pk::bigint FROM deletion.deletion_jobs WHERE id = :soft_job)), NULL,
             'the issue is soft-deleted, still there for restore');
 

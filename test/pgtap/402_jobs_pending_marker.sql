@@ -65,7 +65,7 @@ RESET ROLE;
 SELECT pending_op AS ws1_marker2 FROM deletion.deletion_jobs WHERE id = :ws1_job \gset
 SELECT isnt(:'ws1_marker2'::uuid, :'ws1_marker'::uuid, 'with a new marker operation');
 SELECT is((deletion.claim_job('test')).id, :'ws1_job'::bigint, 'the soft job is claimed');
-SELECT is(deletion.run_chunk(:ws1_job) ->> 'status', 'done', 'and done in one chunk');
+SELECT is(deletion.run_chunk(:ws1_job, 10000, 100000) ->> 'status', 'done', 'and done in one chunk');
 SELECT is((SELECT array_agg(DISTINCT deletion_op) FROM (
              SELECT deletion_op FROM workspaces WHERE id = 1
              UNION ALL SELECT deletion_op FROM projects WHERE workspace_id = 1
@@ -173,7 +173,7 @@ RESET ROLE;
 SELECT is((SELECT status || ' ' || pending_op FROM deletion.deletion_jobs WHERE id = :issue8_job), 'pending ' || :'issue8_marker',
           'the re-armed job keeps the marker that still hides the row');
 SELECT is((deletion.claim_job('test')).id, :'issue8_job'::bigint, 'it is claimed');
-SELECT is(deletion.run_chunk(:issue8_job) ->> 'status', 'done', 'and done');
+SELECT is(deletion.run_chunk(:issue8_job, 10000, 100000) ->> 'status', 'done', 'and done');
 SELECT is((SELECT count(*)::int FROM comments WHERE issue_id = 8 AND deletion_op = :'issue8_marker'), 1, 'the issue''s comment joined its operation');
 
 -- A table without soft delete: nothing changes.
@@ -212,7 +212,7 @@ SELECT pending_op AS folder_marker FROM deletion.deletion_jobs WHERE id = :folde
 SELECT is((SELECT root_key FROM deletion.soft_delete_operations WHERE op = :'folder_marker'),
           '[{"org_id": "a0000000-0000-4000-8000-000000000000", "id": 2}]'::jsonb, 'the marker names the composite key like any soft delete');
 SELECT is((deletion.claim_job('test')).id, :'folder_job'::bigint, 'the folder job is claimed');
-SELECT is(deletion.run_chunk(:folder_job) ->> 'status', 'done', 'and done');
+SELECT is(deletion.run_chunk(:folder_job, 10000, 100000) ->> 'status', 'done', 'and done');
 SELECT is((SELECT rows_per_table FROM deletion.soft_delete_operations WHERE op = :'folder_marker'),
           '{"lab.folders": 2, "lab.documents": 2, "lab.approvals": 1}'::jsonb,
           'the folder, the folder below it, their documents and the approval are soft-deleted under the marker operation');
@@ -223,7 +223,7 @@ SET LOCAL ROLE deletion_app;
 SELECT is((SELECT count(*)::int FROM lab.orgs WHERE id = 'b0000000-0000-4000-8000-000000000000'), 0, 'a hard job on a uuid key hides its org at once');
 RESET ROLE;
 SELECT is((deletion.claim_job('test')).id, :'org_job'::bigint, 'the org job is claimed');
-SELECT is(deletion.run_chunk(:org_job) ->> 'status', 'done', 'and done');
+SELECT is(deletion.run_chunk(:org_job, 10000, 100000) ->> 'status', 'done', 'and done');
 SELECT is((SELECT count(*)::int FROM lab.orgs WHERE id = 'b0000000-0000-4000-8000-000000000000')
           + (SELECT count(*)::int FROM lab.folders WHERE org_id = 'b0000000-0000-4000-8000-000000000000'), 0, 'the org and its folder are gone');
 SELECT isnt((SELECT purged_at FROM deletion.soft_delete_operations WHERE op = :'org_marker'), NULL, 'and its marker is marked purged');
