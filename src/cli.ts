@@ -18,7 +18,8 @@ const { version } = JSON.parse(readFileSync(path.join(here, '..', 'package.json'
 const program = new Command('deletion-kit')
   .description('PostgreSQL-native deletion strategy: migrations, deletion jobs, file cleanup, restore, plan and lint')
   .version(version, '-V, --version', 'print the version')
-  .helpOption('-h, --help', 'show help for a command');
+  .helpOption('-h, --help', 'show help for a command')
+  .enablePositionalOptions(); // a command's options belong to it: `trash purge --json` is purge's --json, not trash's
 
 const commandsDir = path.join(here, 'commands');
 for (const file of readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort()) {

@@ -13,10 +13,9 @@ export const EXIT = { done: 0, error: 1, refused: 2 } as const;
 /** Refused or blocked: printed as one line like a UserError, exit code 2. */
 export class RefusedError extends UserError {}
 
-/** Colour on stdout: a terminal, NO_COLOR unset (any value turns it off), TERM not dumb; FORCE_COLOR=1 forces it. */
+/** Colour: only on a terminal, with NO_COLOR unset or empty (https://no-color.org) and TERM not dumb. */
 export function colorEnabled(stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== '';
   return Boolean(stream.isTTY) && env.TERM !== 'dumb';
 }
 
@@ -142,4 +141,29 @@ export function exitQuietlyOnClosedPipe() {
 /** Adds --json to a command (every command has it; docs/cli.md has each command's shape). */
 export function jsonOption<T extends { option: (flags: string, description: string) => T }>(command: T): T {
   return command.option('--json', 'print the result as one JSON document (docs/cli.md)');
+}
+
+/**
+ * Whether a destructive command may go on with `rows` rows: always off a terminal or with --yes, and
+ * at or below the threshold (--confirm-above, else the config's confirmAbove, 1000 by default);
+ * otherwise the person at the terminal is asked.
+ */
+export async function mayProceed(rows: number, what: string, opts: { yes?: boolean; threshold: number }): Promise<boolean> {
+  if (opts.yes || rows <= opts.threshold || !interactive()) return true;
+  return confirm(`${what}: ${plural(rows, 'row')} (more than ${formatCount(opts.threshold)}). Go on?`);
+}
+
+/** The option that sets the threshold above which a destructive command asks first. */
+export function confirmOptions<T extends { option: (flags: string, description: string) => T }>(command: T): T {
+  return command
+    .option('--dry-run', 'show what would be removed, change nothing')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--confirm-above <rows>', 'on a terminal, ask before removing more rows than this (default: the config\'s confirmAbove, else 1000)');
+}
+
+/** --confirm-above, else the config's confirmAbove. */
+export function confirmThreshold(value: string | undefined, fromConfig: number): number {
+  if (value === undefined) return fromConfig;
+  if (!/^\d+$/.test(value)) throw new UserError(`--confirm-above takes a whole number of rows, not "${value}"`);
+  return Number(value);
 }
