@@ -81,7 +81,7 @@ async function engineMissing(): Promise<string | undefined> {
 }
 
 /** SQLSTATEs that mean the engine refused (restore conflicts, protection): exit code 2. */
-const REFUSED = new Set(['PD103', 'PD110', 'PD210', 'PD301', 'PD302', 'PD303']);
+const REFUSED = new Set(['PD103', 'PD110', 'PD202', 'PD210', 'PD301', 'PD302', 'PD303']);
 
 try {
   await program.parseAsync(process.argv);
