@@ -45,9 +45,12 @@ export function register(program: Command) {
     });
 
   jsonOption(db.command('url')
-    .description('print the connection URL of the embedded database, password included (starting it when needed)'))
-    .action(async (opts: { json?: boolean }) => {
-      const url = await embeddedUrl({ quiet: true });
+    .description('print the connection URL of the embedded database, password included (starting it when needed)')
+    .option('--database <name>', 'another database of the embedded server (e.g. deletion_kit_demo, made by deletion-kit demo)'))
+    .action(async (opts: { json?: boolean; database?: string }) => {
+      const u = new URL(await embeddedUrl({ quiet: true }));
+      if (opts.database) u.pathname = `/${encodeURIComponent(opts.database)}`;
+      const url = u.toString();
       if (opts.json) printJson({ url });
       else console.log(url);
     });
