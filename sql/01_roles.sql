@@ -26,23 +26,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.is_admin(regclass) IS 'True for deletion_admin members, superusers and the owner of the table.';
 
--- The acting user, from `SET LOCAL deletion.actor = '<user id>'`; NULL when not given.
+-- The acting user, from `SET LOCAL deletion.actor = '<user id>'`; NULL when not given. The actor is the
+-- product's own id (a bigint, a uuid, an email), so it is text here; soft delete casts it to the type
+-- of a table's deleted_by column. It is a label for the record, never a right.
 CREATE OR REPLACE FUNCTION deletion.current_actor()
-RETURNS bigint
-LANGUAGE plpgsql
+RETURNS text
+LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-DECLARE
-  raw text := nullif(current_setting('deletion.actor', true), '');
-BEGIN
-  RETURN raw::bigint;
-EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
-  RAISE EXCEPTION 'deletion.actor must be a user id (a whole number), not "%"', raw
-    USING ERRCODE = '22023', HINT = 'SET LOCAL deletion.actor = ''42''';
-END
+  SELECT nullif(current_setting('deletion.actor', true), '')
 $$;
-COMMENT ON FUNCTION deletion.current_actor() IS 'The user id in the deletion.actor setting (SET LOCAL deletion.actor = ''42''), or NULL.';
+COMMENT ON FUNCTION deletion.current_actor() IS 'The actor in the deletion.actor setting (SET LOCAL deletion.actor = ''42''), as text, or NULL.';
 
 -- The reason for the current transaction's deletes, from `SET LOCAL deletion.reason = '...'`.
 CREATE OR REPLACE FUNCTION deletion.current_reason()

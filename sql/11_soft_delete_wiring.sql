@@ -3,7 +3,8 @@
 -- migrate, and deletion.enable_soft_delete() / disable_soft_delete() change the row and call it.
 --
 -- A soft-delete table gets:
---   columns   deleted_at timestamptz, deleted_by bigint, deletion_reason text, deletion_op uuid
+--   columns   deleted_at timestamptz, deleted_by text (or a type of the product's own, such as
+--             bigint or uuid, when the column exists), deletion_reason text, deletion_op uuid
 --   indexes   <table>_active_idx (primary key, WHERE deleted_at IS NULL): active-row scans and counts;
 --             <table>_deleted_at_idx (deleted_at, WHERE deleted_at IS NOT NULL): trash, purge cutoff;
 --             <table>_deletion_op_idx (deletion_op, WHERE deletion_op IS NOT NULL): cascade and restore
@@ -34,6 +35,19 @@ AS $$
   SELECT format('%s_%s', left(relname, 63 - length(suffix) - 1), suffix)::name FROM pg_class WHERE oid = target
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_index_name(regclass, text) IS 'The name of one of the soft-delete indexes of a table (<table>_<suffix>, cut to fit 63 bytes).';
+
+-- The SET list that stamps a row as soft-deleted: $1 the time, $2 the actor (text, cast to the type
+-- of the table's own deleted_by column), $3 the reason, $4 the operation.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_stamp(target regclass)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT format('deleted_at = $1, deleted_by = $2::%s, deletion_reason = $3, deletion_op = $4',
+                coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                           WHERE a.attrelid = target AND a.attname = 'deleted_by' AND NOT a.attisdropped), 'text'))
+$$;
 
 -- Converts the table's unique constraints and indexes to partial ones that hold among active rows
 -- only, recording each original so it can be put back. Refuses (PD102), naming every one, when any
@@ -149,10 +163,11 @@ BEGIN
       USING ERRCODE = '42P10', HINT = 'add a primary key, then enable soft delete';
   END IF;
 
-  -- Columns: added when missing; an existing column of that name must already have the right type.
+  -- Columns: added when missing; an existing column of that name must already have the right type
+  -- (deleted_by may have any type: it holds the product's own user ids, cast from the actor).
   SELECT string_agg(format('%s is %s, not %s', a.attname, format_type(a.atttypid, a.atttypmod), want.type_name), '; ')
     INTO wrong
-    FROM (VALUES ('deleted_at', 'timestamp with time zone'), ('deleted_by', 'bigint'),
+    FROM (VALUES ('deleted_at', 'timestamp with time zone'),
                  ('deletion_reason', 'text'), ('deletion_op', 'uuid')) AS want(column_name, type_name)
     JOIN pg_attribute a ON a.attrelid = target AND a.attname = want.column_name AND NOT a.attisdropped
    WHERE format_type(a.atttypid, a.atttypmod) <> want.type_name;
@@ -161,10 +176,10 @@ BEGIN
       USING ERRCODE = '42804', HINT = 'rename or convert those columns, then enable soft delete';
   END IF;
   EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS deleted_at timestamptz, '
-                 'ADD COLUMN IF NOT EXISTS deleted_by bigint, ADD COLUMN IF NOT EXISTS deletion_reason text, '
+                 'ADD COLUMN IF NOT EXISTS deleted_by text, ADD COLUMN IF NOT EXISTS deletion_reason text, '
                  'ADD COLUMN IF NOT EXISTS deletion_op uuid', target);
   EXECUTE format('COMMENT ON COLUMN %s.deleted_at IS %L', target, 'When the row was soft-deleted (NULL: active). Set by deletion.soft_delete or a plain DELETE; cleared by deletion.restore.');
-  EXECUTE format('COMMENT ON COLUMN %s.deleted_by IS %L', target, 'The user id that soft-deleted the row (SET LOCAL deletion.actor).');
+  EXECUTE format('COMMENT ON COLUMN %s.deleted_by IS %L', target, 'Who soft-deleted the row: the actor (SET LOCAL deletion.actor), cast to this column''s type.');
   EXECUTE format('COMMENT ON COLUMN %s.deletion_reason IS %L', target, 'Why the row was soft-deleted (the reason argument or SET LOCAL deletion.reason).');
   EXECUTE format('COMMENT ON COLUMN %s.deletion_op IS %L', target, 'The soft-delete operation that marked the row (deletion.soft_delete_operations.op); restore brings back exactly its rows.');
 

@@ -26,7 +26,7 @@
 -- cascade is walked from them, and the operation's log row is rewritten with the whole tree, so the
 -- trash keeps showing one operation, the one it showed while the job waited, and restoring it brings
 -- back the whole tree.
-CREATE OR REPLACE FUNCTION deletion.soft_delete_rows(target regclass, root_keys jsonb, actor bigint, reason text,
+CREATE OR REPLACE FUNCTION deletion.soft_delete_rows(target regclass, root_keys jsonb, actor text, reason text,
                                                      continue_op uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql
@@ -43,11 +43,10 @@ DECLARE
   edge record;
   has_cycle boolean := false;
   carried name[];
-  stamp CONSTANT text := 'deleted_at = $1, deleted_by = $2, deletion_reason = $3, deletion_op = $4';
 BEGIN
   EXECUTE format('UPDATE %1$s AS t SET %2$s FROM jsonb_populate_recordset(NULL::%1$s, $5) AS r '
                  'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6)',
-                 target, stamp, deletion.columns_equal('t', key_columns, 'r', key_columns))
+                 target, deletion.soft_delete_stamp(target), deletion.columns_equal('t', key_columns, 'r', key_columns))
     USING stamped_at, actor, reason, op, root_keys, continue_op;
   GET DIAGNOSTICS marked = ROW_COUNT;
   IF marked = 0 THEN
@@ -71,7 +70,7 @@ BEGIN
              WHERE c.deleted_at IS NULL
           )
           UPDATE %1$s AS t SET %2$s FROM reached WHERE %5$s AND t.deleted_at IS NULL$u$,
-          edge.child, stamp, deletion.column_list('c', carried),
+          edge.child, deletion.soft_delete_stamp(edge.child), deletion.column_list('c', carried),
           deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns),
           deletion.columns_equal('t', ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child)),
                                  'reached', ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child))))
@@ -79,7 +78,7 @@ BEGIN
       ELSE
         -- Children of the rows this operation marked in the parent table.
         EXECUTE format('UPDATE %1$s AS c SET %2$s FROM %3$s AS p WHERE p.deletion_op = $4 AND %4$s AND c.deleted_at IS NULL',
-                       edge.child, stamp, edge.parent, deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
+                       edge.child, deletion.soft_delete_stamp(edge.child), edge.parent, deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
           USING stamped_at, actor, reason, op;
       END IF;
       GET DIAGNOSTICS marked = ROW_COUNT;
@@ -101,7 +100,7 @@ BEGIN
   RETURN op;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid) IS 'Soft-deletes the given rows and their ON DELETE CASCADE descendants in soft-delete tables as one operation (set-based), or continues an operation that marked the roots alone; internal, called by the statement trigger and the job worker.';
+COMMENT ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid) IS 'Soft-deletes the given rows and their ON DELETE CASCADE descendants in soft-delete tables as one operation (set-based), or continues an operation that marked the roots alone; internal, called by the statement trigger and the job worker.';
 
 -- Row trigger, BEFORE DELETE on tables with delete_becomes_soft: records the row for the statement
 -- trigger and skips the delete. Arguments: the primary-key column names. A DELETE issued by another
@@ -149,7 +148,7 @@ BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.soft_delete_on_update'::regproc);
   INSERT INTO deletion.soft_delete_requests (xact_id, table_oid, row_key, deleted_by, reason)
   SELECT pg_current_xact_id(), TG_RELID, jsonb_object_agg(k, image -> k),
-         coalesce((new_image ->> 'deleted_by')::bigint, deletion.current_actor()),
+         coalesce(new_image ->> 'deleted_by', deletion.current_actor()),
          coalesce(new_image ->> 'deletion_reason', deletion.current_reason())
     FROM unnest(TG_ARGV) AS k;
   PERFORM set_config('deletion.soft_delete_pending', 'on', true);
@@ -169,7 +168,7 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   root_keys jsonb;
-  actor bigint;
+  actor text;
   reason text;
   op uuid;
 BEGIN
@@ -236,5 +235,5 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
-REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, bigint, text, uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

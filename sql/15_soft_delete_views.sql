@@ -8,7 +8,7 @@
 -- The trash: every soft-delete operation neither restored nor purged, newest first, with whether it
 -- can be restored right now and, when not, why (the same checks deletion.restore makes).
 CREATE OR REPLACE FUNCTION deletion.trash()
-RETURNS TABLE (op uuid, root_table text, root_key jsonb, deleted_by bigint, deleted_at timestamptz,
+RETURNS TABLE (op uuid, root_table text, root_key jsonb, deleted_by text, deleted_at timestamptz,
                deletion_reason text, rows_per_table jsonb, total_rows numeric, restorable boolean,
                not_restorable_because text[])
 LANGUAGE plpgsql

@@ -79,6 +79,19 @@ AS $$
 $$;
 COMMENT ON FUNCTION audit.seal_key_id(bytea) IS 'First 8 bytes of HMAC(key, ''deletion-kit audit key id''), stored with each seal.';
 
+-- The actor as the digest sees it. Actors were whole numbers before they became text: a whole number
+-- in canonical form is still digested as a JSON number, so seals made then verify now, and any other
+-- actor as a JSON string. Canonical form only ('42', not '042'), so an edit of the text still shows.
+CREATE OR REPLACE FUNCTION audit.actor_digest(actor text)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT CASE WHEN actor ~ '^(0|-?[1-9][0-9]{0,18})$' THEN to_jsonb(actor::numeric)
+              ELSE to_jsonb(actor) END
+$$;
+
 -- The entry digest E(id, field, key, value): SHA-256 of '<id> <field> <length of key>:<key><value>',
 -- the value as jsonb text ('' for SQL NULL; a plain column has the key ''). The length prefix keeps
 -- key and value apart whatever they hold. row_digests inlines the same expression (a function call
@@ -151,7 +164,7 @@ BEGIN
   tx_columns := concat_ws(', ',
     format(tx_entry, 'txid', 'to_jsonb(t.txid)') || ' AS d1',
     format(tx_entry, 'started_at', 'to_jsonb(extract(epoch FROM t.started_at))') || ' AS d2',
-    format(tx_entry, 'actor', 'to_jsonb(t.actor)') || ' AS d3',
+    format(tx_entry, 'actor', 'audit.actor_digest(t.actor::text)') || ' AS d3',
     format(tx_entry, 'reason', 'to_jsonb(t.reason)') || ' AS d4',
     format(tx_entry, 'application_name', 'to_jsonb(t.application_name)') || ' AS d5',
     format(tx_entry, 'session_role', 'to_jsonb(t.session_role)') || ' AS d6',
@@ -739,6 +752,7 @@ REVOKE EXECUTE ON FUNCTION
   audit.hmac_sha256(bytea, bytea),
   audit.seal_key(text),
   audit.seal_key_id(bytea),
+  audit.actor_digest(text),
   audit.entry_digest(bigint, text, text, jsonb),
   audit.sealed_columns(boolean),
   audit.row_digests(bigint, bigint),

@@ -261,7 +261,7 @@ AS $$
            AND (r.refs IS NOT NULL OR coalesce(con.condeferrable, false) OR i.indpred IS NOT NULL)
         UNION ALL
         SELECT 3, format('its column %I is %s, not %s as soft delete needs (42804)', a.attname, format_type(a.atttypid, a.atttypmod), want.type_name)
-          FROM (VALUES ('deleted_at', 'timestamp with time zone'), ('deleted_by', 'bigint'),
+          FROM (VALUES ('deleted_at', 'timestamp with time zone'),
                        ('deletion_reason', 'text'), ('deletion_op', 'uuid')) AS want(column_name, type_name)
           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = want.column_name AND a.attnum > 0 AND NOT a.attisdropped
          WHERE format_type(a.atttypid, a.atttypmod) <> want.type_name

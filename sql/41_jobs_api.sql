@@ -183,9 +183,8 @@ BEGIN
 
   marker := gen_random_uuid();
   marker_reason := format('pending deletion job %s', job_id) || coalesce(': ' || job.reason, '');
-  EXECUTE format('UPDATE %s AS r SET deleted_at = $1, deleted_by = $2, deletion_reason = $3, deletion_op = $4 '
-                 'WHERE %s AND r.deleted_at IS NULL RETURNING to_jsonb(r)',
-                 target, deletion.key_predicate(target, job.entity_pk, 'r'))
+  EXECUTE format('UPDATE %s AS r SET %s WHERE %s AND r.deleted_at IS NULL RETURNING to_jsonb(r)',
+                 target, deletion.soft_delete_stamp(target), deletion.key_predicate(target, job.entity_pk, 'r'))
      INTO image USING stamped_at, job.created_by, marker_reason, marker;
   IF image IS NULL THEN
     marker := NULL;
@@ -264,7 +263,7 @@ CREATE OR REPLACE FUNCTION deletion.schedule(
   run_at timestamptz DEFAULT now(),
   hard boolean DEFAULT false,
   reason text DEFAULT NULL,
-  created_by bigint DEFAULT NULL)
+  created_by text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -337,7 +336,7 @@ BEGIN
   RETURN job_id;
 END
 $$;
-COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint) IS 'Schedules the deletion of one row (and its cascade tree) at run_at, checked for the calling role; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
+COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text) IS 'Schedules the deletion of one row (and its cascade tree) at run_at, checked for the calling role; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
 
 -- Ends a job: status, time, error; the lease is released, the plan table dropped and the job's
 -- pending-deletion marker settled (deletion.settle_job_marker: restored when cancelled, which can
@@ -461,7 +460,7 @@ END
 $$;
 COMMENT ON FUNCTION deletion.should_proceed_hook(regclass) IS 'The callable should_proceed hook of a table, or NULL; a registered hook that is missing is an error (PD404).';
 
-GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, bigint),
+GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text),
                           deletion.cancel(bigint), deletion.canonical_key(regclass, text)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure) TO deletion_admin;

@@ -310,7 +310,7 @@ BEGIN
       -- the whole tree, with the job's actor and reason, as one operation.
       PERFORM deletion.require_soft_delete_table(target);
       soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
-                                           job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker);
+                                           job.created_by::text, coalesce(job.reason, format('deletion job %s', job_id)), marker);
       IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
         UPDATE deletion.soft_delete_operations o SET purged_at = now()
          WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;

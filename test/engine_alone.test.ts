@@ -110,12 +110,22 @@ test('a database migrated with one history for the engine and the example upgrad
     const old = await migrateUp(c, { migrationsDir: path.join(root, 'migrations') });
     assert.ok(old.migrations.includes('0002_product_schema') && old.migrations.includes('0041_deletion_jobs_created_by'),
       'the old layout: the example in the engine\'s history');
+    // The old engine's data, written as it stored it (its code is not this checkout's: actors were
+    // bigints then), with the engine's triggers out of the way: a soft-deleted issue with its
+    // operation, and a job of the user's.
     await c.query(`
       INSERT INTO public.users (email, name) VALUES ('ann@example.com', 'Ann');
       INSERT INTO public.workspaces (name, slug) VALUES ('Acme', 'acme');
       INSERT INTO public.issues (workspace_id, title, creator_id) SELECT w.id, 'issue ' || g, u.id FROM public.workspaces w, public.users u, generate_series(1, 5) g;
-      SELECT deletion.soft_delete('public.issues', (SELECT min(id)::text FROM public.issues));
-      SELECT deletion.schedule('public.workspaces', (SELECT id::text FROM public.workspaces), now() + interval '1 day', created_by => (SELECT id FROM public.users));`);
+      SET session_replication_role = replica;
+      UPDATE public.issues SET deleted_at = now(), deleted_by = (SELECT id FROM public.users), deletion_op = 'a0000000-0000-4000-8000-000000000001'
+       WHERE id = (SELECT min(id) FROM public.issues);
+      INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, performed_at, rows_per_table)
+      SELECT 'a0000000-0000-4000-8000-000000000001', 'public.issues', jsonb_build_array(jsonb_build_object('id', min(id))),
+             (SELECT id FROM public.users), now(), '{"public.issues": 1}' FROM public.issues;
+      INSERT INTO deletion.deletion_jobs (entity_table, entity_pk, created_by, scheduled_at)
+      SELECT 'public.workspaces', id::text, (SELECT id FROM public.users), now() + interval '1 day' FROM public.workspaces;
+      RESET session_replication_role;`);
     const counts = `SELECT (SELECT count(*) FROM public.issues) AS issues, (SELECT count(*) FROM public.issues WHERE deleted_at IS NOT NULL) AS deleted,
                            (SELECT count(*) FROM deletion.deletion_jobs) AS jobs, (SELECT count(*) FROM deletion.soft_delete_operations) AS operations`;
     const before = (await c.query(counts)).rows[0];
@@ -127,6 +137,9 @@ test('a database migrated with one history for the engine and the example upgrad
     assert.equal(up.appMigrations, readdirSync(EXAMPLE_DIR).filter((n) => n >= '0063').map((n) => n.replace(/\.sql$/, '')),
       'and the example only its own new ones: nothing is applied twice');
     assert.equal((await c.query(counts)).rows[0], before, 'every row is still there: issues, soft deletes, jobs');
+    const actors = await c.query(`SELECT (SELECT created_by FROM deletion.deletion_jobs) AS job, (SELECT deleted_by FROM deletion.soft_delete_operations) AS op,
+                                         (SELECT id::text FROM public.users) AS ann`);
+    assert.equal([actors.rows[0].job, actors.rows[0].op], [actors.rows[0].ann, actors.rows[0].ann], 'the recorded actors are kept, as text');
     const histories = await c.query(`SELECT (SELECT array_agg(name ORDER BY name) FROM deletion_kit.migrations) AS engine,
                                             (SELECT array_agg(name ORDER BY name) FROM deletion_kit.example_migrations) AS example`);
     assert.equal(histories.rows[0].engine, readdirSync(MIGRATIONS_DIR).map((n) => n.replace(/\.sql$/, '')).sort(), 'the engine\'s history holds the engine\'s migrations');

@@ -16,6 +16,15 @@
 -- user. Soft-deleted issues therefore still count in milestones.*_issue_count and
 -- labels.*_issue_count (the statistics triggers count rows, and the rows are there); they leave the
 -- counts when they are purged or hard-deleted.
+--
+-- The example's user ids are bigints, so its deleted_by columns are bigint: the engine casts the
+-- actor (SET LOCAL deletion.actor = '42', text) to the column's type. Without such a column the engine
+-- adds a text one.
+ALTER TABLE public.users      ADD COLUMN IF NOT EXISTS deleted_by bigint;
+ALTER TABLE public.workspaces ADD COLUMN IF NOT EXISTS deleted_by bigint;
+ALTER TABLE public.projects   ADD COLUMN IF NOT EXISTS deleted_by bigint;
+ALTER TABLE public.issues     ADD COLUMN IF NOT EXISTS deleted_by bigint;
+ALTER TABLE public.comments   ADD COLUMN IF NOT EXISTS deleted_by bigint;
 UPDATE deletion.table_policies
    SET soft_delete = true, delete_becomes_soft = true
  WHERE table_schema = 'public' AND table_name IN ('users', 'workspaces', 'projects', 'issues', 'comments');

@@ -18,14 +18,13 @@ export function register(program: Command) {
     .option('--in <delay>', 'run after this delay, like 1d2h (default: now)')
     .option('--hard', 'delete permanently (needs deletion_admin); default is a soft delete on soft-delete tables')
     .option('--reason <text>', 'why the row is deleted (kept on the job and in the audit log)')
-    .option('--by <user>', 'user id recorded as the job creator')
+    .option('--by <actor>', 'the actor recorded as the job creator (your user id: a number, uuid or text)')
     .action(async (table: string, pk: string, options: { in?: string; hard?: boolean; reason?: string; by?: string }) => {
       const delay = options.in === undefined ? '0 seconds' : parseDelay(options.in);
-      if (options.by !== undefined && !/^\d+$/.test(options.by)) throw new UserError(`--by takes a user id (a whole number), not "${options.by}"`);
       const client = await connect();
       try {
         const scheduled = await client.query(
-          'SELECT deletion.schedule($1::text::regclass, $2, now() + $3::interval, $4, $5, $6::bigint) AS id',
+          'SELECT deletion.schedule($1::text::regclass, $2, now() + $3::interval, $4, $5, $6::text) AS id',
           [table, pk, delay, Boolean(options.hard), options.reason ?? null, options.by ?? null],
         );
         const { rows } = await client.query(

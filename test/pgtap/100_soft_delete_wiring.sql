@@ -17,7 +17,7 @@ SELECT ok((deletion.policy_of('lab.people')).soft_delete AND NOT (deletion.polic
 
 SELECT has_column('lab', 'documents', 'deleted_at', 'deleted_at added');
 SELECT col_type_is('lab', 'documents', 'deleted_at', 'timestamp with time zone', 'deleted_at is a timestamptz');
-SELECT col_type_is('lab', 'documents', 'deleted_by', 'bigint', 'deleted_by is a user id');
+SELECT col_type_is('lab', 'documents', 'deleted_by', 'text', 'deleted_by holds the actor (text when the table has no deleted_by of its own)');
 SELECT col_type_is('lab', 'documents', 'deletion_reason', 'text', 'deletion_reason is text');
 SELECT col_type_is('lab', 'documents', 'deletion_op', 'uuid', 'deletion_op is the operation id');
 

@@ -45,7 +45,7 @@ SELECT is((SELECT count(DISTINCT deletion_op)::int FROM (
              UNION ALL SELECT deletion_op FROM lab.documents WHERE deleted_at IS NOT NULL
              UNION ALL SELECT deletion_op FROM lab.approvals WHERE deleted_at IS NOT NULL) x), 1,
           'every marked row carries the one operation id');
-SELECT ok((SELECT bool_and(deletion_op = (SELECT op FROM first_op) AND deleted_by = 42 AND deletion_reason = 'cleanup')
+SELECT ok((SELECT bool_and(deletion_op = (SELECT op FROM first_op) AND deleted_by = '42' AND deletion_reason = 'cleanup')
              FROM lab.documents WHERE deleted_at IS NOT NULL),
           'with the actor from SET LOCAL deletion.actor and the reason');
 SELECT is((SELECT document_id FROM lab.tags), 'd0000000-0000-4000-8000-000000000002'::uuid,

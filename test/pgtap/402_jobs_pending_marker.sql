@@ -38,7 +38,7 @@ SELECT is((SELECT deletion_op FROM workspaces WHERE id = 1), :'ws1_marker'::uuid
 SELECT is((SELECT jsonb_build_object('root_table', root_table, 'root_key', root_key, 'deleted_by', deleted_by,
                                      'reason', deletion_reason, 'rows', rows_per_table)
              FROM deletion.soft_delete_operations WHERE op = :'ws1_marker'),
-          jsonb_build_object('root_table', 'public.workspaces', 'root_key', '[{"id": 1}]'::jsonb, 'deleted_by', 1,
+          jsonb_build_object('root_table', 'public.workspaces', 'root_key', '[{"id": 1}]'::jsonb, 'deleted_by', '1',
                              'reason', format('pending deletion job %s: customer left', :ws1_job), 'rows', '{"public.workspaces": 1}'::jsonb),
           'the marker is logged like any soft delete: root, key, actor, reason, one row');
 SELECT is((SELECT count(*)::int FROM issues WHERE deleted_at IS NOT NULL) + (SELECT count(*)::int FROM projects WHERE deleted_at IS NOT NULL)
