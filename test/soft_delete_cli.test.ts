@@ -110,6 +110,14 @@ test('trash purge removes what was deleted before the cutoff', async () => {
     assert.equal(dryJson.tables, [{ table: 'lab.documents', rows: 1 }]);
     assert.is(dryJson.dry_run, true);
     assert.is((await c.query('SELECT count(*)::int AS n FROM lab.documents')).rows[0].n, 1, 'a dry run changes nothing');
+    // On a terminal, above the threshold (here 0 rows), the purge asks; "n" leaves everything as it was (exit 2).
+    const onTerminal = (answer: string) => run('bash', ['-c',
+      `printf '${answer}\\n' | script -qec '"${process.execPath}" "${CLI}" trash purge --older-than "1 day" --confirm-above 0; echo "exit $?"' /dev/null`],
+    { env: { ...process.env, DATABASE_URL: env('DATABASE_URL') } }).then((r) => r.stdout.replace(/\r/g, ''));
+    const declined = await onTerminal('n');
+    assert.match(declined, /trash purge would hard-delete lab\.documents 1: 1 row \(more than 0\)\. Go on\? \[y\/N\]/);
+    assert.match(declined, /not confirmed: nothing was purged \(--yes skips the question\)\nexit 2/);
+    assert.is((await c.query('SELECT count(*)::int AS n FROM lab.documents')).rows[0].n, 1, 'declined: nothing purged');
     assert.match((await cli('trash', 'purge', '--older-than', '1 day')).stdout, /purged 1 row soft-deleted more than 1 day ago/);
     const left = await c.query('SELECT count(*)::int AS n FROM lab.documents');
     assert.is(left.rows[0].n, 0);

@@ -187,7 +187,7 @@ export function register(program: Command) {
           const r = rows[0];
           sealed++;
           seals.push({ seal_no: Number(r.seal_no), rows: Number(r.row_count), transactions: Number(r.transaction_count), from_txid: Number(r.from_txid), to_txid: Number(r.to_txid) - 1, digest: r.chain_digest });
-          if (!options.json) console.log(`seal ${r.seal_no}: ${r.row_count} rows, ${r.transaction_count} transactions (txid ${r.from_txid} to ${Number(r.to_txid) - 1})  ${r.seal_no}:${r.chain_digest}`);
+          if (!options.json) console.log(`seal ${r.seal_no}: ${plural(r.row_count, 'row')}, ${plural(r.transaction_count, 'transaction')} (txid ${r.from_txid} to ${Number(r.to_txid) - 1})  ${r.seal_no}:${r.chain_digest}`);
         }
         if (options.json) printJson({ seals });
         else if (sealed === 0) console.log('nothing to seal: every finished transaction is sealed');
