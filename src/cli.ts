@@ -91,7 +91,7 @@ try {
   if (e.code && MISSING_OBJECT.has(e.code) && /\b(deletion|audit|deletion_work|deletion_kit)\b/.test(e.message)) {
     message = (await engineMissing()) ?? message;
   }
-  if (e.hint && !(err instanceof UserError)) message += `\n  hint: ${e.hint}`;
+  if (e.hint && !(err instanceof UserError)) message += `; hint: ${e.hint.replace(/\s*\n\s*/g, ' ')}`;
   console.error(`deletion-kit: ${message}`);
   process.exitCode = err instanceof RefusedError || (e.code && REFUSED.has(e.code)) ? EXIT.refused : EXIT.error;
 }
