@@ -9,7 +9,8 @@ import { createDatabase, dropDatabase, type TestCluster } from '../src/testing/c
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-export type Scale = 'small' | 'default';
+/** small: a quick check; default: minutes on a small shared machine; large: the 1,000,000-row trees (opt-in, hours). */
+export type Scale = 'small' | 'default' | 'large';
 
 export interface Result {
   metric: string;
@@ -122,4 +123,114 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** The median of xs (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/**
+ * Runs every side once a round, `rounds` times, the order of the sides reversed every other round
+ * (a b c, c b a, a b c, ...), so neither a warm cache nor a role switch favours one side; returns
+ * each side's median. `run` gets the side's name and returns the milliseconds it measured.
+ */
+export async function alternate<S extends string>(sides: readonly S[], rounds: number, run: (side: S) => Promise<number>): Promise<Record<S, number>> {
+  const times = Object.fromEntries(sides.map((s) => [s, [] as number[]])) as unknown as Record<S, number[]>;
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? [...sides].reverse() : sides;
+    for (const side of order) times[side].push(await run(side));
+  }
+  return Object.fromEntries(sides.map((s) => [s, median(times[s])])) as Record<S, number>;
+}
+
+/**
+ * The honest floor: a copy of every ordinary table of `from` in schema `to`, with the same columns,
+ * defaults, identity, CHECK, primary-key and unique constraints, the same foreign keys (pointing at
+ * the copies, same ON DELETE actions) and the same indexes, and the same rows; and nothing of the
+ * engine's: no triggers (the example's own triggers are not copied either: the copy is plain
+ * PostgreSQL), no row-level security or policies, and no partial indexes (the soft-delete partial
+ * unique indexes become full ones where the rows allow it, else they are left out). Returns the
+ * copied tables in an order where every table comes after the tables it references (cycles broken
+ * anywhere), which is the order a plain re-insert would take.
+ */
+export async function plainCopy(c: pg.Client, from = 'public', to = 'plain'): Promise<string[]> {
+  const searchPath = (await c.query('SHOW search_path')).rows[0].search_path as string;
+  await c.query('SET search_path = pg_catalog');  // every name in the definitions read below comes schema-qualified
+  try {
+    return await copyTables(c, from, to);
+  } finally {
+    await c.query(`SELECT set_config('search_path', $1, false)`, [searchPath]);
+  }
+}
+
+async function copyTables(c: pg.Client, from: string, to: string): Promise<string[]> {
+  await c.query(`DROP SCHEMA IF EXISTS ${to} CASCADE; CREATE SCHEMA ${to}`);
+  const { rows: tables } = await c.query<{ name: string }>(`
+    SELECT c.relname AS name FROM pg_class c
+     WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r' ORDER BY c.relname`, [from]);
+  for (const { name } of tables) {
+    await c.query(`CREATE TABLE ${to}.${pg.escapeIdentifier(name)} (LIKE ${from}.${pg.escapeIdentifier(name)}
+                     INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING STORAGE)`);
+    const { rows: cols } = await c.query<{ list: string }>(`
+      SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS list FROM pg_attribute
+       WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''`, [`${from}.${pg.escapeIdentifier(name)}`]);
+    await c.query(`INSERT INTO ${to}.${pg.escapeIdentifier(name)} (${cols[0].list}) OVERRIDING SYSTEM VALUE
+                   SELECT ${cols[0].list} FROM ${from}.${pg.escapeIdentifier(name)}`);
+  }
+  // primary keys and unique constraints, then the plain indexes, then the foreign keys
+  const { rows: constraints } = await c.query<{ rel: string; name: string; def: string; contype: string }>(`
+    SELECT c.relname AS rel, con.conname AS name, pg_get_constraintdef(con.oid) AS def, con.contype::text
+      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+     WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r' AND con.contype IN ('p', 'u', 'f', 'x')
+     ORDER BY con.contype = 'f', c.relname, con.conname`, [from]);
+  const { rows: indexes } = await c.query<{ def: string; partial: boolean; isunique: boolean }>(`
+    SELECT pg_get_indexdef(i.indexrelid) AS def, i.indpred IS NOT NULL AS partial, i.indisunique AS isunique
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+     WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r'
+       AND NOT EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)`, [from]);
+  const retarget = (def: string) => def.replaceAll(` ${from}.`, ` ${to}.`).replaceAll(`REFERENCES ${from}.`, `REFERENCES ${to}.`);
+  for (const con of constraints.filter((x) => x.contype !== 'f')) {
+    await c.query(`ALTER TABLE ${to}.${pg.escapeIdentifier(con.rel)} ADD CONSTRAINT ${pg.escapeIdentifier(con.name)} ${retarget(con.def)}`);
+  }
+  // A partial index becomes a full one (a soft-delete table's deletion_op and deleted_at indexes,
+  // which a hand-written restore or purge needs too; a partial unique index becomes the plain unique
+  // index it replaced), unless a full index on the same columns is there already.
+  const made = new Set(constraints.filter((x) => x.contype !== 'f').map((x) => `${x.rel}:${/\(([^)]*)\)/.exec(x.def)?.[1]}`));
+  for (const ix of indexes) {
+    let def = retarget(ix.def).replace(/^CREATE (UNIQUE )?INDEX \S+ ON /, (_m, u) => `CREATE ${u ?? ''}INDEX ON `);
+    if (ix.partial) def = def.replace(/ WHERE .*$/s, '');
+    const m = /^CREATE (?:UNIQUE )?INDEX ON \S+?\.(\S+) USING \w+ \((.*)\)$/s.exec(def);
+    const shape = m ? `${m[1].replaceAll('"', '')}:${m[2]}` : def;
+    if (made.has(shape)) continue;
+    try {
+      await c.query(def);
+      made.add(shape);
+    } catch {
+      // a partial unique index that the soft-deleted rows would break as a full one: left out
+    }
+  }
+  for (const con of constraints.filter((x) => x.contype === 'f')) {
+    await c.query(`ALTER TABLE ${to}.${pg.escapeIdentifier(con.rel)} ADD CONSTRAINT ${pg.escapeIdentifier(con.name)} ${retarget(con.def)}`);
+  }
+  await c.query(`ANALYZE`);
+  // parents first
+  const { rows: edges } = await c.query<{ child: string; parent: string }>(`
+    SELECT c.relname AS child, p.relname AS parent FROM pg_constraint con
+      JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid
+     WHERE con.contype = 'f' AND c.relnamespace = $1::regnamespace AND p.relnamespace = $1::regnamespace AND c.oid <> p.oid`, [to]);
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (t: string, path: Set<string>) => {
+    if (seen.has(t) || path.has(t)) return;
+    path.add(t);
+    for (const e of edges) if (e.child === t) visit(e.parent, path);
+    path.delete(t);
+    seen.add(t);
+    order.push(t);
+  };
+  for (const { name } of tables) visit(name, new Set());
+  return order;
 }

@@ -1,4 +1,4 @@
-// npm run bench [-- NAME ...] [-- --scale small]: runs the benchmarks in bench/*.bench.ts on a fresh
+// npm run bench [-- NAME ...] [-- --scale small|large]: runs the benchmarks in bench/*.bench.ts on a fresh
 // embedded PostgreSQL 18 with its default settings, one after another, and writes bench/results/.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,7 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === '--scale') scale = args[++i] as Scale;
   else names.push(args[i]);
 }
-if (scale !== 'small' && scale !== 'default') throw new Error('--scale is small or default');
+if (scale !== 'small' && scale !== 'default' && scale !== 'large') throw new Error('--scale is small, default or large');
 
 const files = readdirSync(BENCH_DIR).filter((f) => f.endsWith('.bench.ts')).sort();
 const benches: Bench[] = [];
@@ -48,7 +48,7 @@ try {
     await bench.run(makeContext(scale, cluster, template, results));
     printTable(bench.name, results);
     if (scale === 'default') writeResults(bench.name, results);
-    else writeResults(`${bench.name}.small`, results);
+    else writeResults(`${bench.name}.${scale}`, results);
     failed += results.filter((r) => !r.holds).length;
   }
 } finally {

@@ -162,21 +162,27 @@ COMMENT ON FUNCTION deletion.wire_engine_access(regclass) IS 'Grants the engine'
 -- trigger of that name on that table runs that function, the table is registered (itself or, for a
 -- partition, its partitioned parent) and is not a temporary table. The engine's SECURITY DEFINER
 -- trigger functions call it first and refuse to run otherwise, so attaching them to a table of one's
--- own (a temp table) gains nothing even for a role that may execute them.
+-- own (a temp table) gains nothing even for a role that may execute them. PL/pgSQL, not SQL: it runs
+-- on every audited statement, and PL/pgSQL keeps its query's plan for the session where a SQL function
+-- called from a trigger plans it again on every call.
 CREATE OR REPLACE FUNCTION deletion.is_engine_trigger(relid oid, trigger_name name, trigger_function regproc)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT EXISTS (
+BEGIN
+  RETURN EXISTS (
     SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      WHERE t.tgrelid = relid AND t.tgname = trigger_name AND t.tgfoid = trigger_function
        AND c.relpersistence <> 't'
-       AND EXISTS (SELECT FROM deletion.table_policies tp
-                     JOIN pg_namespace n ON n.nspname = tp.table_schema
-                     JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = tp.table_name
-                    WHERE r.oid = relid OR r.oid IN (SELECT a.relid FROM pg_partition_ancestors(relid) a)))
+       -- the table or one of its ancestors is registered; one array of oids, so pg_class is read by
+       -- its index (an OR with a subquery scanned all of pg_class, on every audited statement)
+       AND EXISTS (SELECT FROM pg_class r
+                     JOIN pg_namespace n ON n.oid = r.relnamespace
+                     JOIN deletion.table_policies tp ON tp.table_schema = n.nspname AND tp.table_name = r.relname
+                    WHERE r.oid = ANY (relid || ARRAY(SELECT a.relid::oid FROM pg_partition_ancestors(relid) a))));
+END
 $$;
 COMMENT ON FUNCTION deletion.is_engine_trigger(oid, name, regproc) IS 'True when the named trigger on the table runs the given function and the table is a registered, non-temporary table (the guard of the engine''s SECURITY DEFINER trigger functions).';
 

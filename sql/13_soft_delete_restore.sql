@@ -136,6 +136,7 @@ BEGIN
     RAISE EXCEPTION 'no soft-delete operation %', op
       USING ERRCODE = 'P0002', HINT = 'deletion.vw_trash lists the operations that can be restored';
   END IF;
+  PERFORM deletion.refuse_erased_operation(op);  -- PD605 when an erasure emptied it (sql/60_erasure.sql)
   IF operation.restored_at IS NOT NULL OR operation.purged_at IS NOT NULL THEN
     RAISE EXCEPTION 'soft-delete operation % was already %', op,
                     CASE WHEN operation.restored_at IS NOT NULL THEN format('restored at %s', operation.restored_at)
@@ -192,6 +193,7 @@ BEGIN
   EXECUTE format('SELECT true, deleted_at, deletion_op FROM %s WHERE %s', target, deletion.key_predicate(target, pk))
     INTO found_row, deleted, op;
   IF found_row IS NULL THEN
+    PERFORM deletion.refuse_erased_row(target, pk);  -- PD605 when an erasure deleted it (sql/60_erasure.sql)
     RAISE EXCEPTION 'no row of % has the key %', target, pk USING ERRCODE = 'P0002';
   END IF;
   IF deleted IS NULL THEN

@@ -103,6 +103,11 @@ BEGIN
   IF NOT EXISTS (SELECT FROM audit.transactions t WHERE t.txid = xid AND t.started_at = now()) THEN
     PERFORM audit.note_transaction(xid);
   END IF;
+  -- r is materialized so that to_jsonb runs once a row (a subquery in FROM is flattened, and its
+  -- image would be computed again for every expression that names it)
+  WITH r AS MATERIALIZED (
+    SELECT CASE WHEN excluding THEN to_jsonb(o) - excluded ELSE to_jsonb(o) END AS img FROM old_rows o
+  )
   INSERT INTO audit.log (txid, statement_seq, table_name, action, record_id, primary_key, old_data, via_cascade)
   SELECT xid, statement_number, qualified_name, 'DELETE',
          CASE cardinality(k)
@@ -119,7 +124,7 @@ BEGIN
          END,
          r.img,
          cascaded
-    FROM (SELECT CASE WHEN excluding THEN to_jsonb(o) - excluded ELSE to_jsonb(o) END AS img FROM old_rows o) r;
+    FROM r;
   RETURN NULL;
 END
 $$;
@@ -153,27 +158,32 @@ BEGIN
   IF NOT EXISTS (SELECT FROM audit.transactions t WHERE t.txid = xid AND t.started_at = now()) THEN
     PERFORM audit.note_transaction(xid);
   END IF;
+  -- Each image is computed once a row and materialized (a flattened subquery would compute to_jsonb
+  -- again wherever its image is named: for every column of the diff), and old and new rows are paired
+  -- on the key's JSONB value (for a single key column the value itself, no array built a row).
+  WITH o AS MATERIALIZED (
+    SELECT r.img,
+           CASE cardinality(k) WHEN 0 THEN NULL WHEN 1 THEN r.img -> k[1]
+                ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
+      FROM (SELECT CASE WHEN excluding THEN to_jsonb(x) - excluded ELSE to_jsonb(x) END AS img FROM old_rows x) r
+  ), n AS MATERIALIZED (
+    SELECT r.img,
+           CASE cardinality(k) WHEN 0 THEN NULL WHEN 1 THEN r.img -> k[1]
+                ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
+      FROM (SELECT CASE WHEN excluding THEN to_jsonb(x) - excluded ELSE to_jsonb(x) END AS img FROM new_rows x) r
+  )
   INSERT INTO audit.log (txid, statement_seq, table_name, action, record_id, primary_key, old_data, changed, via_cascade)
   SELECT xid, statement_number, qualified_name, 'UPDATE',
          CASE cardinality(k) WHEN 0 THEN NULL WHEN 1 THEN o.img ->> k[1] ELSE o.key::text END,
          CASE cardinality(k)
            WHEN 0 THEN NULL
-           WHEN 1 THEN jsonb_build_object(k[1], o.img -> k[1])
+           WHEN 1 THEN jsonb_build_object(k[1], o.key)
            ELSE (SELECT jsonb_object_agg(c, o.img -> c) FROM unnest(k) AS u(c))
          END,
          o.img,
          (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(n.img) e WHERE e.value IS DISTINCT FROM o.img -> e.key),
          cascaded
-    FROM (SELECT r.img,
-                 CASE cardinality(k) WHEN 1 THEN jsonb_build_array(r.img -> k[1])
-                      ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
-            FROM (SELECT CASE WHEN excluding THEN to_jsonb(x) - excluded ELSE to_jsonb(x) END AS img FROM old_rows x) r) o
-    LEFT JOIN
-         (SELECT r.img,
-                 CASE cardinality(k) WHEN 1 THEN jsonb_build_array(r.img -> k[1])
-                      ELSE (SELECT jsonb_agg(r.img -> c ORDER BY n) FROM unnest(k) WITH ORDINALITY AS u(c, n)) END AS key
-            FROM (SELECT CASE WHEN excluding THEN to_jsonb(x) - excluded ELSE to_jsonb(x) END AS img FROM new_rows x) r) n
-      ON n.key = o.key AND cardinality(k) > 0
+    FROM o LEFT JOIN n ON n.key = o.key
    WHERE n.img IS DISTINCT FROM o.img;
   RETURN NULL;
 END

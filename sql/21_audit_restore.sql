@@ -497,6 +497,7 @@ BEGIN
     RETURN;
   END IF;
 
+  PERFORM deletion.refuse_erased_restore(scope_txid, pending);  -- PD605: erasures are not undone (sql/60_erasure.sql)
   PERFORM audit.collect_restore_rows(scope_txid, pending);
   IF NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows) THEN
     -- only updates made by statements themselves (a restore's own re-links, say): nothing to undo

@@ -415,6 +415,10 @@ AS $$
          format('registered table %s does not match its registry row: %s', w.target, w.problem),
          format('SELECT deletion.wire(%L); (re-derives its wiring from the registry; deletion-kit migrate does it for every table)', w.target::text)
     FROM deletion.wiring_differences() w
+  UNION ALL
+  -- Erasure: personal-looking columns not declared, foreign keys to a subject without a rule
+  -- (sql/31_personal_data.sql).
+  SELECT * FROM deletion.personal_data_lint()
   ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';

@@ -105,6 +105,7 @@ AS $$
            JOIN pg_class c ON c.oid = target AND c.relname = r.table_name
            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = r.table_schema
          HAVING count(*) > 0), '')
+    || deletion.erasure_markdown(target)
     || E'\n## Engine Details\n\n### postgres\n\nUnique keys:\n'
     || deletion.md_table(ARRAY['Name', 'Columns'], (
          SELECT coalesce(array_agg(ARRAY[

@@ -305,4 +305,50 @@ it('a deletion job on Chinook done exactly: a customer\'s invoices and the whole
   });
 });
 
+/** Tables visible to SQL (every schema but PostgreSQL's own and pgTAP's) with a row whose text holds the value. */
+async function tablesHolding(c: pg.Client, value: string): Promise<string[]> {
+  const { rows } = await c.query(`SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                   WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tap')
+                                     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1`);
+  const found: string[] = [];
+  for (const r of rows) {
+    if (await count(c, `SELECT count(*) FROM ${r.t} t WHERE strpos(t::text, $1) > 0`, [value])) found.push(r.t);
+  }
+  return found;
+}
+
+it('erasure on Chinook: a customer is erased; their invoices stay for the books, re-pointed to a tombstone customer with the billing address redacted; no table holds their email, phone or street', async () => {
+  await onCopy(async ({ su, admin }) => {
+    await registerTables(su);
+    // The adopting team's erasure decisions, a migration of theirs.
+    await migration(su, `
+      SELECT deletion.declare_erasure_subject('public.customer', tombstone_row => '{"customer_id": 0, "first_name": "Erased", "last_name": "Customer", "email": "erased@invalid"}');
+      SELECT deletion.declare_personal_data('public.customer', c, cat, r)
+        FROM (VALUES ('first_name', 'identity', '[erased]'), ('last_name', 'identity', '[erased]'), ('company', 'other', NULL), ('address', 'location', NULL),
+                     ('city', 'location', NULL), ('state', 'location', NULL), ('country', 'location', NULL), ('postal_code', 'location', NULL),
+                     ('phone', 'contact', NULL), ('fax', 'contact', NULL), ('email', 'contact', '[erased]')) v(c, cat, r);
+      SELECT deletion.declare_personal_data('public.invoice', c, 'location')
+        FROM unnest(ARRAY['billing_address', 'billing_city', 'billing_state', 'billing_country', 'billing_postal_code']) c;
+      SELECT deletion.declare_erasure_rule('public.invoice', '{customer_id}', 'tombstone', true, 'invoices are kept for the books; the billing address goes');`);
+    assert.equal((await su.query(`SELECT rule, object FROM deletion.lint() WHERE rule IN ('personal_data_undeclared', 'erasure_rule_missing')`)).rows, [],
+      'lint: every personal-looking column of customer and invoice declared, the one key to customer ruled');
+    const person = await one(su, 'SELECT email, phone, address FROM public.customer WHERE customer_id = 7');
+    for (const v of Object.values(person) as string[]) assert.ok((await tablesHolding(su, v)).length > 0, `${v} is in the database before`);
+    const before = await rowCounts(su);
+
+    const report = (await admin.query(`SELECT deletion.erase('public.customer', '{"customer_id": 7}', 'request 2024-11', 'chinook-erasure-key-0123456789') AS r`)).rows[0].r;
+    assert.equal(countChanges(before, await rowCounts(su)), {}, 'the customer is replaced by the tombstone: every table keeps its row count');
+    assert.is(await count(su, 'SELECT count(*) FROM public.customer WHERE customer_id = 7'), 0, 'the customer is gone');
+    assert.equal(await one(su, `SELECT count(*)::int AS n, count(billing_address)::int AS addressed FROM public.invoice WHERE customer_id = 0`), { n: 7, addressed: 0 },
+      'their 7 invoices are kept, re-pointed to the tombstone, the billing address redacted');
+    assert.is(await count(su, 'SELECT count(*) FROM public.invoice_line l JOIN public.invoice i USING (invoice_id) WHERE i.customer_id = 0'), 38, 'with their 38 lines');
+    assert.equal(report.rules.map((r: { table: string; rows: number }) => [r.table, r.rows]), [['public.invoice', 7]], 'the report names the rule and its rows');
+    assert.equal(report.tables['public.customer'], { deleted: 1, updated: 0, inserted: 1 }, 'and the customer deleted, the tombstone inserted');
+    for (const v of Object.values(person) as string[]) assert.equal(await tablesHolding(su, v), [], `after the erasure, no table holds ${v}`);
+    assert.ok((await admin.query('SELECT deletion.verify_erasure_report($1, $2) AS ok', [report, 'chinook-erasure-key-0123456789'])).rows[0].ok, 'the report verifies');
+    const refused = await admin.query(`SELECT * FROM audit.restore_deleted('public.customer', '7')`).then(() => null, (e) => e.code);
+    assert.is(refused, 'PD605', 'an audit restore of the erased customer is refused');
+  });
+});
+
 test.run();
