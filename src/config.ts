@@ -36,6 +36,8 @@ export interface Config {
   docsDir: string | undefined;
   /** The embedded data folder, absolute; undefined when not set (then searched for, see resolveEmbeddedDir). */
   embeddedDir: string | undefined;
+  /** Destructive commands (trash purge, audit retention) ask on a terminal above this many rows. Default 1000. */
+  confirmAbove: number;
 }
 
 type Check = (value: unknown) => string | undefined; // what the value must be, when it is not
@@ -53,6 +55,7 @@ const KEYS: Record<string, Check> = {
   appRoles: roleList,
   docsDir: nonEmptyString,
   embeddedDir: nonEmptyString,
+  confirmAbove: (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? undefined : 'a whole number of rows (0 or more)'),
 };
 
 function describe(v: unknown): string {
@@ -79,7 +82,7 @@ export function loadConfig(cwd: string = process.cwd()): Config {
   const found = findUp(start, (d) => isFile(path.join(d, CONFIG_FILE)));
   const config: Config = {
     file: undefined, dir: start, databaseUrlEnv: 'DATABASE_URL', migrationsDir: undefined,
-    migrationsTable: 'app_migrations', appRoles: [], docsDir: undefined, embeddedDir: undefined,
+    migrationsTable: 'app_migrations', appRoles: [], docsDir: undefined, embeddedDir: undefined, confirmAbove: 1000,
   };
   if (!found) return config;
   const file = path.join(found, CONFIG_FILE);
@@ -109,6 +112,7 @@ export function loadConfig(cwd: string = process.cwd()): Config {
     appRoles: [...((values.appRoles as string[] | undefined) ?? [])],
     docsDir: at('docsDir'),
     embeddedDir: at('embeddedDir'),
+    confirmAbove: (values.confirmAbove as number | undefined) ?? config.confirmAbove,
   };
 }
 

@@ -46,10 +46,18 @@ test('audit restore: dry run, restore, second restore, and a refused restore', a
     await c.query(`INSERT INTO lab.documents (org_id, folder_id, slug) VALUES ($1, 2, 'plan')`, [ORG]);
     const doc = (await c.query(`SELECT record_id FROM audit.log WHERE table_name = 'lab.documents' AND action = 'DELETE' ORDER BY id DESC LIMIT 1`)).rows[0].record_id;
     const refused = await cli('audit', 'restore', 'lab.documents', doc).catch((e) => e);
-    assert.is(refused.code, 1, 'exit code 1');
+    assert.is(refused.code, 2, 'a refusal exits 2');
     assert.match(refused.stderr, /refused: 1 conflict/);
     assert.match(refused.stderr, /SQLSTATE PD202/);
-    const listed = await cli('audit', 'restore', 'lab.documents', doc, '--dry-run');
+    const listed = await cli('audit', 'restore', 'lab.documents', doc, '--dry-run').catch((e) => e);
+    assert.is(listed.code, 2, 'a dry run with conflicts exits 2');
+    assert.match(listed.stdout, /1 conflict: a restore would be refused/);
+    const listedJson = await cli('audit', 'restore', 'lab.documents', doc, '--dry-run', '--json').catch((e) => e);
+    assert.is(listedJson.code, 2);
+    const plan = JSON.parse(listedJson.stdout);
+    assert.equal(Object.keys(plan), ['dry_run', 'steps', 'conflicts']);
+    assert.is(plan.conflicts, 1);
+    assert.equal(Object.keys(plan.steps[0]), ['kind', 'table', 'key', 'rows', 'detail']);
     assert.match(listed.stdout, /conflict\s+lab\.documents .*unique index lab\.documents_org_slug_key/);
   } finally {
     await c.end();
@@ -72,6 +80,21 @@ test('audit restore-transaction, partitions and retention; bad input is one clea
   assert.match(again.stdout, /every partition exists already/);
   const retention = await cli('audit', 'retention', '--before', '2000-01-01');
   assert.match(retention.stdout, /no partition ends before the cutoff/);
+  assert.equal(JSON.parse((await cli('audit', 'partitions', '--json')).stdout), { created: [] });
+
+  // A month of old entries: the dry run names the partition and its rows and drops nothing; then it goes.
+  const c = await client();
+  try {
+    await c.query(`CREATE TABLE audit.log_2001_03 PARTITION OF audit.log FOR VALUES FROM ('2001-03-01') TO ('2001-04-01')`);
+    const dry = await cli('audit', 'retention', '--before', '2001-05-01', '--dry-run');
+    assert.match(dry.stdout, /^partition +rows\n-+ +-+\naudit\.log_2001_03 +0\n\nwould drop 1 partition holding 0 rows \(dry run: nothing changed\)\n$/);
+    assert.ok((await c.query(`SELECT to_regclass('audit.log_2001_03') IS NOT NULL AS ok`)).rows[0].ok, 'the dry run dropped nothing');
+    const json = JSON.parse((await cli('audit', 'retention', '--before', '2001-05-01', '--json')).stdout);
+    assert.equal(json, { dry_run: false, before: '2001-05-01', partitions: [{ partition: 'audit.log_2001_03', rows: 0 }], total_rows: 0 });
+    assert.not.ok((await c.query(`SELECT to_regclass('audit.log_2001_03') IS NOT NULL AS ok`)).rows[0].ok, 'then it is gone');
+  } finally {
+    await c.end();
+  }
 });
 
 test.run();

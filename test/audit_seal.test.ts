@@ -71,7 +71,7 @@ test('a transaction open during a seal is sealed by the next call; writers never
     const t0 = Date.now();
     const first = await cli(['audit', 'seal']);
     assert.ok(Date.now() - t0 < 30_000, 'the sealer does not wait for the open transaction');
-    assert.match(first.stdout, /^seal 1: 1 rows, 1 transactions/m);
+    assert.match(first.stdout, /^seal 1: 1 row, 1 transaction /m);
     let sealed = await sealedTxids(setup);
     assert.ok(sealed.has(before), 'the finished transaction is sealed');
     assert.not.ok(sealed.has(open), 'the open transaction is not');

@@ -97,7 +97,7 @@ test('storage that fails for some keys: they stay queued with their error and ar
   // The operator fixes storage and retries the failed ones.
   for (const key of bad) rmSync(path.join(root, key), { recursive: true });
   const { stdout } = await run(process.execPath, [CLI, 'files', 'retry', '--failed']);
-  assert.match(stdout, /3 file\(s\) due now/);
+  assert.match(stdout, /3 files due now/);
   const last = await runCleanup(c, storage, { ...options, once: false, untilEmpty: true });
   assert.is(last.deleted, 3);
   assert.equal(await queueRows(c), []);

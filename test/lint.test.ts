@@ -29,7 +29,7 @@ test('a hazard is printed with its fix and lint exits 1; --json gives the findin
     assert.is(err.code, 1, 'exit code 1');
     assert.match(err.stdout, /error\s+unindexed_foreign_key\s+public\.lint_child\.lint_child_parent_id_fkey/);
     assert.match(err.stdout, /fix: CREATE INDEX ON public\.lint_child \(parent_id\);/);
-    assert.match(err.stdout, /1 error\(s\), 0 warning\(s\)/);
+    assert.match(err.stdout, /1 error, 0 warnings/);
 
     const json = await cli('lint', '--json').catch((e) => e);
     assert.is(json.code, 1);

@@ -155,7 +155,7 @@ test('CLI: migrate prints what it applied; an unreachable DATABASE_URL gives one
   try {
     const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...process.env, DATABASE_URL: db.url } });
     assert.match(stdout, /applied engine migration 0001_engine_base/);
-    assert.match(stdout, /applied \d+ engine sql modules/);
+    assert.match(stdout, /applied \d+ engine SQL modules/);
     const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...process.env, DATABASE_URL: db.url } });
     assert.match(again.stdout, /database is up to date/);
 

@@ -33,12 +33,28 @@ test('trash lists an operation with its rows; restore OP brings it back', async 
     const { rows } = await c.query('SELECT op FROM deletion.soft_delete_operations');
     const op = rows[0].op as string;
     const listed = (await cli('trash')).stdout;
-    assert.match(listed, new RegExp(`${op} .* lab\\.folders .* 3 rows \\(lab\\.folders 2, lab\\.documents 1\\)  by 7  "tidy up"`));
-    assert.match(listed, /restorable/);
+    const lines = listed.trim().split('\n');
+    assert.match(lines[0], /^operation +deleted at \(UTC\) +root +key +rows +rows per table +by +reason +restorable$/, listed);
+    assert.match(lines[1], /^-+( +-+)+$/);
+    assert.match(lines[2], new RegExp(`^${op}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  lab\\.folders +id=1, org_id=${ORG} +3  lab\\.folders 2, lab\\.documents 1  7 +tidy up +yes$`), 'one line per operation, the key readable');
+    assert.match(lines[4], /^1 operation; deletion-kit restore OPERATION brings one back$/);
     const json = JSON.parse((await cli('trash', '--json')).stdout);
-    assert.is(json[0].op, op);
+    assert.equal(Object.keys(json), ['operations']);
+    assert.is(json.operations[0].op, op);
+    assert.is(json.operations[0].rows, 3, 'numbers as numbers');
+    assert.equal(json.operations[0].rows_per_table, { 'lab.folders': 2, 'lab.documents': 1 });
+    assert.is(json.operations[0].restorable, true);
+    assert.equal(json.operations[0].not_restorable_because, []);
 
     assert.match((await cli('restore', op)).stdout, new RegExp(`restored 3 rows of operation ${op}`));
+    assert.match((await cli('trash')).stdout, /the trash is empty/);
+    await c.query(`SELECT deletion.soft_delete('lab.folders', '["${ORG}", 1]')`);
+    const again = (await c.query('SELECT op FROM deletion.soft_delete_operations WHERE restored_at IS NULL')).rows[0].op;
+    const restored = JSON.parse((await cli('restore', again, '--json')).stdout);
+    assert.equal(Object.keys(restored), ['op', 'table', 'key', 'rows', 'seconds']);
+    assert.is(restored.rows, 3);
+    assert.is(typeof restored.seconds, 'number');
+    assert.match((await cli('trash')).stdout, /the trash is empty/);
     const active = await c.query('SELECT count(*)::int AS n FROM lab.folders WHERE deleted_at IS NULL');
     assert.is(active.rows[0].n, 2);
     assert.match((await cli('trash')).stdout, /the trash is empty/);
@@ -47,19 +63,19 @@ test('trash lists an operation with its rows; restore OP brings it back', async 
   }
 });
 
-test('restore --table --key; a refused restore exits 1 with the conflicts and changes nothing', async () => {
+test('restore --table --key; a refused restore exits 2 with the conflicts and changes nothing', async () => {
   const c = await client();
   try {
     await c.query(`SELECT deletion.soft_delete('lab.folders', '["${ORG}", 2]')`);
     await c.query(`SELECT deletion.soft_delete('lab.folders', '["${ORG}", 1]')`);
     const err = await fails('restore', '--table', 'lab.folders', '--key', `["${ORG}", 2]`);
-    assert.is(err.code, 1);
+    assert.is(err.code, 2, 'a refusal exits 2');
     assert.match(err.stderr, /cannot be restored: lab\.folders row .* its parent lab\.folders row .* is still deleted .*\(SQLSTATE PD110\)/);
     const stillDeleted = await c.query('SELECT count(*)::int AS n FROM lab.folders WHERE deleted_at IS NULL');
     assert.is(stillDeleted.rows[0].n, 0, 'nothing was restored');
-    assert.match((await cli('trash')).stdout, /not restorable: .*is still deleted/);
+    assert.match((await cli('trash')).stdout, /  no: .*is still deleted/);
 
-    assert.match((await cli('restore', '--table', 'lab.folders', '--key', `["${ORG}", 1]`)).stdout, /restored 1 rows \(the operation that deleted lab\.folders/);
+    assert.match((await cli('restore', '--table', 'lab.folders', '--key', `["${ORG}", 1]`)).stdout, /restored 1 row \(the operation that deleted lab\.folders/);
     assert.match((await cli('restore', '--table', 'lab.folders', '--key', `["${ORG}", 2]`)).stdout, /restored 2 rows/);
   } finally {
     await c.end();
@@ -67,6 +83,9 @@ test('restore --table --key; a refused restore exits 1 with the conflicts and ch
 });
 
 test('restore refuses bad input with one line', async () => {
+  const none = await fails('restore');
+  assert.is(none.code, 1);
+  assert.is(none.stderr, 'deletion-kit: restore needs an operation id (deletion-kit trash lists them), or --table and --key of a deleted row\n');
   const notUuid = await fails('restore', 'yesterday');
   assert.match(notUuid.stderr, /"yesterday" is not an operation id/);
   const unknown = await fails('restore', '6f1c2a9e-0000-4000-8000-000000000000');
@@ -84,7 +103,22 @@ test('trash purge removes what was deleted before the cutoff', async () => {
     await c.query(`SELECT deletion.soft_delete('lab.documents', (SELECT id::text FROM lab.documents WHERE slug = 'doc'))`);
     assert.match((await cli('trash', 'purge')).stdout, /nothing was soft-deleted more than 90 days ago/);
     await c.query(`UPDATE lab.documents SET deleted_at = deleted_at - interval '2 days' WHERE deleted_at IS NOT NULL`);
-    assert.match((await cli('trash', 'purge', '--older-than', '1 day')).stdout, /purged 1 rows of lab\.documents/);
+    const dry = await cli('trash', 'purge', '--older-than', '1 day', '--dry-run');
+    assert.match(dry.stdout, /^table +rows would purge\n-+ +-+\nlab\.documents +1\n\nwould purge 1 row soft-deleted more than 1 day ago \(dry run: nothing changed\)\n$/);
+    const dryJson = JSON.parse((await cli('trash', 'purge', '--older-than', '1 day', '--dry-run', '--json')).stdout);
+    assert.equal(Object.keys(dryJson), ['dry_run', 'older_than', 'tables', 'total_rows', 'seconds']);
+    assert.equal(dryJson.tables, [{ table: 'lab.documents', rows: 1 }]);
+    assert.is(dryJson.dry_run, true);
+    assert.is((await c.query('SELECT count(*)::int AS n FROM lab.documents')).rows[0].n, 1, 'a dry run changes nothing');
+    // On a terminal, above the threshold (here 0 rows), the purge asks; "n" leaves everything as it was (exit 2).
+    const onTerminal = (answer: string) => run('bash', ['-c',
+      `printf '${answer}\\n' | script -qec '"${process.execPath}" "${CLI}" trash purge --older-than "1 day" --confirm-above 0; echo "exit $?"' /dev/null`],
+    { env: { ...process.env, DATABASE_URL: env('DATABASE_URL') } }).then((r) => r.stdout.replace(/\r/g, ''));
+    const declined = await onTerminal('n');
+    assert.match(declined, /trash purge would hard-delete lab\.documents 1: 1 row \(more than 0\)\. Go on\? \[y\/N\]/);
+    assert.match(declined, /not confirmed: nothing was purged \(--yes skips the question\)\nexit 2/);
+    assert.is((await c.query('SELECT count(*)::int AS n FROM lab.documents')).rows[0].n, 1, 'declined: nothing purged');
+    assert.match((await cli('trash', 'purge', '--older-than', '1 day')).stdout, /purged 1 row soft-deleted more than 1 day ago/);
     const left = await c.query('SELECT count(*)::int AS n FROM lab.documents');
     assert.is(left.rows[0].n, 0);
   } finally {

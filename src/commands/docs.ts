@@ -1,5 +1,5 @@
-// deletion-kit docs [--out DIR] [--check]: writes one page per table (DIR/tables/<table>.md, seed 001's
-// format) and DIR/cascade.md (a Mermaid graph of every foreign key), all rendered in the database from
+// deletion-kit docs [--out DIR] [--check]: writes one page per table (DIR/tables/<table>.md, see
+// docs/table-docs.md) and DIR/cascade.md (a Mermaid graph of every foreign key), all rendered in the database from
 // the catalog (sql/33_docs.sql). --check writes nothing and exits 1 when the files differ from the
 // schema, which is how CI keeps the committed docs true. DIR is --out, else the config's docsDir,
 // else ./deletion-docs; never a folder inside this package (only `--out` naming its own docs/).
@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { DEFAULT_DOCS_DIR, isInside, loadConfig, PACKAGE_ROOT, realPath } from '../config.ts';
 import { connect, UserError } from '../db.ts';
+import { printJson } from '../output.ts';
 
 /**
  * The docs folder, absolute: `out` (relative to cwd), else the config's docsDir, else
@@ -76,7 +77,8 @@ export function register(program: Command) {
     .description('write DIR/tables/<table>.md and DIR/cascade.md from the catalog (--check: only compare)')
     .option('--out <dir>', `the docs folder DIR (default: docsDir of deletion-kit.config.json, else ./${DEFAULT_DOCS_DIR})`)
     .option('--check', 'write nothing; exit 1 when the files differ from the schema')
-    .action(async (options: { out?: string; check?: boolean }) => {
+    .option('--json', 'print the result as one JSON document (docs/cli.md)')
+    .action(async (options: { out?: string; check?: boolean; json?: boolean }) => {
       const dir = docsDir(options.out);
       const client = await connect();
       let files: Map<string, string>;
@@ -87,6 +89,11 @@ export function register(program: Command) {
       }
       if (options.check) {
         const problems = compareDocs(dir, files);
+        if (options.json) {
+          printJson({ dir, check: true, files: files.size, problems });
+          if (problems.length) process.exitCode = 1;
+          return;
+        }
         if (problems.length === 0) {
           console.log(`${files.size} files match the schema`);
           return;
@@ -97,6 +104,10 @@ export function register(program: Command) {
         return;
       }
       writeDocs(dir, files);
+      if (options.json) {
+        printJson({ dir, check: false, files: files.size, problems: [] });
+        return;
+      }
       console.log(`wrote ${files.size - 1} table pages to ${path.join(shown(dir), 'tables')} and ${path.join(shown(dir), 'cascade.md')}`);
     });
 }

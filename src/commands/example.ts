@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { withClient } from '../db.ts';
 import { EXAMPLE_DIR, EXAMPLE_TABLE, migrateDown, migrateUp, migrationStatus } from '../migrate.ts';
+import { jsonOption, printJson, table } from '../output.ts';
 import { report } from './migrate.ts';
 
 const EXAMPLE = { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE };
@@ -14,30 +15,37 @@ export function register(program: Command) {
     .command('example')
     .description('the example product (an issue tracker in schema public): install it on top of the engine, or remove it');
 
-  example
+  jsonOption(example
     .command('install')
-    .description('install the engine and the example product (17 tables in public, their policies, protection rules, tracked files)')
-    .action(async () => report(await withClient((c) => migrateUp(c, EXAMPLE)), 'up'));
+    .description('install the engine and the example product (17 tables in public, their policies, protection rules, tracked files)'))
+    .action(async (opts: { json?: boolean }) => report(await withClient((c) => migrateUp(c, EXAMPLE)), 'up', opts.json));
 
-  example
+  jsonOption(example
     .command('uninstall')
-    .description('revert every example migration (drops the example\'s tables and their rows); the engine stays')
-    .action(async () =>
+    .description('revert every example migration (drops the example\'s tables and their rows); the engine stays'))
+    .action(async (opts: { json?: boolean }) =>
       report(
         await withClient(async (c) => {
           const applied = (await migrationStatus(c, EXAMPLE)).app?.applied.length ?? 0;
           return applied ? migrateDown(c, applied, EXAMPLE) : { migrations: [], modules: [], rewired: 0, appMigrations: [] };
         }),
         'down',
+        opts.json,
       ),
     );
 
-  example
+  jsonOption(example
     .command('status')
-    .description('applied and pending example migrations')
-    .action(async () => {
-      const status = await withClient((c) => migrationStatus(c, EXAMPLE));
-      for (const m of status.app?.applied ?? []) console.log(`applied  ${m.name}  (${m.run_on.toISOString()})`);
-      for (const m of status.app?.pending ?? []) console.log(`pending  ${m}`);
+    .description('applied and pending example migrations'))
+    .action(async (opts: { json?: boolean }) => {
+      const status = (await withClient((c) => migrationStatus(c, EXAMPLE))).app!;
+      if (opts.json) {
+        printJson({ applied: status.applied.map((m) => ({ name: m.name, run_on: m.run_on })), pending: status.pending });
+        return;
+      }
+      console.log(table(['migration', 'state', 'applied at (UTC)'], [
+        ...status.applied.map((m) => [m.name, 'applied', m.run_on.toISOString()]),
+        ...status.pending.map((m) => [m, 'pending', '']),
+      ]));
     });
 }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { UserError, withClient } from '../db.ts';
 import { runCleanup, validateCleanupOptions, type CleanupOptions } from '../files/cleaner.ts';
 import { storageFrom, StorageConfigError, type StorageConfig } from '../files/storage.ts';
+import { humanDuration, jsonOption, plural, printJson, seconds, table } from '../output.ts';
 
 /** The storage options every command that deletes files takes. */
 export function storageOptions(command: Command): Command {
@@ -63,8 +64,8 @@ export function checkCleanupOptions(options: CleanupOptions) {
 export function register(program: Command) {
   const files = program.command('files').description('deferred file cleanup: remove the files of deleted rows from storage, show the backlog');
 
-  cleanupOptions(storageOptions(files.command('cleanup')))
-    .description('delete queued files from storage in batches (runs until stopped; --once: one batch; --until-empty: until nothing is due)')
+  jsonOption(cleanupOptions(storageOptions(files.command('cleanup'))))
+    .description('delete queued files from storage in batches (runs until stopped; --once: one batch; --until-empty: until nothing is due); --json: one JSON line per batch, then the totals')
     .option('--once', 'run one batch and exit')
     .option('--until-empty', 'run batches until nothing is due, then exit')
     .action(async (opts) => {
@@ -84,16 +85,25 @@ export function register(program: Command) {
       process.on('SIGTERM', onSignal);
       try {
         await withClient(async (client) => {
-          console.log(`cleaning ${storage.description}: batches of ${options.batchSize}, ${options.concurrency} at once, ${options.maxAttempts} attempts`);
+          const json = Boolean(opts.json);
+          if (!json) console.log(`cleaning ${storage.description}: batches of ${options.batchSize}, ${options.concurrency} at once, ${options.maxAttempts} attempts`);
           const total = await runCleanup(client, storage, {
             ...options,
             signal: stop.signal,
             onBatch: (b) => {
+              if (json) {
+                console.log(JSON.stringify({ event: 'batch', claimed: b.claimed, deleted: b.deleted, kept: b.stillReferenced, retrying: b.retrying, failed: b.failed, seconds: seconds(b.ms), errors: b.errors }));
+                return;
+              }
               console.log(`batch: ${b.claimed} claimed, ${b.deleted} deleted, ${b.stillReferenced} kept (still referenced), ${b.retrying} to retry, ${b.failed} failed (${b.ms} ms)`);
               for (const e of b.errors.slice(0, 5)) console.log(`  ${e.key}: ${e.error}`);
             },
           });
-          console.log(`done: ${total.deleted} deleted, ${total.stillReferenced} kept, ${total.retrying} to retry, ${total.failed} failed in ${total.batches} batches (${total.ms} ms)`);
+          if (json) {
+            console.log(JSON.stringify({ event: 'done', deleted: total.deleted, kept: total.stillReferenced, retrying: total.retrying, failed: total.failed, batches: total.batches, seconds: seconds(total.ms) }));
+            return;
+          }
+          console.log(`done: ${total.deleted} deleted, ${total.stillReferenced} kept, ${total.retrying} to retry, ${total.failed} failed in ${plural(total.batches, 'batch', 'batches')} (${total.ms} ms)`);
         });
       } finally {
         process.off('SIGINT', onSignal);
@@ -102,46 +112,52 @@ export function register(program: Command) {
       }
     });
 
-  files
+  jsonOption(files
     .command('stats')
-    .description('the cleanup backlog: pending, in progress, failed, oldest pending age, attempts; and the failed files')
-    .option('--json', 'print JSON')
+    .description('the cleanup backlog: pending, in progress, failed, oldest pending age, attempts; and the failed files'))
     .action(async (opts) => {
       await withClient(async (client) => {
         const stats = (await client.query('SELECT * FROM deletion.vw_file_cleanup_stats')).rows[0];
         const failed = (await client.query('SELECT storage_key, attempts, last_error FROM deletion.vw_failed_file_deletions LIMIT 20')).rows;
+        const n = (k: string) => Number(stats[k]);
         if (opts.json) {
-          console.log(JSON.stringify({ ...stats, failed_files: failed }, null, 2));
+          printJson({
+            pending: n('pending'), in_progress: n('in_progress'), retrying: n('retrying'), failed: n('failed'),
+            oldest_pending_queued_at: stats.oldest_pending_queued_at, oldest_pending_age_seconds: n('oldest_pending_age_seconds'), attempts: n('attempts'),
+            failed_files: failed.map((f) => ({ storage_key: f.storage_key, attempts: Number(f.attempts), last_error: f.last_error })),
+          });
           return;
         }
-        console.log(`pending      ${stats.pending}`);
-        console.log(`in progress  ${stats.in_progress}`);
-        console.log(`retrying     ${stats.retrying}`);
-        console.log(`failed       ${stats.failed}`);
-        console.log(`oldest       ${Math.round(stats.oldest_pending_age_seconds)} s`);
-        console.log(`attempts     ${stats.attempts}`);
-        for (const f of failed) console.log(`failed: ${f.storage_key} after ${f.attempts} attempts: ${f.last_error}`);
+        console.log(table(['', { header: 'files', align: 'right' }], [
+          ['pending', n('pending')], ['in progress', n('in_progress')], ['retrying', n('retrying')], ['failed', n('failed')], ['attempts', n('attempts')],
+        ]));
+        console.log(`\noldest pending: ${n('pending') + n('in_progress') + n('retrying') ? humanDuration(n('oldest_pending_age_seconds')) : '-'}`);
+        if (failed.length) {
+          console.log(`\n${table(['failed file', { header: 'attempts', align: 'right' }, 'last error'], failed.map((f) => [f.storage_key, Number(f.attempts), f.last_error]))}`);
+        }
       });
     });
 
-  files
+  jsonOption(files
     .command('retry')
     .description('make files waiting out a back-off due now; --failed: also bring back files that failed for good')
-    .option('--failed', 'also retry failed files (their attempts start again)')
+    .option('--failed', 'also retry failed files (their attempts start again)'))
     .action(async (opts) => {
       await withClient(async (client) => {
         const { rows } = await client.query('SELECT deletion.retry_file_deletions($1) AS n', [Boolean(opts.failed)]);
-        console.log(`${rows[0].n} file(s) due now`);
+        if (opts.json) printJson({ files_due: Number(rows[0].n) });
+        else console.log(`${plural(rows[0].n, 'file')} due now`);
       });
     });
 
-  files
+  jsonOption(files
     .command('track <table> [column]')
-    .description('declare the column of TABLE that holds storage keys (omit COLUMN to stop tracking); deleting a row then queues its file')
-    .action(async (table: string, column?: string) => {
+    .description('declare the column of TABLE that holds storage keys (omit COLUMN to stop tracking); deleting a row then queues its file'))
+    .action(async (table: string, column: string | undefined, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         await client.query('SELECT deletion.track_files($1::regclass, $2)', [table, column ?? null]);
-        console.log(column ? `${table}: deleting a row queues the file named by ${column}` : `${table}: files no longer tracked`);
+        if (opts.json) printJson({ table, column: column ?? null, tracked: column !== undefined });
+        else console.log(column ? `${table}: deleting a row queues the file named by ${column}` : `${table}: files no longer tracked`);
       });
     });
 }

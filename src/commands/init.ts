@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { connect, UserError } from '../db.ts';
+import { printJson } from '../output.ts';
 import { BOOKKEEPING_SCHEMA, checkHistoryTable, NOT_MIGRATIONS } from '../migrate.ts';
 import { appSources } from './migrate.ts';
 
@@ -221,7 +222,8 @@ export function register(program: Command) {
     .option('--table <name>', 'the folder\'s history table in schema deletion_kit, which tells applied adoptions from pending ones (default: the config\'s migrationsTable, else app_migrations)')
     .option('--dry-run', 'print both files and write nothing')
     .option('--schema <names...>', 'only these schemas (default: every schema but PostgreSQL\'s, the engine\'s and tap)')
-    .action(async (options: InitOptions) => {
+    .option('--json', 'print the result as one JSON document (docs/cli.md)')
+    .action(async (options: InitOptions & { json?: boolean }) => {
       const { appDir: dir, appTable: table } = appSources(options);
       if (!dir || !table) {
         throw new UserError('init needs --dir <folder> (or migrationsDir in deletion-kit.config.json): the folder of your own migrations, the one `deletion-kit migrate` applies, where it writes the adoption migration (with --dry-run, it prints what it would write there)');
@@ -263,7 +265,19 @@ export function register(program: Command) {
         throw new UserError(`${path.join(dir, file)} exists and is not applied yet: review it and apply it (deletion-kit migrate --dir ${dir}), or delete it and its .concurrent.sql to have init write a new one; init never overwrites a file`);
       }
 
+      const summary = (written: boolean, files: { migration: string; concurrent: string } | null, content?: { migration: string; concurrent: string }) => ({
+        dry_run: Boolean(options.dryRun), written, migration_file: files?.migration ?? null, concurrent_file: files?.concurrent ?? null,
+        tables: new Set(plan.filter((r) => r.step === 'register').map((r) => r.table_name)).size,
+        soft_delete: plan.filter((r) => r.step === 'soft_delete' && r.proposed).length,
+        commented_out: plan.filter((r) => !r.proposed).length,
+        indexes: indexes.filter((i) => i.concurrent).length,
+        migration: content?.migration ?? null, concurrent: content?.concurrent ?? null,
+      });
       if (plan.length === 0 && indexes.length === 0) {
+        if (options.json) {
+          printJson(summary(false, null));
+          return;
+        }
         console.log('nothing to adopt: every table of these schemas has a deletion policy and every foreign key an index; no file written');
         return;
       }
@@ -279,6 +293,10 @@ export function register(program: Command) {
         if (existsSync(target)) throw new UserError(`${target} exists: init never overwrites a file; move it away or delete it first`);
       }
 
+      if (options.dryRun && options.json) {
+        printJson(summary(false, { migration: migrationPath, concurrent: concurrentPath }, { migration, concurrent }));
+        return;
+      }
       if (options.dryRun) {
         console.log(`-- dry run: init would write ${concurrentPath} and ${migrationPath}; nothing is written\n`);
         console.log(`-- ==> ${concurrentPath} <==\n${concurrent}`);
@@ -293,6 +311,10 @@ export function register(program: Command) {
       } catch (err) {
         rmSync(concurrentPath, { force: true });
         throw err;
+      }
+      if (options.json) {
+        printJson(summary(true, { migration: migrationPath, concurrent: concurrentPath }));
+        return;
       }
       const tables = new Set(plan.filter((r) => r.step === 'register').map((r) => r.table_name)).size;
       const soft = plan.filter((r) => r.step === 'soft_delete' && r.proposed).length;

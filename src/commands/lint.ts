@@ -2,7 +2,7 @@
 // exits 1 when any is an error, so CI fails on a deletion hazard.
 import type { Command } from 'commander';
 import { connect, UserError } from '../db.ts';
-import { textTable } from './plan.ts';
+import { plural, printJson, style, table } from '../output.ts';
 
 interface Finding {
   severity: 'error' | 'warning';
@@ -30,13 +30,14 @@ export function register(program: Command) {
       }
       const errors = findings.filter((f) => f.severity === 'error').length;
       if (options.json) {
-        console.log(JSON.stringify(findings, null, 2));
+        printJson(findings);
       } else if (findings.length === 0) {
         console.log('no deletion hazards found');
       } else {
-        console.log(textTable(['severity', 'rule', 'object'], findings.map((f) => [f.severity, f.rule, f.object])));
-        for (const f of findings) console.log(`\n${f.severity} ${f.rule}: ${f.problem}\n  fix: ${f.fix}`);
-        console.log(`\n${errors} error(s), ${findings.length - errors} warning(s)`);
+        const paint = (sev: string) => (sev === 'error' ? style.red(sev) : style.yellow(sev));
+        console.log(table(['severity', 'rule', 'object'], findings.map((f) => [paint(f.severity), f.rule, f.object])));
+        for (const f of findings) console.log(`\n${paint(f.severity)} ${style.bold(f.rule)}: ${f.problem}\n  fix: ${f.fix}`);
+        console.log(`\n${plural(errors, 'error')}, ${plural(findings.length - errors, 'warning')}`);
       }
       if (errors > 0) process.exitCode = 1;
     });

@@ -3,9 +3,22 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { UserError, withClient } from '../db.ts';
-import { migrateDown, migrateUp, migrationStatus, type MigrateResult, type Sources } from '../migrate.ts';
+import { migrateDown, migrateUp, migrationStatus, type MigrateResult, type MigrationStatus, type Sources } from '../migrate.ts';
+import { jsonOption, plural, printJson, style, table } from '../output.ts';
 
-export function report(result: MigrateResult, direction: 'up' | 'down') {
+/** What migrate, migrate down, example install and uninstall print (or their --json). */
+export function report(result: MigrateResult, direction: 'up' | 'down', json = false) {
+  if (json) {
+    printJson({
+      direction,
+      engine_migrations: result.migrations,
+      modules: result.modules,
+      app_migrations: result.appMigrations,
+      rewired: result.rewired,
+      concurrent: result.concurrent ?? [],
+    });
+    return;
+  }
   if (result.migrations.length === 0 && result.modules.length === 0 && result.appMigrations.length === 0 && !result.concurrent?.length) {
     console.log(direction === 'up' ? 'database is up to date' : 'no migration to revert');
     return;
@@ -14,16 +27,28 @@ export function report(result: MigrateResult, direction: 'up' | 'down') {
   for (const name of result.migrations) console.log(`${verb} engine migration ${name}`);
   const changed = result.modules.filter((m) => m.changed).map((m) => m.name);
   if (result.modules.length) {
-    console.log(`applied ${result.modules.length} engine sql modules${changed.length ? ` (changed: ${changed.join(', ')})` : ''}`);
+    console.log(`applied ${plural(result.modules.length, 'engine SQL module')}${changed.length ? ` (changed: ${changed.join(', ')})` : ''}`);
   }
   for (const statement of result.concurrent ?? []) console.log(`ran ${statement}`);
   for (const name of result.appMigrations) console.log(`${verb} migration ${name}`);
-  if (result.rewired) console.log(`wired ${result.rewired} table concerns`);
+  if (result.rewired) console.log(`wired ${plural(result.rewired, 'table concern')}`);
 }
+
+/** migrate status's --json: one shape whether or not --dir is given (app is null without it). */
+export function statusJson(status: MigrationStatus) {
+  return {
+    engine: { applied: status.applied.map((m) => ({ name: m.name, run_on: m.run_on })), pending: status.pending },
+    modules: status.modules,
+    app: status.app ? { applied: status.app.applied.map((m) => ({ name: m.name, run_on: m.run_on })), pending: status.app.pending } : null,
+  };
+}
+
+const stateColour = (state: string) => (state === 'applied' ? style.green(state) : style.yellow(state));
 
 interface DirOptions {
   dir?: string;
   table?: string;
+  json?: boolean;
 }
 
 /** The user's migrations folder and its history table: --dir / --table, else the config file's migrationsDir / migrationsTable. */
@@ -36,9 +61,9 @@ export function appSources(options: DirOptions): Sources {
 }
 
 function withDirOptions(command: Command): Command {
-  return command
+  return jsonOption(command
     .option('--dir <folder>', 'your own node-pg-migrate SQL migrations, applied after the engine\'s in the same transaction (default: the config\'s migrationsDir)')
-    .option('--table <name>', 'their history table in schema deletion_kit (default: the config\'s migrationsTable, else app_migrations)');
+    .option('--table <name>', 'their history table in schema deletion_kit (default: the config\'s migrationsTable, else app_migrations)'));
 }
 
 export function register(program: Command) {
@@ -46,10 +71,13 @@ export function register(program: Command) {
     program
       .command('migrate')
       .description('install or upgrade the engine (its schemas and roles; nothing in yours), then your own migrations with --dir; one transaction'),
-  ).action(async (options: DirOptions) => report(await withClient((c) => migrateUp(c, appSources(options))), 'up'));
+  ).action(async (options: DirOptions) => report(await withClient((c) => migrateUp(c, appSources(options))), 'up', options.json));
 
   withDirOptions(migrate.command('up').description('same as migrate'))
-    .action(async (options: DirOptions, cmd: Command) => report(await withClient((c) => migrateUp(c, appSources({ ...cmd.parent?.opts(), ...options }))), 'up'));
+    .action(async (options: DirOptions, cmd: Command) => {
+      const all = { ...cmd.parent?.opts(), ...options };
+      report(await withClient((c) => migrateUp(c, appSources(all))), 'up', all.json);
+    });
 
   withDirOptions(
     migrate
@@ -58,17 +86,28 @@ export function register(program: Command) {
   ).action(async (count: string | undefined, options: DirOptions, cmd: Command) => {
     const n = count === undefined ? 1 : Number(count);
     if (!Number.isInteger(n) || n < 1) throw new UserError(`migrate down takes a positive whole number, not "${count}"`);
-    report(await withClient((c) => migrateDown(c, n, appSources({ ...cmd.parent?.opts(), ...options }))), 'down');
+    const all = { ...cmd.parent?.opts(), ...options };
+    report(await withClient((c) => migrateDown(c, n, appSources(all))), 'down', all.json);
   });
 
   withDirOptions(
     migrate.command('status').description('applied and pending migrations (the engine\'s, and with --dir your own), and the state of each engine SQL module'),
   ).action(async (options: DirOptions, cmd: Command) => {
-    const status = await withClient((c) => migrationStatus(c, appSources({ ...cmd.parent?.opts(), ...options })));
-    for (const m of status.applied) console.log(`applied  engine ${m.name}  (${m.run_on.toISOString()})`);
-    for (const m of status.pending) console.log(`pending  engine ${m}`);
-    for (const m of status.modules) console.log(`module   ${m.name}  ${m.state}`);
-    for (const m of status.app?.applied ?? []) console.log(`applied  ${m.name}  (${m.run_on.toISOString()})`);
-    for (const m of status.app?.pending ?? []) console.log(`pending  ${m}`);
+    const all = { ...cmd.parent?.opts(), ...options };
+    const status = await withClient((c) => migrationStatus(c, appSources(all)));
+    if (all.json) {
+      printJson(statusJson(status));
+      return;
+    }
+    const rows: string[][] = [
+      ...status.applied.map((m) => ['engine migration', m.name, stateColour('applied'), m.run_on.toISOString()]),
+      ...status.pending.map((m) => ['engine migration', m, stateColour('pending'), '']),
+      ...status.modules.map((m) => ['engine SQL module', m.name, stateColour(m.state), '']),
+      ...(status.app?.applied ?? []).map((m) => ['migration', m.name, stateColour('applied'), m.run_on.toISOString()]),
+      ...(status.app?.pending ?? []).map((m) => ['migration', m, stateColour('pending'), '']),
+    ];
+    console.log(table(['kind', 'name', 'state', 'applied at (UTC)'], rows));
+    const pending = status.pending.length + (status.app?.pending.length ?? 0) + status.modules.filter((m) => m.state !== 'applied').length;
+    console.log(pending ? `\n${plural(pending, 'change')} to apply: run deletion-kit migrate${status.app ? ' --dir ...' : ''}` : '\nup to date');
   });
 }

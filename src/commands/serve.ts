@@ -1,4 +1,4 @@
-// deletion-kit serve: a small HTTP server for schedulers and monitoring (seed 002's cleanup endpoints):
+// deletion-kit serve: a small HTTP server for schedulers and monitoring (the file cleanup endpoints):
 // POST /cleanup/run (bearer token from DELETION_KIT_TOKEN), GET /cleanup/stats, GET /jobs/status,
 // GET /metrics (Prometheus). src/files/server.ts has the endpoints.
 import type { Command } from 'commander';
@@ -11,6 +11,7 @@ export function register(program: Command) {
     .description('HTTP: POST /cleanup/run (Authorization: Bearer $DELETION_KIT_TOKEN), GET /cleanup/stats, GET /jobs/status, GET /metrics')
     .option('--port <port>', 'port to listen on (0: any free port)', '8787')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--json', 'print one JSON line when listening ({"event":"listening","url":...}) and one when stopping')
     .action(async (opts) => {
       const token = process.env.DELETION_KIT_TOKEN ?? '';
       if (token.length < 16) {
@@ -28,10 +29,11 @@ export function register(program: Command) {
       });
       const address = server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
-      console.log(`deletion-kit serve listening on http://${opts.host}:${actual} (cleaning ${storage.description})`);
+      if (opts.json) console.log(JSON.stringify({ event: 'listening', url: `http://${opts.host}:${actual}`, storage: storage.description }));
+      else console.log(`deletion-kit serve listening on http://${opts.host}:${actual} (cleaning ${storage.description})`);
       await new Promise<void>((resolve) => {
         const stop = () => {
-          console.log('stopping');
+          console.log(opts.json ? JSON.stringify({ event: 'stopping' }) : 'stopping');
           server.close(() => resolve());
           server.closeAllConnections();
         };

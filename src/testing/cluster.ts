@@ -7,6 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { clusterUrl, initCluster, startCluster, stopCluster, type ClusterConfig } from '../embedded.ts';
 import { EXAMPLE_DIR, EXAMPLE_TABLE, migrateUp } from '../migrate.ts';
+import { pgtapFile, shareDirs } from './requirements.ts';
 
 export const TEMPLATE_DB = 'dk_template';
 
@@ -40,19 +41,11 @@ export async function startTestCluster(major: number, { durable = false } = {}):
   };
 }
 
-/** pgTAP's pure-SQL build, from Debian's postgresql-NN-pgtap package (.ci/run installs it). */
+/** pgTAP's pure-SQL build, from Debian's postgresql-NN-pgtap package (the test command's setup step installs it). */
 export function pgtapSql(): string {
-  let sharedir: string;
-  try {
-    sharedir = execFileSync('pg_config', ['--sharedir'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('pg_config not found: install pgTAP with `apt-get install -y postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl`');
-  }
-  try {
-    return readFileSync(path.join(sharedir, 'extension', 'pgtap.sql'), 'utf8');
-  } catch {
-    throw new Error(`pgtap.sql not found under ${sharedir}/extension: apt-get install -y postgresql-15-pgtap`);
-  }
+  const file = pgtapFile();
+  if (!file) throw new Error(`pgtap.sql not found in ${shareDirs().join(', ') || 'any PostgreSQL share folder'}: run npm test, whose setup step installs it`);
+  return readFileSync(file, 'utf8');
 }
 
 async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -65,11 +58,13 @@ async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): P
   }
 }
 
-/** The template every test database is cloned from: all migrations and modules, pgTAP in schema `tap`. */
+/** The template every test database is cloned from: all migrations and modules, pgTAP (when present) in schema `tap`. */
 export async function buildTemplate(cluster: TestCluster): Promise<void> {
   await withClient(cluster.adminUrl, (c) => c.query(`CREATE DATABASE ${TEMPLATE_DB}`));
   await withClient(clusterUrl(cluster.config, TEMPLATE_DB), async (c) => {
     await migrateUp(c, { appDir: EXAMPLE_DIR, appTable: EXAMPLE_TABLE });
+    // pgTAP when the machine has it (the setup step made sure of it when pgTAP files are to run).
+    if (!pgtapFile()) return;
     await c.query('CREATE SCHEMA tap');
     await c.query('SET search_path = tap');
     await c.query(pgtapSql());

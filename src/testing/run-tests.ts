@@ -1,17 +1,23 @@
 // npm test: every pgTAP file (pg_prove) and every uvu file, each on a fresh database cloned from a
 // migrated template, on one PostgreSQL major (18) or, with --matrix, on each supported major.
 // Ends with one line `N passed, N failed` and a non-zero exit code when anything failed.
+// First comes setup (src/testing/setup.ts): what the chosen files need of the machine (pgTAP,
+// pg_prove, ...: the one list is src/testing/requirements.ts) is installed when missing (Debian, as
+// root), or the run stops before testing, with the command to run and exit code 2.
 //
 //   npm test                      all tests on PostgreSQL 18
 //   npm test -- --major 15        all tests on PostgreSQL 15
 //   npm run test:matrix           all tests on 15, 16, 17 and 18
 //   npm test -- soft_delete       only the files whose name contains "soft_delete"
+//   npm test -- --no-install      never install: stop with the command to run when something is missing
+//   npm test -- --setup-only      the setup step alone (exit 0 when the machine is ready)
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAJOR, SUPPORTED_MAJORS } from '../embedded.ts';
+import { setup } from './setup.ts';
 import { buildTemplate, createDatabase, dropDatabase, startTestCluster, type TestCluster } from './cluster.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,14 +35,18 @@ function parseArgs(argv: string[]) {
   const majors: number[] = [];
   const filters: string[] = [];
   let jobs = Math.max(1, Math.min(2, os.cpus().length));
+  let install = true;
+  let setupOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--matrix') majors.push(...SUPPORTED_MAJORS);
+    if (a === '--no-install') install = false;
+    else if (a === '--setup-only') setupOnly = true;
+    else if (a === '--matrix') majors.push(...SUPPORTED_MAJORS);
     else if (a === '--major') majors.push(Number(argv[++i]));
     else if (a === '--jobs') jobs = Number(argv[++i]);
     else filters.push(a);
   }
-  return { majors: majors.length ? [...new Set(majors)] : [DEFAULT_MAJOR], filters, jobs };
+  return { majors: majors.length ? [...new Set(majors)] : [DEFAULT_MAJOR], filters, jobs, install, setupOnly };
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
@@ -120,12 +130,19 @@ async function pool<T, R>(items: T[], size: number, work: (item: T) => Promise<R
 }
 
 async function main() {
-  const { majors, filters, jobs } = parseArgs(process.argv.slice(2));
+  const { majors, filters, jobs, install, setupOnly } = parseArgs(process.argv.slice(2));
   const files = testFiles(filters);
   if (files.length === 0) {
     console.error(`no test files match ${filters.join(' ')}`);
     process.exit(1);
   }
+  const pgtap = files.filter((f) => f.endsWith('.sql')).length;
+  console.log(`# running ${pgtap} pgTAP ${pgtap === 1 ? 'file' : 'files'} (pg_prove) and ${files.length - pgtap} uvu ${files.length - pgtap === 1 ? 'file' : 'files'} on PostgreSQL ${majors.join(', ')}`);
+  if (!setup(files, { install }).ready) {
+    process.exitCode = 2;
+    return;
+  }
+  if (setupOnly) return;
   const results: FileResult[] = [];
   for (const major of majors) {
     const t0 = Date.now();
