@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { env, freshDatabase } from './helpers.ts';
+import { client, env, freshDatabase } from './helpers.ts';
 
 const run = promisify(execFile);
 const CLI = path.resolve('bin/deletion-kit.js');
@@ -147,6 +147,28 @@ test('--json: docs --check exits 1 on differences, then docs writes and --check 
   const wrote = await json(['docs', '--out', out]);
   assert.is(wrote.files, check.files);
   assert.equal((await json(['docs', '--out', out, '--check'])).problems, []);
+});
+
+test('--json: schedule, cancel, jobs undo (a refusal too)', async () => {
+  const c = await client();
+  try {
+    await c.query(`INSERT INTO public.workspaces (name, slug) VALUES ('Json', 'json-ws')`);
+    const id = (await c.query(`SELECT id::text FROM public.workspaces WHERE slug = 'json-ws'`)).rows[0].id;
+    const scheduled = await json(['schedule', 'public.workspaces', id, '--in', '1d', '--reason', 'json shape', '--by', 'ann@example.com']);
+    assert.equal(keys(scheduled), ['scheduled', 'job']);
+    assert.is(scheduled.scheduled, true);
+    assert.equal(keys(scheduled.job), ['id', 'entity_table', 'entity_pk', 'hard_delete', 'status', 'scheduled_at']);
+    assert.is(typeof scheduled.job.id, 'number');
+    assert.is((await c.query('SELECT created_by FROM deletion.deletion_jobs WHERE id = $1', [scheduled.job.id])).rows[0].created_by, 'ann@example.com',
+      'the actor is any text');
+    const cancelled = await json(['cancel', String(scheduled.job.id)]);
+    assert.equal(cancelled, { id: scheduled.job.id, status: 'cancelled' });
+    const undo = await json(['jobs', 'undo', String(scheduled.job.id), '--dry-run'], 2);
+    assert.equal(keys(undo), ['job', 'dry_run', 'refused'], 'a job that deleted nothing cannot be undone: refused, exit 2');
+    assert.is(typeof undo.refused.sqlstate, 'string');
+  } finally {
+    await c.end();
+  }
 });
 
 test('--json: init --dry-run', async () => {

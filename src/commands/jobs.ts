@@ -42,7 +42,8 @@ export function register(program: Command) {
     .command('undo <id>')
     .description('restore from the audit log everything a hard job deleted, across all its chunks, all or nothing (exit 2 when refused)')
     .option('--dry-run', 'say what would be restored, and every conflict; change nothing')
-    .action(async (id: string, options: { dryRun?: boolean }) => {
+    .option('--json', 'print {job, dry_run, refused, rows_restored, steps} as JSON')
+    .action(async (id: string, options: { dryRun?: boolean; json?: boolean }) => {
       if (!/^\d+$/.test(id)) throw new UserError(`jobs undo takes a job id (a whole number), not "${id}"`);
       const client = await connect();
       try {
@@ -52,8 +53,17 @@ export function register(program: Command) {
         } catch (err) {
           const e = err as { code?: string; message: string; hint?: string };
           if (!['PD407', 'PD202', '55000'].includes(e.code ?? '')) throw err;
-          console.error(`deletion-kit: refused: ${e.message} (SQLSTATE ${e.code})${e.hint ? `\nhint: ${e.hint}` : ''}`);
+          if (options.json) console.log(JSON.stringify({ job: Number(id), dry_run: Boolean(options.dryRun), refused: { sqlstate: e.code, message: e.message, hint: e.hint ?? null } }, null, 2));
+          else console.error(`deletion-kit: refused: ${e.message} (SQLSTATE ${e.code})${e.hint ? `\nhint: ${e.hint}` : ''}`);
           process.exitCode = 2;
+          return;
+        }
+        const refusedNow = rows.some((r) => r.kind === 'conflict' || r.kind === 'not audited');
+        if (options.json) {
+          console.log(JSON.stringify({ job: Number(id), dry_run: Boolean(options.dryRun), refused: refusedNow,
+            rows_restored: options.dryRun || refusedNow ? 0 : rows.filter((r) => r.kind === 'insert').reduce((n, r) => n + r.rows, 0),
+            steps: rows.map((r) => ({ kind: r.kind, table: r.table_name, rows: r.rows, detail: r.detail })) }, null, 2));
+          if (refusedNow) process.exitCode = 2;
           return;
         }
         for (const r of rows) console.log([r.kind, r.table_name ?? '', r.rows ?? '', r.detail ?? ''].join('\t').trimEnd());

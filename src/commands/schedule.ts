@@ -4,6 +4,7 @@
 // deletion_admin, schedules it anyway).
 import type { Command } from 'commander';
 import { connect, UserError } from '../db.ts';
+import { jsonOption, printJson } from '../output.ts';
 
 /** "1d2h30m10s" (any of the parts, in that order) as a PostgreSQL interval literal. */
 export function parseDelay(text: string): string {
@@ -14,15 +15,15 @@ export function parseDelay(text: string): string {
 }
 
 export function register(program: Command) {
-  program
+  jsonOption(program
     .command('schedule <table> <pk>')
     .description('schedule the deletion of one row and its cascade tree (a JSON array for a composite key)')
     .option('--in <delay>', 'run after this delay, like 1d2h (default: now)')
     .option('--hard', 'delete permanently (needs deletion_admin); default is a soft delete on soft-delete tables')
     .option('--reason <text>', 'why the row is deleted (kept on the job and in the audit log)')
     .option('--by <actor>', 'the actor recorded as the job creator (your user id: a number, uuid or text)')
-    .option('--force', 'schedule it even when something blocks the tree (deletion_admin only; the job fails when it reaches the blocker)')
-    .action(async (table: string, pk: string, options: { in?: string; hard?: boolean; reason?: string; by?: string; force?: boolean }) => {
+    .option('--force', 'schedule it even when something blocks the tree (deletion_admin only; the job fails when it reaches the blocker)'))
+    .action(async (table: string, pk: string, options: { in?: string; hard?: boolean; reason?: string; by?: string; force?: boolean; json?: boolean }) => {
       const delay = options.in === undefined ? '0 seconds' : parseDelay(options.in);
       const client = await connect();
       try {
@@ -39,7 +40,8 @@ export function register(program: Command) {
           await client.query('ROLLBACK');
           const e = err as { code?: string; message: string; hint?: string };
           if (e.code !== 'PD406') throw err;
-          console.error(`deletion-kit: refused: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`);
+          if (options.json) printJson({ scheduled: false, refused: { sqlstate: e.code, message: e.message, hint: e.hint ?? null } });
+          else console.error(`deletion-kit: refused: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`);
           process.exitCode = 2;
           return;
         }
@@ -48,6 +50,10 @@ export function register(program: Command) {
           [scheduled.rows[0].id],
         );
         const job = rows[0];
+        if (options.json) {
+          printJson({ scheduled: true, job: { id: Number(job.id), entity_table: job.entity_table, entity_pk: job.entity_pk, hard_delete: job.hard_delete, status: job.status, scheduled_at: job.scheduled_at } });
+          return;
+        }
         console.log(`job ${job.id}: ${job.hard_delete ? 'hard' : 'soft'} delete of ${job.entity_table} ${job.entity_pk}, ${job.status}, due ${job.scheduled_at.toISOString()}`);
       } finally {
         await client.end();
