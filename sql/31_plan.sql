@@ -283,7 +283,7 @@ BEGIN
   END LOOP;
 
   -- Leave nothing behind: the scratch tables go now, not only at commit.
-  FOR reached IN SELECT DISTINCT r.rel FROM deletion_plan_reach r LOOP
+  FOR reached IN SELECT r.rel FROM deletion_plan_reach r UNION SELECT r.rel FROM deletion_plan_refused r LOOP
     EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', 'deletion_plan_' || reached.rel);
   END LOOP;
   DROP TABLE deletion_plan_reach;

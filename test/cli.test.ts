@@ -104,7 +104,7 @@ function require_ok(r: Result) {
 
 test('--json: migrate, migrate status, example status', async () => {
   const up = await json(['migrate']);
-  assert.equal(keys(up), ['direction', 'engine_migrations', 'modules', 'app_migrations', 'rewired']);
+  assert.equal(keys(up), ['direction', 'engine_migrations', 'modules', 'app_migrations', 'rewired', 'concurrent']);
   assert.equal(up.engine_migrations, []);
   assert.is(typeof up.rewired, 'number');
   const status = await json(['migrate', 'status']);

@@ -156,9 +156,9 @@ async function runDemo(issues: number, json: boolean) {
       say(`${style.red('refused')}: ${e.message} (SQLSTATE ${e.code}); nothing was deleted`);
     }
 
-    heading('Soft delete and restore', 'The application sends a plain DELETE; on a soft-delete table the database turns it into a soft delete of the row and its cascade, one operation in the trash, restorable all or nothing.');
+    heading('Soft delete and restore', 'The application soft-deletes with an UPDATE of deleted_at (it reports its row, as on a plain table); the database soft-deletes the row\'s cascade with it, one operation in the trash, restorable all or nothing. A plain DELETE on the example\'s soft-delete tables is refused with a hint, so no client is told it deleted 0 rows.');
     const project = (await db.query<{ id: string }>('SELECT min(id) AS id FROM public.projects WHERE workspace_id = 1')).rows[0].id;
-    await sql(`DELETE FROM public.projects WHERE id = ${Number(project)}`);
+    await sql(`UPDATE public.projects SET deleted_at = now() WHERE id = ${Number(project)}`);
     await cli(['trash']);
     const op = (await db.query<{ op: string }>('SELECT op FROM deletion.vw_trash ORDER BY deleted_at DESC LIMIT 1')).rows[0].op;
     await cli(['restore', op]);
