@@ -348,10 +348,23 @@ BEGIN
         -- The root is deleted as the row it was before the job hid it: its pending-deletion stamp is
         -- taken off first, so the audit log's image of the DELETE is the visible row, and a restore
         -- from the audit log brings it back shown (not hidden by a marker whose job has ended).
+        -- Unique values the marker made step aside come back first (unless an active row took one
+        -- meanwhile: then the row goes with its value stepped aside), so the image is the row's own.
         IF marker IS NOT NULL THEN
-          EXECUTE format('UPDATE %s r SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
-                         'WHERE %s AND r.deletion_op = $1', target, deletion.key_predicate(target, job.entity_pk, 'r'))
-            USING marker;
+          n := 0;
+          IF to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN  -- migration 0090
+            BEGIN
+              n := deletion.restore_kept_values(target, marker);
+            EXCEPTION WHEN unique_violation THEN
+              n := 0;
+            END;
+            DELETE FROM deletion.soft_delete_kept_values kv WHERE kv.op = marker AND kv.table_name = target::text;
+          END IF;
+          IF n = 0 THEN
+            EXECUTE format('UPDATE %s r SET deleted_at = NULL, deleted_by = NULL, deletion_reason = NULL, deletion_op = NULL '
+                           'WHERE %s AND r.deletion_op = $1', target, deletion.key_predicate(target, job.entity_pk, 'r'))
+              USING marker;
+          END IF;
         END IF;
         -- Cascades take whatever joined the tree after the plan was made.
         EXECUTE format('DELETE FROM %s r WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'r'));
