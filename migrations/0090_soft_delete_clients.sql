@@ -78,6 +78,8 @@ CREATE TABLE deletion.soft_delete_step_aside (
   CONSTRAINT soft_delete_step_aside_pkey PRIMARY KEY (table_schema, table_name, index_name)
 );
 COMMENT ON TABLE deletion.soft_delete_step_aside IS 'Unique keys of soft-delete tables kept as plain UNIQUE: the text column whose value a deleted row steps aside (suffix), and its length limit.';
+-- Wiring facts like the registry's: lint and plan read them as the caller.
+GRANT SELECT ON deletion.soft_delete_step_aside TO deletion_app, deletion_admin;
 
 -- The original values of stepped-aside columns of soft-deleted rows, per operation and row, which
 -- restore puts back. Removed when the operation is restored or purged.

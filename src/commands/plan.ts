@@ -1,7 +1,8 @@
 // deletion-kit plan <table> <pk> [--json] [--hard]: prints deletion.plan, the blast radius of deleting
 // one row, as a table (or JSON). The plan itself is computed in the database (sql/31_plan.sql).
 // --hard previews the hard delete a hard deletion job does (deletion.mode = 'hard', which only an
-// admin's delete honours). Exit codes: 0 the delete would go through, 1 error, 2 it would be blocked.
+// admin's delete honours). Exit codes: 0 the delete would go through (on a table whose plain DELETE is
+// refused, its soft delete), 1 error, 2 it would be blocked.
 import type { Command } from 'commander';
 import { connect } from '../db.ts';
 
@@ -39,7 +40,10 @@ export function register(program: Command) {
             ORDER BY depth, table_name::text, action`,
           [table, pk],
         ).finally(() => client.query('ROLLBACK'));
-        const blocked = rows.some((r) => r.action.startsWith('blocked'));
+        // A table whose plain DELETE is refused (PD104) is soft-deleted by UPDATE or deletion.soft_delete:
+        // the plan's rows are what that soft delete marks, so the refusal alone does not block it.
+        const plainRefused = (r: PlanRow) => r.action === 'blocked by soft delete' && r.depth === 0 && /^a plain DELETE on /.test(r.detail ?? '');
+        const blocked = rows.some((r) => r.action.startsWith('blocked') && !plainRefused(r));
         if (blocked) process.exitCode = 2;
         if (options.json) {
           console.log(JSON.stringify(rows, null, 2));
@@ -57,6 +61,7 @@ export function register(program: Command) {
             total('set default') > 0 ? `${total('set default')} set to their default` : '',
           ].filter(Boolean);
           console.log(blocked ? '\nthe delete would fail: nothing would change' : `\n${parts.join(', ')}`);
+          if (!blocked && rows.some(plainRefused)) console.log('(a plain DELETE of this row is refused; soft-delete it with UPDATE ... SET deleted_at = now() or deletion.soft_delete)');
           if (options.hard && rows.some((r) => r.action === 'soft delete')) console.log('(--hard: your role\'s delete stays soft; a hard job, run by the worker as deletion_admin, deletes)');
         }
       } finally {
