@@ -283,8 +283,13 @@ BEGIN
   END LOOP;
 
   -- Leave nothing behind: the scratch tables go now, not only at commit.
-  FOR reached IN SELECT r.rel FROM deletion_plan_reach r UNION SELECT r.rel FROM deletion_plan_refused r LOOP
-    EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', 'deletion_plan_' || reached.rel);
+  -- (Every table's, the reached, the refused and those a foreign key was only looked at through: a
+  -- later plan in this transaction may run as another role, which could not use them.)
+  FOR reached IN
+    SELECT c.relname FROM pg_class c
+     WHERE c.relnamespace = pg_my_temp_schema() AND c.relname ~ '^deletion_plan_[0-9]+$'
+  LOOP
+    EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', reached.relname);
   END LOOP;
   DROP TABLE deletion_plan_reach;
   DROP TABLE deletion_plan_refused;

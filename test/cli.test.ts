@@ -154,13 +154,13 @@ test('--json: schedule, cancel, jobs undo (a refusal too)', async () => {
   try {
     await c.query(`INSERT INTO public.workspaces (name, slug) VALUES ('Json', 'json-ws')`);
     const id = (await c.query(`SELECT id::text FROM public.workspaces WHERE slug = 'json-ws'`)).rows[0].id;
-    const scheduled = await json(['schedule', 'public.workspaces', id, '--in', '1d', '--reason', 'json shape', '--by', 'ann@example.com']);
+    const scheduled = await json(['schedule', 'public.workspaces', id, '--in', '1d', '--reason', 'json shape', '--by', '42']);
     assert.equal(keys(scheduled), ['scheduled', 'job']);
     assert.is(scheduled.scheduled, true);
     assert.equal(keys(scheduled.job), ['id', 'entity_table', 'entity_pk', 'hard_delete', 'status', 'scheduled_at']);
     assert.is(typeof scheduled.job.id, 'number');
-    assert.is((await c.query('SELECT created_by FROM deletion.deletion_jobs WHERE id = $1', [scheduled.job.id])).rows[0].created_by, 'ann@example.com',
-      'the actor is any text');
+    assert.is((await c.query('SELECT created_by FROM deletion.deletion_jobs WHERE id = $1', [scheduled.job.id])).rows[0].created_by, '42',
+      'the actor is recorded as text');
     const cancelled = await json(['cancel', String(scheduled.job.id)]);
     assert.equal(cancelled, { id: scheduled.job.id, status: 'cancelled' });
     const undo = await json(['jobs', 'undo', String(scheduled.job.id), '--dry-run'], 2);
