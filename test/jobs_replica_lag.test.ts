@@ -60,7 +60,8 @@ test('with --max-replica-lag the worker pauses while a replica is behind and res
     }
     replicaStarted = true;
     const r = await client(clusterUrl({ ...cfg, port: replicaPort }, db.name));
-    for (let i = 0; i < 100 && (await c.query(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`)).rows[0].n === 0; i++) await sleep(100);
+    // Streaming, and the replica's first reply received (until then replay_lsn is NULL).
+    for (let i = 0; i < 300 && !(await c.query(`SELECT deletion.replica_lag_bytes() IS NOT NULL AS ok`)).rows[0].ok; i++) await sleep(100);
     assert.ok((await c.query(`SELECT deletion.replica_lag_bytes() IS NOT NULL AS ok`)).rows[0].ok, 'the primary sees its streaming replica');
     await r.query('SELECT pg_wal_replay_pause()');
 

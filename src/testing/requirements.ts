@@ -75,7 +75,7 @@ export const REQUIREMENTS: Requirement[] = [
     name: 'the Python ORMs of the client suite (SQLAlchemy 1.4, psycopg2, Django 3.2)',
     apt: ['python3-sqlalchemy', 'python3-psycopg2', 'python3-django'],
     neededBy: (file) => /(^|\/)clients_[^/]*\.test\.ts$/.test(file),
-    present: () => pythonModule('sqlalchemy') && pythonModule('psycopg2') && pythonModule('django'),
+    present: () => pythonModule('sqlalchemy') && pythonModule('psycopg2') && pythonModule('django') && '/usr/bin/python3',
   },
   {
     name: "PostgreSQL 15's pg_basebackup (the streaming replica of the worker's replica-lag test)",
