@@ -27,6 +27,22 @@ RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
+BEGIN
+  RETURN deletion.rewire_tables(NULL);  -- (defined below; PL/pgSQL resolves it when called)
+END
+$$;
+COMMENT ON FUNCTION deletion.rewire() IS 'Re-derives every registered table''s triggers and policies from the registry by calling each deletion.wire_<concern>(regclass); run by the migrate command after the sql/ modules.';
+
+-- rewire() for some tables only (targets NULL: every registered table). What migrate runs after a
+-- product's own migrations when the engine itself did not change: only the tables those migrations
+-- touched (deletion.touched_tables) can have a wiring that changed, and re-deriving the wiring of
+-- every registered table would keep the migration's locks (an enable_soft_delete's ACCESS EXCLUSIVE)
+-- held for that long, on a large schema hundreds of milliseconds, before the commit.
+CREATE OR REPLACE FUNCTION deletion.rewire_tables(targets regclass[])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
 DECLARE
   wire regprocedure;
   target regclass;
@@ -37,6 +53,7 @@ BEGIN
       SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name))
         FROM deletion.table_policies tp
        WHERE to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) IS NOT NULL
+         AND (targets IS NULL OR to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) = ANY (targets))
        ORDER BY tp.table_schema, tp.table_name
     LOOP
       EXECUTE format('SELECT %s($1)', wire::oid::regproc) USING target;
@@ -46,7 +63,55 @@ BEGIN
   RETURN wired;
 END
 $$;
-COMMENT ON FUNCTION deletion.rewire() IS 'Re-derives every registered table''s triggers and policies from the registry by calling each deletion.wire_<concern>(regclass); run by the migrate command after the sql/ modules.';
+COMMENT ON FUNCTION deletion.rewire_tables(regclass[]) IS 'deletion.rewire() for the given registered tables only (NULL: every one).';
+
+-- The registered tables whose wiring the current transaction may have changed: those it holds a lock
+-- on stronger than a read's (ACCESS SHARE), a partition counting as its registered ancestor; those
+-- whose registry row it wrote (or that some transaction wrote since the oldest one still running
+-- began: an over-approximation that costs a few extra tables, never a missed one); and the
+-- registered tables referencing or referenced by any of these (their live-parent triggers and the
+-- engine's grants follow the keys between them). Computed from pg_locks of this backend, so a
+-- product migration that altered a table, added a foreign key or attached a partition is seen
+-- without the runner parsing its SQL.
+CREATE OR REPLACE FUNCTION deletion.touched_tables()
+RETURNS SETOF regclass
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  RETURN QUERY
+  WITH registered AS (
+    SELECT c.oid
+      FROM deletion.table_policies tp
+      JOIN pg_namespace n ON n.nspname = tp.table_schema
+      JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = tp.table_name
+  ), locked AS (
+    SELECT DISTINCT coalesce((SELECT a.relid FROM pg_partition_ancestors(l.relation) a
+                               WHERE a.relid IN (SELECT oid FROM registered)
+                               ORDER BY a.relid = l.relation DESC LIMIT 1), l.relation) AS oid
+      FROM pg_locks l
+     WHERE l.locktype = 'relation' AND l.pid = pg_backend_pid() AND l.granted
+       AND l.mode <> 'AccessShareLock' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  ), written AS (
+    SELECT c.oid
+      FROM deletion.table_policies tp
+      JOIN pg_namespace n ON n.nspname = tp.table_schema
+      JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = tp.table_name
+     WHERE age(tp.xmin) <= age((pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text::xid)
+  ), touched AS (
+    SELECT oid FROM locked WHERE oid IN (SELECT oid FROM registered)
+    UNION SELECT oid FROM written
+  )
+  SELECT t.oid::regclass FROM touched t
+  UNION
+  SELECT CASE WHEN con.conrelid = t.oid THEN con.confrelid ELSE con.conrelid END::regclass
+    FROM touched t
+    JOIN pg_constraint con ON con.contype = 'f' AND con.conparentid = 0 AND t.oid IN (con.conrelid, con.confrelid)
+   WHERE CASE WHEN con.conrelid = t.oid THEN con.confrelid ELSE con.conrelid END IN (SELECT oid FROM registered);
+END
+$$;
+COMMENT ON FUNCTION deletion.touched_tables() IS 'The registered tables whose wiring the current transaction may have changed (locked above ACCESS SHARE, registry row written, or linked to one by a foreign key): what migrate rewires after a product''s migrations.';
 
 -- rewire() as migrate runs it: every attempt with a short lock_timeout, so that the brief ACCESS
 -- EXCLUSIVE steps of the wiring (DROP/CREATE TRIGGER, CREATE POLICY) never wait long in a table's lock
@@ -54,8 +119,7 @@ COMMENT ON FUNCTION deletion.rewire() IS 'Re-derives every registered table''s t
 -- lock in time is undone whole (a subtransaction: the locks it took are released at once) and tried
 -- again after a short, growing, jittered pause, until give_up_after has passed; then 55P03, with
 -- nothing changed. lock_timeout is a standard setting, put back as it was before returning.
-CREATE OR REPLACE FUNCTION deletion.rewire_with_retries(attempt_lock_timeout interval DEFAULT '200 milliseconds',
-                                                        give_up_after interval DEFAULT '5 minutes')
+CREATE OR REPLACE FUNCTION deletion.rewire_with_retries(attempt_lock_timeout interval, give_up_after interval, targets regclass[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog
@@ -70,7 +134,7 @@ BEGIN
     attempt := attempt + 1;
     BEGIN
       PERFORM set_config('lock_timeout', greatest(1, (extract(epoch FROM attempt_lock_timeout) * 1000)::bigint)::text || 'ms', true);
-      wired := deletion.rewire();
+      wired := deletion.rewire_tables(targets);
       PERFORM set_config('lock_timeout', previous, true);
       RETURN wired;
     EXCEPTION WHEN lock_not_available THEN
@@ -85,6 +149,16 @@ BEGIN
     END;
   END LOOP;
 END
+$$;
+COMMENT ON FUNCTION deletion.rewire_with_retries(interval, interval, regclass[]) IS 'deletion.rewire_tables(targets) with a short lock_timeout per attempt, retried with back-off until give_up_after (55P03 then); what deletion-kit migrate runs.';
+
+CREATE OR REPLACE FUNCTION deletion.rewire_with_retries(attempt_lock_timeout interval DEFAULT '200 milliseconds',
+                                                        give_up_after interval DEFAULT '5 minutes')
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$
+  SELECT deletion.rewire_with_retries(attempt_lock_timeout, give_up_after, NULL)
 $$;
 COMMENT ON FUNCTION deletion.rewire_with_retries(interval, interval) IS 'deletion.rewire() with a short lock_timeout per attempt, retried with back-off until give_up_after (55P03 then); what deletion-kit migrate runs.';
 

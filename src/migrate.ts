@@ -347,15 +347,44 @@ async function applyModules(client: pg.Client, sqlDir: string, before: Map<strin
 }
 
 /**
- * Re-derives every registered table's wiring. Its DDL takes brief ACCESS EXCLUSIVE locks on the
- * tables, so it runs with a short lock_timeout and retries (deletion.rewire_with_retries): behind a
- * long reader it gives up its locks and tries again instead of queueing every query on the table
- * behind it.
+ * Re-derives the registered tables' wiring: every table's (`all`), or after a product's own
+ * migrations when the engine did not change only the tables those migrations touched
+ * (`touched`: deletion.touched_tables, from the locks the transaction holds and the registry rows it
+ * wrote), so the locks those migrations took (an enable_soft_delete's ACCESS EXCLUSIVE) are held no
+ * longer than their own work. Its DDL takes brief ACCESS EXCLUSIVE locks on the tables, so it runs
+ * with a short lock_timeout and retries (deletion.rewire_with_retries): behind a long reader it gives
+ * up its locks and tries again instead of queueing every query on the table behind it.
  */
-async function rewire(client: pg.Client): Promise<number> {
-  const { rows: has } = await client.query(`SELECT to_regprocedure('deletion.rewire_with_retries(interval,interval)') IS NOT NULL AS ok`);
-  const { rows } = await client.query(has[0].ok ? 'SELECT deletion.rewire_with_retries() AS n' : 'SELECT deletion.rewire() AS n');
+async function rewire(client: pg.Client, which: 'all' | 'touched' = 'all'): Promise<number> {
+  const { rows: has } = await client.query(`SELECT to_regprocedure('deletion.rewire_with_retries(interval,interval,regclass[])') IS NOT NULL AS touched,
+                                                   to_regprocedure('deletion.rewire_with_retries(interval,interval)') IS NOT NULL AS retries`);
+  const { rows } = await client.query(
+    has[0].touched && which === 'touched'
+      ? `SELECT deletion.rewire_with_retries('200 milliseconds', '5 minutes', ARRAY(SELECT deletion.touched_tables())) AS n`
+      : has[0].retries ? 'SELECT deletion.rewire_with_retries() AS n' : 'SELECT deletion.rewire() AS n');
   return rows[0].n;
+}
+
+/** How long migrate keeps retrying a run whose transaction a lock timeout undid (55P03), and the longest pause between tries. */
+export const LOCK_RETRY = { giveUpAfterMs: 5 * 60_000, maxPauseMs: 2000 };
+
+/**
+ * Runs a whole migrate transaction again when it failed for a lock it could not take in time
+ * (SQLSTATE 55P03: a product migration's own `SET LOCAL lock_timeout`, or the rewiring giving up):
+ * the transaction was rolled back whole, so trying again is safe. Pauses grow from 50 ms to 2 s,
+ * jittered, until LOCK_RETRY.giveUpAfterMs; then the last error.
+ */
+async function retryOnLockTimeout<T>(work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03' || Date.now() - started >= LOCK_RETRY.giveUpAfterMs) throw err;
+      const pause = Math.min(LOCK_RETRY.maxPauseMs, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random());
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }
 
 async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
@@ -375,13 +404,14 @@ async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Prom
 /**
  * migrate up: every pending engine migration, then the sql/ modules when anything changed, then the
  * pending migrations of the user's folder (appDir), then the wiring of every registered table when
- * anything ran. All or nothing.
+ * the engine changed (of the tables the user's migrations touched when only they ran). All or
+ * nothing; a run that a lock timeout undid (55P03) is run again, whole (retryOnLockTimeout).
  */
 export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_DIR, sqlDir = SQL_DIR, appDir, appTable = APP_TABLE, appRoles = [] }: Sources = {}): Promise<MigrateResult> {
   checkHistoryTable(appTable);
   // Outside the transaction: CREATE INDEX CONCURRENTLY cannot run inside one.
   const concurrent = appDir ? await applyConcurrentFiles(client, appDir, appTable) : [];
-  const result: MigrateResult = await inTransaction(client, async () => {
+  const result: MigrateResult = await retryOnLockTimeout(() => inTransaction(client, async () => {
     await ensureBookkeeping(client);
     await separateExampleHistory(client);
     const before = await appliedModules(client);
@@ -391,10 +421,11 @@ export async function migrateUp(client: pg.Client, { migrationsDir = MIGRATIONS_
       migrations.length === 0 && before.size === current.length && current.every((m) => before.get(m.name) === m.checksum);
     const modules = unchanged ? [] : await applyModules(client, sqlDir, before);
     const appMigrations = appDir ? await runMigrations(client, appDir, 'up', undefined, appTable) : [];
-    const rewired = unchanged && appMigrations.length === 0 ? 0 : await rewire(client);
+    // The engine unchanged: only what the product's migrations touched can need rewiring.
+    const rewired = unchanged && appMigrations.length === 0 ? 0 : await rewire(client, unchanged ? 'touched' : 'all');
     await grantAppRoles(client, appRoles);
     return { migrations, modules, rewired, appMigrations, concurrent };
-  });
+  }));
   // After the commit: the index builds the wiring left for outside the transaction.
   result.concurrent = [...concurrent, ...(await buildDeferredIndexes(client))];
   return result;
