@@ -111,6 +111,9 @@ DECLARE
   schema_name name := (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target);
   rel_name name := (SELECT relname FROM pg_class WHERE oid = target);
   step record;
+  -- A partitioned table's keys: its own (which its partitions inherit) and those a partition declares
+  -- alone (an index with no parent index), which must hold among active rows too.
+  tree oid[] := ARRAY(SELECT p.relid FROM pg_partition_tree(target) p);
 BEGIN
   IF to_regclass('deletion.soft_delete_step_aside') IS NOT NULL THEN
     DELETE FROM deletion.soft_delete_step_aside sa WHERE sa.table_schema = schema_name AND sa.table_name = rel_name;
@@ -127,7 +130,7 @@ BEGIN
       JOIN pg_class t ON t.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
-     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
+     WHERE (i.indrelid = target OR (i.indrelid = ANY (tree) AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid))) AND i.indisunique AND NOT i.indisprimary
        AND NOT (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M')
   LOOP
     IF u.steps AND NOT u.partial THEN
@@ -157,7 +160,7 @@ BEGIN
         JOIN pg_namespace n ON n.oid = ic.relnamespace
         JOIN deletion.soft_delete_unique_conversions cv
           ON cv.table_schema = schema_name AND cv.table_name = rel_name AND cv.index_name = ic.relname
-       WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary
+       WHERE (i.indrelid = target OR (i.indrelid = ANY (tree) AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid))) AND i.indisunique AND NOT i.indisprimary
          AND pg_get_expr(i.indpred, i.indrelid) ~ '\mdeleted_at IS NULL\M'
          AND (SELECT sc.column_name FROM deletion.step_aside_column(i.indexrelid) sc) IS NOT NULL
     LOOP
@@ -172,15 +175,15 @@ BEGIN
     INSERT INTO deletion.soft_delete_step_aside (table_schema, table_name, index_name, column_name, max_length)
     SELECT schema_name, rel_name, ic.relname, sc.column_name, sc.max_length
       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid, deletion.step_aside_column(i.indexrelid) sc
-     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND sc.column_name IS NOT NULL
+     WHERE (i.indrelid = target OR (i.indrelid = ANY (tree) AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid))) AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND sc.column_name IS NOT NULL
        AND NOT EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.condeferrable)
     ON CONFLICT ON CONSTRAINT soft_delete_step_aside_pkey DO NOTHING;
   END IF;
 
   FOR u IN
-    SELECT i.indexrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.conname,
+    SELECT i.indexrelid, i.indrelid, ic.relname AS index_name, n.nspname, t.relname AS table_name, con.conname,
            CASE WHEN con.oid IS NOT NULL
-                THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', target, con.conname, pg_get_constraintdef(con.oid))
+                THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', i.indrelid::regclass, con.conname, pg_get_constraintdef(con.oid))
                 ELSE pg_get_indexdef(i.indexrelid) END AS original,
            pg_get_indexdef(i.indexrelid) AS definition
       FROM pg_index i
@@ -188,11 +191,11 @@ BEGIN
       JOIN pg_class t ON t.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = i.indrelid
-     WHERE i.indrelid = target AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL
+     WHERE (i.indrelid = target OR (i.indrelid = ANY (tree) AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid))) AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL
        AND NOT (can_step AND deletion.steps_aside(i.indexrelid))
   LOOP
     IF u.conname IS NOT NULL THEN
-      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', target, u.conname);
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', u.indrelid::regclass, u.conname);
     ELSE
       EXECUTE format('DROP INDEX %I.%I', u.nspname, u.index_name);
     END IF;

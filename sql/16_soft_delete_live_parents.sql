@@ -19,6 +19,8 @@
 
 -- The foreign keys of a table into soft-delete tables, with their column lists: what the triggers
 -- check. The wiring passes the constraint names as trigger arguments; their columns are read here.
+-- On a partitioned table, also the keys declared on one of its partitions only (as Pagila's payment
+-- declares its keys on each month): the check applies them to the rows of that partition.
 CREATE OR REPLACE FUNCTION deletion.live_parent_keys(child regclass)
 RETURNS TABLE (constraint_name name, parent regclass, child_columns name[], parent_columns name[])
 LANGUAGE sql
@@ -31,7 +33,8 @@ AS $$
          ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)
     FROM pg_constraint con
-   WHERE con.contype = 'f' AND con.conrelid = child AND con.conparentid = 0
+   WHERE con.contype = 'f' AND con.conparentid = 0
+     AND (con.conrelid = child OR con.conrelid IN (SELECT p.relid FROM pg_partition_tree(child) p WHERE p.relid <> child))
      AND con.confrelid IN (SELECT t FROM deletion.soft_delete_tables() t)
    ORDER BY con.conname
 $$;
@@ -101,10 +104,27 @@ DECLARE
   source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
-  -- On a partition (a copy of its parent's trigger) the keys are the registered parent's.
-  FOR fk IN SELECT * FROM deletion.live_parent_keys(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) k
+  -- On a partition (a copy of its parent's trigger) the keys are the registered parent's. A key
+  -- declared on one partition only (declared_on) checks the rows of that partition: all of them when
+  -- the trigger fired on it (or below it), those found in it when it fired on an ancestor (an INSERT
+  -- through the parent, whose transition table holds the rows of every partition), none elsewhere.
+  FOR fk IN SELECT k.*, con.conrelid AS declared_on
+              FROM deletion.live_parent_keys(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) k
+              JOIN pg_constraint con ON con.contype = 'f' AND con.conname = k.constraint_name AND con.conparentid = 0
+               AND con.confrelid = k.parent
+               AND con.conrelid IN (SELECT p.relid FROM pg_partition_tree(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) p)
              WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
-    checks := deletion.live_parent_checks(fk, source);
+    CONTINUE WHEN fk.declared_on <> TG_RELID
+              AND fk.declared_on NOT IN (SELECT a.relid FROM pg_partition_ancestors(TG_RELID) a)
+              AND TG_RELID NOT IN (SELECT a.relid FROM pg_partition_ancestors(fk.declared_on) a);
+    IF fk.declared_on <> TG_RELID AND TG_RELID IN (SELECT a.relid FROM pg_partition_ancestors(fk.declared_on) a) THEN
+      checks := deletion.live_parent_checks(fk, format('(SELECT * FROM %s n0 WHERE (%s) IN (SELECT %s FROM %s))', source,
+                  deletion.column_list('n0', ARRAY(SELECT k.column_name FROM deletion.primary_key_columns(TG_RELID::regclass) k)),
+                  deletion.column_list(NULL, ARRAY(SELECT k.column_name FROM deletion.primary_key_columns(TG_RELID::regclass) k)),
+                  fk.declared_on::regclass));
+    ELSE
+      checks := deletion.live_parent_checks(fk, source);
+    END IF;
     EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
     IF offending IS NOT NULL THEN
       PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
@@ -169,7 +189,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT DISTINCT con.conrelid::regclass FROM pg_constraint con
+  SELECT DISTINCT coalesce(deletion.registered_table_of(con.conrelid), con.conrelid::regclass) FROM pg_constraint con
    WHERE con.contype = 'f' AND con.confrelid = parent AND con.conparentid = 0
 $$;
-COMMENT ON FUNCTION deletion.referencing_tables(regclass) IS 'The tables with a foreign key to the given table.';
+COMMENT ON FUNCTION deletion.referencing_tables(regclass) IS 'The tables with a foreign key to the given table (a partition that declares one: its registered partitioned table).';

@@ -177,8 +177,9 @@ AS $$
 DECLARE
   failure record;
 BEGIN
+  -- On a partition (the parent's row trigger, cloned), the rules are the registered parent's.
   SELECT * INTO failure
-    FROM deletion.row_protection_failures(TG_RELID::regclass, to_jsonb(OLD), TG_OP = 'UPDATE', true)
+    FROM deletion.row_protection_failures(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID::regclass), to_jsonb(OLD), TG_OP = 'UPDATE', true)
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '%', failure.message USING ERRCODE = failure.errcode, HINT = failure.hint;
@@ -195,7 +196,7 @@ COMMENT ON FUNCTION deletion.protect_row() IS 'Trigger deletion_10_protect / del
 -- soft-delete engine has not marked yet (deletion.soft_delete_requests, issue 3): a DELETE on a table
 -- whose DELETE becomes soft, or an UPDATE that sets deleted_at, records its rows there and removes
 -- none. SECURITY DEFINER because the requests are the engine's own; it returns a count for the
--- caller's own transaction and table, nothing else. 0 without the soft-delete concern.
+-- caller's own transaction and table (with its partitions, where the row triggers record them), nothing else. 0 without the soft-delete concern.
 CREATE OR REPLACE FUNCTION deletion.pending_soft_deletes(target regclass)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -207,7 +208,7 @@ DECLARE
   pending bigint := 0;
 BEGIN
   IF to_regclass('deletion.soft_delete_requests') IS NOT NULL THEN
-    EXECUTE 'SELECT count(*) FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id_if_assigned() AND table_oid = $1'
+    EXECUTE 'SELECT count(*) FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id_if_assigned() AND table_oid IN (SELECT relid FROM pg_partition_tree($1))'
        INTO pending USING target;
   END IF;
   RETURN pending;
@@ -229,11 +230,13 @@ AS $$
 DECLARE
   rule deletion.protection_rules;
   removed bigint := 0;
+  -- On a partition (a copy of the parent's trigger, deletion.wire_partitions), the parent's rules.
+  target regclass := coalesce(deletion.registered_table_of(TG_RELID), TG_RELID::regclass);
 BEGIN
   SELECT r.* INTO rule
-    FROM deletion.protection_rules r
-   WHERE r.kind = 'bulk_delete' AND r.table_schema = TG_TABLE_SCHEMA AND r.table_name = TG_TABLE_NAME
-     AND NOT deletion.passes_protection(r.admin_must_force, TG_RELID::regclass, NULL)
+    FROM deletion.protection_rules r, deletion.policy_of(target) reg
+   WHERE r.kind = 'bulk_delete' AND r.table_schema = reg.table_schema AND r.table_name = reg.table_name
+     AND NOT deletion.passes_protection(r.admin_must_force, target, NULL)
    ORDER BY r.threshold
    LIMIT 1;
   IF NOT FOUND THEN
@@ -242,10 +245,10 @@ BEGIN
   IF TG_OP = 'DELETE' THEN
     SELECT count(*) INTO removed FROM removed_rows;
   END IF;
-  removed := removed + deletion.pending_soft_deletes(TG_RELID::regclass);
+  removed := removed + deletion.pending_soft_deletes(target);
   IF removed > rule.threshold THEN
-    RAISE EXCEPTION 'one statement may delete at most % rows of %, this one deleted %', rule.threshold, TG_RELID::regclass, removed
-      USING ERRCODE = 'PD302', HINT = deletion.rule_message(rule.message, TG_RELID::regclass, '*');
+    RAISE EXCEPTION 'one statement may delete at most % rows of %, this one deleted %', rule.threshold, target, removed
+      USING ERRCODE = 'PD302', HINT = deletion.rule_message(rule.message, target, '*');
   END IF;
   RETURN NULL;
 END

@@ -124,30 +124,31 @@ DECLARE
   key_column name := to_jsonb(deletion.policy_of(target)) ->> 'file_key_column';
   existing name;
 BEGIN
+  -- Triggers of that family under other names (earlier versions) go.
   FOR existing IN
     SELECT t.tgname FROM pg_trigger t
      WHERE t.tgrelid = target AND NOT t.tgisinternal AND t.tgname LIKE 'deletion\_60\_files%'
+       AND t.tgname NOT IN ('deletion_60_files', 'deletion_60_files_update', 'deletion_60_files_truncate')
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', existing, target);
   END LOOP;
-  IF key_column IS NULL THEN
-    RETURN;
-  END IF;
   -- A registry row naming a column the table no longer has would make every delete fail; say so now.
-  IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+  IF key_column IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                   WHERE a.attrelid = target AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
     RAISE EXCEPTION 'the registry tracks files of % in column "%", which the table does not have', target, key_column
       USING ERRCODE = '42703', HINT = format('point it at the key column: SELECT deletion.track_files(%L, ''<column>''), or stop tracking with NULL', target::text);
   END IF;
-  EXECUTE format(
+  -- (deletion.ensure_trigger: no DDL and no lock when a trigger is already as wanted, so rewiring a
+  -- tracked table, and track_files on one that already tracks that column, take no lock on it.)
+  PERFORM deletion.ensure_trigger(target, 'deletion_60_files', CASE WHEN key_column IS NOT NULL THEN format(
     'CREATE TRIGGER deletion_60_files AFTER DELETE ON %s REFERENCING OLD TABLE AS deleted_rows'
-    ' FOR EACH STATEMENT EXECUTE FUNCTION deletion.queue_files_of_deleted_rows(%L)', target, key_column);
-  EXECUTE format(
+    ' FOR EACH STATEMENT EXECUTE FUNCTION deletion.queue_files_of_deleted_rows(%L)', target, key_column) END);
+  PERFORM deletion.ensure_trigger(target, 'deletion_60_files_update', CASE WHEN key_column IS NOT NULL THEN format(
     'CREATE TRIGGER deletion_60_files_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-    ' FOR EACH STATEMENT EXECUTE FUNCTION deletion.queue_files_of_replaced_keys(%L)', target, key_column);
-  EXECUTE format(
+    ' FOR EACH STATEMENT EXECUTE FUNCTION deletion.queue_files_of_replaced_keys(%L)', target, key_column) END);
+  PERFORM deletion.ensure_trigger(target, 'deletion_60_files_truncate', CASE WHEN key_column IS NOT NULL THEN format(
     'CREATE TRIGGER deletion_60_files_truncate BEFORE TRUNCATE ON %s'
-    ' FOR EACH STATEMENT EXECUTE FUNCTION deletion.queue_files_of_truncated_table(%L)', target, key_column);
+    ' FOR EACH STATEMENT EXECUTE FUNCTION deletion.queue_files_of_truncated_table(%L)', target, key_column) END);
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_files(regclass) IS 'Installs (or removes) the deletion_60_files triggers of one table to match its registry row; idempotent, called by deletion.rewire().';
