@@ -149,6 +149,7 @@ DECLARE
   fk_columns name[];
   wanted_insert text;
   wanted_update text;
+  changed boolean;
 BEGIN
   IF deletion.policy_of(target) IS NULL AND (SELECT relispartition FROM pg_class WHERE oid = target) THEN
     RETURN;  -- a partition is wired through its parent (sql/03_partitions.sql)
@@ -163,21 +164,27 @@ BEGIN
       FROM deletion.live_parent_keys(target) k;
   END IF;
   IF key_names IS NULL THEN
-    PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent', NULL);
-    PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent_update', NULL);
-    RETURN;
+    changed := deletion.ensure_trigger(target, 'deletion_05_live_parent', NULL);
+    changed := deletion.ensure_trigger(target, 'deletion_05_live_parent_update', NULL) OR changed;
+  ELSE
+    wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
+                            'FOR EACH STATEMENT WHEN (NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
+                            'EXECUTE FUNCTION deletion.live_parent_check(%s)', target, key_names);
+    wanted_update := format('CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF %s ON %s FOR EACH ROW '
+                            'WHEN ((%s) IS DISTINCT FROM (%s) AND NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
+                            'EXECUTE FUNCTION deletion.live_parent_check(%s)',
+                            deletion.column_list(NULL, fk_columns), target,
+                            deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);
+    -- (deletion.ensure_trigger: no DDL and no lock when the triggers are already as wanted.)
+    changed := deletion.ensure_trigger(target, 'deletion_05_live_parent', wanted_insert);
+    changed := deletion.ensure_trigger(target, 'deletion_05_live_parent_update', wanted_update) OR changed;
   END IF;
-  wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-                          'FOR EACH STATEMENT WHEN (NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
-                          'EXECUTE FUNCTION deletion.live_parent_check(%s)', target, key_names);
-  wanted_update := format('CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF %s ON %s FOR EACH ROW '
-                          'WHEN ((%s) IS DISTINCT FROM (%s) AND NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
-                          'EXECUTE FUNCTION deletion.live_parent_check(%s)',
-                          deletion.column_list(NULL, fk_columns), target,
-                          deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);
-  -- (deletion.ensure_trigger: no DDL and no lock when the triggers are already as wanted.)
-  PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent', wanted_insert);
-  PERFORM deletion.ensure_trigger(target, 'deletion_05_live_parent_update', wanted_update);
+  -- A partitioned table's statement trigger reaches its partitions only as copies: when a parent
+  -- table's soft delete changed this table's checks (enable_soft_delete of the parent rewires its
+  -- referencing tables), the copies follow at once.
+  IF changed AND (SELECT relkind FROM pg_class WHERE oid = target) = 'p' THEN
+    PERFORM deletion.wire_partitions(target);
+  END IF;
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_live_parents(regclass) IS 'Installs (or removes) the triggers that refuse new rows under soft-deleted parents on one table (idempotent; called by deletion.rewire()).';

@@ -91,4 +91,36 @@ it('Pagila payment: a month attached later is reported by lint until wired; atta
   });
 });
 
+it('Pagila payment: a bulk rule on payment binds a DELETE on a month; the keys its months declare refuse a payment for a soft-deleted rental', async () => {
+  await onCopy(async ({ su, app }) => {
+    await migration(su, `${ADOPT}
+                         SELECT deletion.protect_bulk_delete('public.payment', 5, 'delete payments a few at a time');
+                         SELECT deletion.enable_soft_delete('public.rental');`);
+    const customer = await one(su, `SELECT customer_id, count(*)::int AS n FROM payment_p2022_03 GROUP BY 1 HAVING count(*) > 5 ORDER BY 1 LIMIT 1`);
+    const refused = await app.query('DELETE FROM payment_p2022_03 WHERE customer_id = $1', [customer.customer_id]).then(() => null, (e) => e);
+    assert.is(refused?.code, 'PD302', `a statement on March's partition removing ${customer.n} payments is refused by payment's rule`);
+    const viaParent = await app.query('DELETE FROM payment WHERE customer_id = $1', [customer.customer_id]).then(() => null, (e) => e);
+    assert.is(viaParent?.code, 'PD302', 'and through payment');
+
+    // Each month declares its own key to rental: a payment naming a soft-deleted rental is refused
+    // on the month directly and through payment, as a missing rental would be.
+    const rental = await one(su, `INSERT INTO rental (rental_date, inventory_id, customer_id, staff_id)
+                                  SELECT '2022-04-09', inventory_id, customer_id, staff_id FROM rental ORDER BY rental_id LIMIT 1
+                                  RETURNING rental_id, customer_id, staff_id`);
+    await su.query('SELECT deletion.soft_delete($1, $2)', ['public.rental', String(rental.rental_id)]);
+    const values = [rental.customer_id, rental.staff_id, rental.rental_id];
+    const onMonth = await app.query(`INSERT INTO payment_p2022_04 (payment_id, customer_id, staff_id, rental_id, amount, payment_date)
+                                     VALUES (900001, $1, $2, $3, 1.99, '2022-04-10')`, values).then(() => null, (e) => e);
+    assert.is(onMonth?.code, '23503', 'on April\'s partition');
+    const onParent = await app.query(`INSERT INTO payment (payment_id, customer_id, staff_id, rental_id, amount, payment_date)
+                                      VALUES (900002, $1, $2, $3, 1.99, '2022-04-10')`, values).then(() => null, (e) => e);
+    assert.is(onParent?.code, '23503', 'and through payment');
+    const live = await one(su, `SELECT r.rental_id, r.customer_id, r.staff_id FROM rental r WHERE r.deleted_at IS NULL ORDER BY r.rental_id LIMIT 1`);
+    await app.query(`INSERT INTO payment (payment_id, customer_id, staff_id, rental_id, amount, payment_date) VALUES (900003, $1, $2, $3, 1.99, '2022-04-10')`,
+                    [live.customer_id, live.staff_id, live.rental_id]);
+    assert.is(await count(su, `SELECT count(*) FROM payment_p2022_04 WHERE rental_id = ${live.rental_id} AND amount = 1.99`), 1,
+              'a payment for a live rental goes in');
+  });
+});
+
 test.run();
