@@ -112,7 +112,8 @@ BEGIN
               FROM deletion.live_parent_keys(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) k
               JOIN pg_constraint con ON con.contype = 'f' AND con.conname = k.constraint_name AND con.conparentid = 0
                AND con.confrelid = k.parent
-               AND con.conrelid IN (SELECT p.relid FROM pg_partition_tree(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) p)
+               AND (con.conrelid = coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)
+                    OR con.conrelid IN (SELECT p.relid FROM pg_partition_tree(coalesce(deletion.registered_table_of(TG_RELID), TG_RELID)) p))
              WHERE k.constraint_name = ANY (TG_ARGV::name[]) LOOP
     CONTINUE WHEN fk.declared_on <> TG_RELID
               AND fk.declared_on NOT IN (SELECT a.relid FROM pg_partition_ancestors(TG_RELID) a)

@@ -208,7 +208,7 @@ DECLARE
   pending bigint := 0;
 BEGIN
   IF to_regclass('deletion.soft_delete_requests') IS NOT NULL THEN
-    EXECUTE 'SELECT count(*) FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id_if_assigned() AND table_oid IN (SELECT relid FROM pg_partition_tree($1))'
+    EXECUTE 'SELECT count(*) FROM deletion.soft_delete_requests WHERE xact_id = pg_current_xact_id_if_assigned() AND (table_oid = $1 OR table_oid IN (SELECT relid FROM pg_partition_tree($1)))'
        INTO pending USING target;
   END IF;
   RETURN pending;

@@ -5,7 +5,7 @@
 -- one declared on a single partition (to its person), a unique key on the parent and one declared on
 -- a single partition.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 \i test/fixtures/lab_schema.sql
 
@@ -92,6 +92,8 @@ CREATE INDEX ON lab.events (org_id);
 ALTER TABLE lab.events_2024_02 ADD CONSTRAINT events_2024_02_person_fkey FOREIGN KEY (person_id) REFERENCES lab.people (id);
 CREATE INDEX ON lab.events_2024_02 (person_id);
 CREATE UNIQUE INDEX events_2024_01_ref_key ON lab.events_2024_01 (ref);
+CREATE TABLE lab.badges (id integer PRIMARY KEY, person_id uuid REFERENCES lab.people (id));
+SELECT deletion.register_table('lab.badges', 'lab fixture: not partitioned');
 SELECT deletion.register_table('lab.events', 'lab fixture: partitioned by month, soft delete');
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.people', 'lab.events']::regclass[]) t;
 INSERT INTO lab.people VALUES ('00000000-0000-0000-0000-0000000000b1', 'ann@x'), ('00000000-0000-0000-0000-0000000000b2', 'bob@x');
@@ -112,6 +114,8 @@ SELECT throws_ok($$ UPDATE lab.events_2024_02 SET person_id = '00000000-0000-000
                  '23503', NULL, 'nor may an existing row be moved under it');
 SELECT lives_ok($$ INSERT INTO lab.events VALUES ('00000000-0000-0000-0000-0000000000a1', 4, '2024-01-11', '00000000-0000-0000-0000-0000000000b2', 'E4', NULL) $$,
                 'a January row is free to (only February declares that key)');
+SELECT throws_ok($$ INSERT INTO lab.badges VALUES (1, '00000000-0000-0000-0000-0000000000b2') $$, '23503', NULL,
+                 'and an ordinary table keeps its check (the key on the table itself)');
 
 SELECT lives_ok($$ DELETE FROM lab.events_2024_01 WHERE id = 1 $$, 'a January event is soft-deleted on its partition');
 SELECT lives_ok($$ INSERT INTO lab.events VALUES ('00000000-0000-0000-0000-0000000000a1', 5, '2024-01-10', NULL, 'E1', NULL) $$,
