@@ -28,11 +28,14 @@ BEGIN
     CREATE TABLE %1$I.nokey (k int, y text);
     CREATE TABLE %1$I."Odd name; --" ("Key col" uuid PRIMARY KEY, "Value" text);
   $t$, s);
+  -- PostgreSQL 18's virtual generated columns (and stored ones, on every major)
+  EXECUTE format('CREATE TABLE %I.computed (id int PRIMARY KEY, x int, stored int GENERATED ALWAYS AS (x * 3) STORED%s)', s,
+                 CASE WHEN current_setting('server_version_num')::int >= 180000 THEN ', virt int GENERATED ALWAYS AS (x * 2) VIRTUAL' ELSE '' END);
 END $f$;
 SELECT pg_temp.make_tables('cap_generated');
 SELECT pg_temp.make_tables('cap_reference');
 SELECT audit.enable(format('%I.%I', s, t)::regclass, CASE WHEN t = 'items' THEN ARRAY['secret'] ELSE '{}' END)
-  FROM unnest(ARRAY['cap_generated', 'cap_reference']) s, unnest(ARRAY['parents', 'items', 'pairs', 'moments', 'nokey', 'Odd name; --']) t;
+  FROM unnest(ARRAY['cap_generated', 'cap_reference']) s, unnest(ARRAY['parents', 'items', 'pairs', 'moments', 'nokey', 'Odd name; --', 'computed']) t;
 
 -- The reference copy runs the generic functions, as the wiring installed them before.
 DO $ref$
@@ -88,6 +91,9 @@ BEGIN
     DELETE FROM %1$I.nokey WHERE k = 5;
     UPDATE %1$I."Odd name; --" SET "Value" = 'w';
     DELETE FROM %1$I."Odd name; --" WHERE "Value" = 'w' AND "Key col" = '00000000-0000-4000-8000-000000000001';
+    INSERT INTO %1$I.computed (id, x) SELECT g, g FROM generate_series(1, 4) g;
+    UPDATE %1$I.computed SET x = x + 1 WHERE id <= 2;
+    DELETE FROM %1$I.computed WHERE id = 4;
   $t$, s);
 END $f$;
 
