@@ -16,8 +16,9 @@
 // copy (one statement: an INSERT ... SELECT per table from the rows' JSONB images and an UPDATE per
 // table putting back what ON DELETE SET NULL cleared), each after its own side's delete.
 // Single-row paths as the application role (a login member of deletion_app), a loop of N statements
-// in one PL/pgSQL block: the hard DELETE of a reaction, the soft delete of an issue (a plain DELETE
-// that the engine turns into the soft delete of the issue and its comments) and an UPDATE of an
+// in one PL/pgSQL block: the hard DELETE of a reaction, the soft delete of an issue (an UPDATE ... SET
+// deleted_at = now() that the engine cascades to its comments; the example refuses a plain DELETE of
+// a soft-delete table) and an UPDATE of an
 // issue's title, against the same role running the same statements on the copy (the soft delete as
 // the two UPDATEs a careful engineer writes).
 // Every timed statement runs in a transaction that is rolled back; the sides alternate, their order
@@ -210,7 +211,7 @@ export default {
           plain: loop(reactions, 'DELETE FROM plain.comment_reactions WHERE id = r;'),
         },
         soft_delete: {
-          ours: loop(issueIds, 'DELETE FROM public.issues WHERE id = r;'),
+          ours: loop(issueIds, 'UPDATE public.issues SET deleted_at = now() WHERE id = r;'),
           plain: loop(issueIds, `UPDATE plain.issues SET deleted_at = now(), deletion_op = '${OP}' WHERE id = r AND deleted_at IS NULL;
                                  UPDATE plain.comments SET deleted_at = now(), deletion_op = '${OP}' WHERE issue_id = r AND deleted_at IS NULL;`),
         },
