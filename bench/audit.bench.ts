@@ -9,13 +9,16 @@
 //          audit.log: the least any log of the delete can cost;
 //   row    the same DELETE on the copy with a row-level JSONB audit trigger as supa_audit writes it
 //          (AFTER ... FOR EACH ROW, to_jsonb of the row, one INSERT per row);
-//   noaudit ours with the audit triggers dropped (every other engine trigger on), as with audit off.
+//   noaudit ours with the audit triggers dropped (every other engine trigger on), as with audit off;
+//   generic ours with the audit triggers running the generic capture functions instead of the ones
+//          generated for each table (the capture as it was before they were generated).
 // Restore: audit.restore_deleted of that delete against a plain re-insert of the same rows on the
 // copy (one statement: an INSERT ... SELECT per table from the rows' JSONB images and an UPDATE per
 // table putting back what ON DELETE SET NULL cleared), each after its own side's delete.
 // Single-row paths as the application role (a login member of deletion_app), a loop of N statements
-// in one PL/pgSQL block: the hard DELETE of a reaction, the soft delete of an issue (a plain DELETE
-// that the engine turns into the soft delete of the issue and its comments) and an UPDATE of an
+// in one PL/pgSQL block: the hard DELETE of a reaction, the soft delete of an issue (an UPDATE ... SET
+// deleted_at = now() that the engine cascades to its comments; the example refuses a plain DELETE of
+// a soft-delete table) and an UPDATE of an
 // issue's title, against the same role running the same statements on the copy (the soft delete as
 // the two UPDATEs a careful engineer writes).
 // Every timed statement runs in a transaction that is rolled back; the sides alternate, their order
@@ -31,7 +34,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import type { Bench } from './harness.ts';
-import { alternate, median, plainCopy, timed } from './harness.ts';
+import { alternate, installGenericCapture, median, plainCopy, timed, useGenericCapture } from './harness.ts';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -94,6 +97,7 @@ export default {
       const perTable = await ctx.generate(c, issues, 2);
       ctx.log(`generated ${Object.values(perTable).reduce((a, b) => a + b, 0)} rows in 2 workspaces of ${issues} issues`);
       await c.query(ROW_LEVEL_REFERENCE);
+      await installGenericCapture(c);
       const { rows: tables } = await c.query<{ target: string }>(`
         SELECT format('%I.%I', table_schema, table_name) AS target FROM deletion.table_policies
          WHERE table_schema = 'public' AND audit ORDER BY 1`);
@@ -151,15 +155,16 @@ export default {
             await c.query(`DROP TRIGGER deletion_50_audit_statement ON ${target}; DROP TRIGGER deletion_50_audit_delete ON ${target}; DROP TRIGGER deletion_50_audit_update ON ${target}`);
           }
         }
+        if (side === 'generic') await useGenericCapture(c);
         if (side === 'row') {
           for (const t of order) {
             await c.query(`CREATE TRIGGER bench_row_audit AFTER UPDATE OR DELETE ON plain.${t} FOR EACH ROW EXECUTE FUNCTION bench.row_audit('id')`);
           }
         }
       }
-      const deleteOf = (side: string) => side === 'ours' || side === 'noaudit' ? 'DELETE FROM public.workspaces WHERE id = 1' : 'DELETE FROM plain.workspaces WHERE id = 1';
+      const deleteOf = (side: string) => side === 'ours' || side === 'noaudit' || side === 'generic' ? 'DELETE FROM public.workspaces WHERE id = 1' : 'DELETE FROM plain.workspaces WHERE id = 1';
       const restoreTimes: Record<'ours' | 'plain', number[]> = { ours: [], plain: [] };
-      const hard = await alternate(['ours', 'plain', 'floor', 'row', 'noaudit'] as const, rounds, async (side) => {
+      const hard = await alternate(['ours', 'plain', 'floor', 'row', 'noaudit', 'generic'] as const, rounds, async (side) => {
         await c.query('BEGIN');
         try {
           await prepare(side);
@@ -179,11 +184,13 @@ export default {
         }
       });
       ctx.log(`hard delete of ${deleted} rows (median of ${rounds}): ours ${hard.ours.toFixed(0)} ms, plain ${hard.plain.toFixed(0)} ms, plain + one INSERT ${hard.floor.toFixed(0)} ms, ` +
-              `plain with a row-level JSONB trigger ${hard.row.toFixed(0)} ms, ours without audit ${hard.noaudit.toFixed(0)} ms`);
+              `plain with a row-level JSONB trigger ${hard.row.toFixed(0)} ms, ours without audit ${hard.noaudit.toFixed(0)} ms, ours with the generic capture ${hard.generic.toFixed(0)} ms`);
       ctx.record(`audited hard delete of a ${deleted}-row tree vs the plain cascading DELETE plus one set-based INSERT of the JSONB images`, hard.ours, hard.floor, 'ms', '<= 1.3');
       ctx.record(`audited hard delete of a ${deleted}-row tree vs the plain cascading DELETE alone`, hard.ours, hard.plain, 'ms', 'none');
       ctx.record(`audited hard delete of a ${deleted}-row tree vs the plain DELETE with a row-level JSONB audit trigger (supa_audit style)`, hard.ours, hard.row, 'ms', 'none');
       ctx.record(`hard delete of a ${deleted}-row tree with no audit (other engine triggers on) vs plain`, hard.noaudit, hard.plain, 'ms', '<= 1.1');
+      ctx.record(`audited hard delete of a ${deleted}-row tree: capture generated for each table vs the generic capture functions`, hard.ours, hard.generic, 'ms', 'none');
+      ctx.record(`audited hard delete of a ${deleted}-row tree with the generic capture functions vs the plain cascading DELETE plus one set-based INSERT`, hard.generic, hard.floor, 'ms', 'none');
       ctx.record(`audit.restore_deleted of that delete vs a plain re-insert (INSERT ... SELECT, parents first)`, median(restoreTimes.ours), median(restoreTimes.plain), 'ms', '<= 1.5');
 
       // Single-row paths as the application role.
@@ -204,7 +211,7 @@ export default {
           plain: loop(reactions, 'DELETE FROM plain.comment_reactions WHERE id = r;'),
         },
         soft_delete: {
-          ours: loop(issueIds, 'DELETE FROM public.issues WHERE id = r;'),
+          ours: loop(issueIds, 'UPDATE public.issues SET deleted_at = now() WHERE id = r;'),
           plain: loop(issueIds, `UPDATE plain.issues SET deleted_at = now(), deletion_op = '${OP}' WHERE id = r AND deleted_at IS NULL;
                                  UPDATE plain.comments SET deleted_at = now(), deletion_op = '${OP}' WHERE issue_id = r AND deleted_at IS NULL;`),
         },
@@ -214,17 +221,22 @@ export default {
         },
       };
       for (const [op, sql] of Object.entries(single)) {
-        const m = await alternate(['ours', 'plain'] as const, rounds, async (side) => {
+        const sides = op === 'update' ? ['ours', 'plain', 'generic'] as const : ['ours', 'plain'] as const;
+        const m: Record<string, number> = await alternate(sides, rounds, async (side) => {
           await c.query('BEGIN');
           try {
+            if (side === 'generic') await useGenericCapture(c);
             await c.query('SET LOCAL ROLE bench_app');
-            return await timed(() => c.query(sql[side]));
+            return await timed(() => c.query(side === 'generic' ? sql.ours : sql[side]));
           } finally {
             await c.query('ROLLBACK');
             await c.query('VACUUM');
           }
         });
         ctx.record(`${loopRows} single-row ${op.replace('_', ' ')}s as the application role vs plain`, m.ours, m.plain, 'ms', '<= 1.5');
+        if (m.generic !== undefined) {
+          ctx.record(`${loopRows} single-row updates as the application role: capture generated for each table vs the generic capture functions`, m.ours, m.generic, 'ms', 'none');
+        }
       }
       // Sealing: audit.seal over every row of the log (the committed delete and restore above), in a
       // transaction rolled back each round, against the floor of any per-row digest: each row of a plain
@@ -283,30 +295,33 @@ export default {
                      INSERT INTO bench.audited SELECT n, md5(n::text) FROM generate_series(1, 10000) n;
                      CREATE TABLE bench.plain (LIKE bench.audited INCLUDING ALL);
                      INSERT INTO bench.plain SELECT * FROM bench.audited;
+                     CREATE TABLE bench.generic (LIKE bench.audited INCLUDING ALL);
+                     INSERT INTO bench.generic SELECT * FROM bench.audited;
                      CREATE TABLE bench.rowaudited (LIKE bench.audited INCLUDING ALL);
                      INSERT INTO bench.rowaudited SELECT * FROM bench.audited;
                      CREATE TRIGGER bench_row_audit AFTER UPDATE OR DELETE ON bench.rowaudited FOR EACH ROW EXECUTE FUNCTION bench.row_audit('id');`);
-      await c.query(`SELECT audit.enable('bench.audited')`);
-      await c.query('VACUUM ANALYZE bench.audited, bench.plain, bench.rowaudited');
+      await c.query(`SELECT audit.enable('bench.audited'), audit.enable('bench.generic'), bench.use_generic_capture('bench.generic')`);
+      await c.query('VACUUM ANALYZE bench.audited, bench.plain, bench.rowaudited, bench.generic');
       const dir = mkdtempSync(path.join(os.tmpdir(), 'dk-pgbench-'));
-      const scripts = { audited: path.join(dir, 'audited.sql'), plain: path.join(dir, 'plain.sql'), rowaudited: path.join(dir, 'rowaudited.sql') };
+      const scripts = { audited: path.join(dir, 'audited.sql'), plain: path.join(dir, 'plain.sql'), rowaudited: path.join(dir, 'rowaudited.sql'),
+                        generic: path.join(dir, 'generic.sql') };
       for (const [table, file] of Object.entries(scripts)) {
         writeFileSync(file, `\\set id random(1, 10000)\nUPDATE bench.${table} SET body = md5(random()::text) WHERE id = :id;\n`);
       }
       const sealer = await db.client();
-      const tps: Record<'with' | 'without' | 'plain' | 'row', number[]> = { with: [], without: [], plain: [], row: [] };
+      const tps: Record<'with' | 'without' | 'plain' | 'row' | 'generic', number[]> = { with: [], without: [], plain: [], row: [], generic: [] };
       const sealMs: number[] = [];
       let sealedRows = 0;
       let seals = 0;
       try {
         await sealer.query('SELECT * FROM audit.seal($1, NULL)', [SEAL_KEY]);   // everything logged so far, untimed
         await c.query('CHECKPOINT');
-        for (const file of [scripts.audited, scripts.plain, scripts.rowaudited]) await pgbench(bin, db.url, file, clients, 3);   // warm-up, not counted
-        const sides = ['without', 'plain', 'row', 'with'] as const;
+        for (const file of [scripts.audited, scripts.plain, scripts.rowaudited, scripts.generic]) await pgbench(bin, db.url, file, clients, 3);   // warm-up, not counted
+        const sides = ['without', 'plain', 'row', 'generic', 'with'] as const;
         for (let round = 0; round < pgRounds; round++) {
           for (const side of round % 2 ? [...sides].reverse() : sides) {
-            if (side === 'plain' || side === 'row') {
-              tps[side].push(await pgbench(bin, db.url, side === 'plain' ? scripts.plain : scripts.rowaudited, clients, seconds));
+            if (side === 'plain' || side === 'row' || side === 'generic') {
+              tps[side].push(await pgbench(bin, db.url, side === 'plain' ? scripts.plain : side === 'row' ? scripts.rowaudited : scripts.generic, clients, seconds));
               continue;
             }
             await sealer.query('SELECT * FROM audit.seal($1, NULL)', [SEAL_KEY]);   // the backlog of earlier runs, untimed
@@ -339,13 +354,15 @@ export default {
       } finally {
         await sealer.end();
       }
-      const [withSealer, without, plain, row] = [median(tps.with), median(tps.without), median(tps.plain), median(tps.row)];
+      const [withSealer, without, plain, row, generic] = [median(tps.with), median(tps.without), median(tps.plain), median(tps.row), median(tps.generic)];
       const sortedMs = [...sealMs].sort((p, q) => p - q);
-      ctx.log(`pgbench, ${clients} clients, ${seconds} s a run (median of ${pgRounds}): audited ${without.toFixed(0)} tps, audited with the sealer every second ${withSealer.toFixed(0)} tps, plain copy ${plain.toFixed(0)} tps, row-level JSONB trigger ${row.toFixed(0)} tps`);
+      ctx.log(`pgbench, ${clients} clients, ${seconds} s a run (median of ${pgRounds}): audited ${without.toFixed(0)} tps, audited with the sealer every second ${withSealer.toFixed(0)} tps, plain copy ${plain.toFixed(0)} tps, row-level JSONB trigger ${row.toFixed(0)} tps, generic capture ${generic.toFixed(0)} tps`);
       ctx.log(`the sealer made ${seals} seals of ${sealedRows} rows during the runs; a seal call took ${sortedMs[Math.floor(sortedMs.length / 2)]} ms (median), ${sortedMs[sortedMs.length - 1]} ms (max)`);
       ctx.record(`pgbench ${clients} clients, single-row UPDATEs of an audited table: tps with the sealer every second vs without`, withSealer, without, 'tps', 'none');
       ctx.record(`pgbench ${clients} clients, single-row UPDATEs: tps of the audited table vs a plain copy with no engine objects`, without, plain, 'tps', '>= 0.7');
       ctx.record(`pgbench ${clients} clients, single-row UPDATEs: tps of the audited table vs the same table with a row-level JSONB audit trigger`, without, row, 'tps', '>= 1');
+      ctx.record(`pgbench ${clients} clients, single-row UPDATEs: tps of the audited table, capture generated for it, vs the generic capture functions`, without, generic, 'tps', 'none');
+      ctx.record(`pgbench ${clients} clients, single-row UPDATEs: tps with the generic capture functions vs a plain copy`, generic, plain, 'tps', 'none');
     } finally {
       await c.end();
       await db.drop();

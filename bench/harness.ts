@@ -234,3 +234,32 @@ async function copyTables(c: pg.Client, from: string, to: string): Promise<strin
   for (const { name } of tables) visit(name, new Set());
   return order;
 }
+
+/**
+ * The audit capture as it was before the wiring generated a capture function per table: makes
+ * bench.use_generic_capture(table) point a table's deletion_50_audit_delete / _update triggers at the
+ * generic audit.capture_delete / capture_update (the same log rows, test/pgtap/800), so a bench can
+ * measure the generated functions against them in the same run. Called inside a transaction that is
+ * rolled back, or on a table of the bench's own.
+ */
+export async function installGenericCapture(c: pg.Client): Promise<void> {
+  await c.query(`
+    CREATE OR REPLACE FUNCTION bench.use_generic_capture(target regclass) RETURNS void LANGUAGE plpgsql AS $f$
+    DECLARE
+      keys text := (SELECT coalesce(array_agg(column_name), '{}')::text FROM deletion.primary_key_columns(target));
+      excluded text := (deletion.policy_of(target)).audit_exclude_columns::text;
+    BEGIN
+      EXECUTE format('DROP TRIGGER deletion_50_audit_delete ON %s; DROP TRIGGER deletion_50_audit_update ON %s', target, target);
+      EXECUTE format('CREATE TRIGGER deletion_50_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+                     'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_delete(%L, %L, %L)', target, excluded, keys, target::text);
+      EXECUTE format('CREATE TRIGGER deletion_50_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
+                     'FOR EACH STATEMENT EXECUTE FUNCTION audit.capture_update(%L, %L, %L)', target, excluded, keys, target::text);
+    END $f$`);
+}
+
+/** Every audited table of a schema switched to the generic capture (bench.use_generic_capture). */
+export async function useGenericCapture(c: pg.Client, schema = 'public'): Promise<void> {
+  await c.query(`SELECT bench.use_generic_capture(format('%I.%I', table_schema, table_name)::regclass)
+                   FROM deletion.table_policies WHERE table_schema = $1 AND audit
+                    AND to_regclass(format('%I.%I', table_schema, table_name)) IS NOT NULL`, [schema]);
+}

@@ -11,14 +11,15 @@
 // Each timed statement runs in a transaction that is rolled back; the sides alternate and their order
 // is reversed every round (harness.ts alternate); the median of the rounds is recorded.
 import type pg from 'pg';
-import { alternate, plainCopy, timed, type Bench } from './harness.ts';
+import { alternate, installGenericCapture, plainCopy, timed, useGenericCapture, type Bench } from './harness.ts';
 
 const OP = '00000000-0000-4000-8000-00000000b3b3';
 
 /** Runs sql in a transaction that is rolled back, then vacuums; returns the milliseconds the statements took. */
-async function inRolledBack(c: pg.Client, sql: string): Promise<number> {
+async function inRolledBack(c: pg.Client, sql: string, generic = false): Promise<number> {
   await c.query('BEGIN');
   try {
+    if (generic) await useGenericCapture(c);   // the capture before it was generated for each table
     return await timed(() => c.query(sql));
   } finally {
     await c.query('ROLLBACK');
@@ -65,6 +66,7 @@ export default {
       await c.query(`
         UPDATE public.users SET deleted_at = now(), deletion_op = gen_random_uuid() WHERE id % 10 = 0 AND email LIKE 'extra%';`);
       await plainCopy(c);
+      await installGenericCapture(c);
       await c.query(`
         DO $r$ BEGIN
           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_app') THEN CREATE ROLE bench_app LOGIN IN ROLE deletion_app; END IF;
@@ -107,19 +109,23 @@ export default {
       // 2. Soft delete of the workspace subtree.
       const runs = 5;
       await c.query('VACUUM ANALYZE');
-      const del = await alternate(['ours', 'plain'] as const, runs, (side) =>
-        inRolledBack(c, side === 'ours' ? `SELECT deletion.soft_delete('public.workspaces', '${ws.id}')` : handSoftDelete(ws.id)));
+      const del = await alternate(['ours', 'plain', 'generic'] as const, runs, (side) =>
+        inRolledBack(c, side === 'plain' ? handSoftDelete(ws.id) : `SELECT deletion.soft_delete('public.workspaces', '${ws.id}')`, side === 'generic'));
       ctx.record(`soft delete of a workspace subtree (${subtree.n} rows): deletion.soft_delete vs plain UPDATEs of a copy`,
                  del.ours, del.plain, 'ms', '<= 1.5');
+      ctx.record(`soft delete of that subtree: audit capture generated for each table vs the generic capture functions`,
+                 del.ours, del.generic, 'ms', 'none');
 
       // 3. Restore of it.
       const { rows: [op] } = await c.query<{ op: string }>(`SELECT deletion.soft_delete('public.workspaces', '${ws.id}') AS op`);
       await c.query(handSoftDelete(ws.id, op.op));
       await c.query('VACUUM ANALYZE');
-      const res = await alternate(['ours', 'plain'] as const, runs, (side) =>
-        inRolledBack(c, side === 'ours' ? `SELECT deletion.restore('${op.op}')` : handRestore(op.op)));
+      const res = await alternate(['ours', 'plain', 'generic'] as const, runs, (side) =>
+        inRolledBack(c, side === 'plain' ? handRestore(op.op) : `SELECT deletion.restore('${op.op}')`, side === 'generic'));
       ctx.record(`restore of that workspace subtree: deletion.restore (checks included) vs plain UPDATEs of a copy`,
                  res.ours, res.plain, 'ms', '<= 1.5');
+      ctx.record(`restore of that subtree: audit capture generated for each table vs the generic capture functions`,
+                 res.ours, res.generic, 'ms', 'none');
     } finally {
       await c.end();
       await db.drop();
