@@ -142,12 +142,18 @@ GRANT SELECT ON deletion.vw_erasure_files TO deletion_admin;
 -- Trigger (on deletion.deletion_jobs): when an erasure job ends (done, cancelled),
 -- its subject's key, image and values are cleared, and a cancelled one is marked so. A failed job
 -- keeps them, so that it can be re-armed (status pending) and go on where it stopped.
+-- SECURITY DEFINER: an admin may end a job by a plain UPDATE of its status (RLS lets it), and has
+-- no right on erasure_jobs; the function refuses (42501) to run as the trigger of any other table.
 CREATE OR REPLACE FUNCTION deletion.erasure_job_settled()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 BEGIN
+  IF TG_RELID <> 'deletion.deletion_jobs'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' THEN
+    RAISE EXCEPTION 'deletion.erasure_job_settled is the trigger of deletion.deletion_jobs only' USING ERRCODE = '42501';
+  END IF;
   UPDATE deletion.erasure_jobs e
      SET subject_key = NULL, subject_image = NULL, secrets = NULL, finished_at = coalesce(e.finished_at, now()),
          step = CASE WHEN NEW.status = 'cancelled' THEN 'cancelled' ELSE e.step END
@@ -295,6 +301,7 @@ DECLARE
   assignments text;
   tomb_assign text;
   tomb jsonb;
+  n bigint;
 BEGIN
   taken := 0;
   purged := 0;
@@ -310,7 +317,10 @@ BEGIN
       EXECUTE format('DELETE FROM %s t WHERE t.ctid = ANY ($1)', rel) USING tids;
       GET DIAGNOSTICS purged = ROW_COUNT;
       taken := purged;
-      RETURN;
+      budget := budget - purged;
+      IF budget < 1 THEN
+        RETURN;
+      END IF;
     END IF;
   END IF;
   EXECUTE format('SELECT array_agg(s.ctid) FROM (SELECT t.ctid FROM %s t WHERE %s LIMIT %s FOR UPDATE) s', rel, pred, budget) INTO tids;
@@ -349,7 +359,8 @@ BEGIN
     END IF;
     EXECUTE format('UPDATE %s t SET %s WHERE t.ctid = ANY ($1)', rel, concat_ws(', ', tomb_assign, assignments)) USING tids;
   END IF;
-  GET DIAGNOSTICS taken = ROW_COUNT;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  taken := taken + n;
 END
 $$;
 COMMENT ON FUNCTION deletion.erasure_rule_batch(text, jsonb, jsonb, bigint, uuid[], text[]) IS 'One bounded batch of an erasure rule in an erasure job (locked rows by place); returns the rows it took.';
