@@ -558,6 +558,7 @@ BEGIN
         EXECUTE format('DELETE FROM %s t WHERE %s', target, deletion.key_predicate(target, pk, 't'));
         taken := taken + 1;
       END IF;
+      ej.progress := jsonb_set(ej.progress, '{subject_txid}', to_jsonb(my_txid));
       ej.step := 'audit';
       ej.step_index := 0;
       ej.step_cursor := 0;
@@ -694,7 +695,7 @@ BEGIN
         'rules_version', deletion.erasure_rules_version(reg.table_schema, reg.table_name),
         'erased_at', stamp,
         'erased_by', ej.requested_by,
-        'txid', my_txid,
+        'txid', coalesce((ej.progress ->> 'subject_txid')::bigint, my_txid),
         'job', job_id,
         'chunks', (ej.progress ->> 'chunks')::bigint + 1,
         'rules', (SELECT coalesce(jsonb_agg(x - 'rel' - 'constraint_oid' ORDER BY o), '[]') FROM jsonb_array_elements(ej.progress -> 'rules') WITH ORDINALITY AS e(x, o)),
@@ -709,7 +710,7 @@ BEGIN
         'engine_values_scrubbed', ej.progress -> 'engine_values_scrubbed');
       signature := deletion.erasure_signature(k, report);
       INSERT INTO deletion.erasures (id, subject_table, subject_hash, key_id, txid, erased_at, erased_by, reason, rules_version, report, signature)
-      VALUES (ej.erasure_id, ej.subject_table, ej.subject_hash, ej.key_id, my_txid, stamp, ej.requested_by, report ->> 'reason',
+      VALUES (ej.erasure_id, ej.subject_table, ej.subject_hash, ej.key_id, (report ->> 'txid')::bigint, stamp, ej.requested_by, report ->> 'reason',
               report ->> 'rules_version', report, signature);
       INSERT INTO deletion.erased_operations (op, erasure_id) SELECT o, ej.erasure_id FROM unnest(erased_ops) o ON CONFLICT DO NOTHING;
       ej.reason := report ->> 'reason';
