@@ -531,6 +531,9 @@ BEGIN
       -- from here no new row can reference the subject (a foreign-key check takes KEY SHARE on it)
       EXECUTE format('SELECT to_jsonb(t) FROM %s t WHERE %s FOR UPDATE', target, deletion.key_predicate(target, pk, 't')) INTO tomb_image;
       IF tomb_image IS NOT NULL THEN
+        -- the subject's values as they are now (an email changed while the job ran is theirs too)
+        ej.secrets := ej.secrets || ARRAY(SELECT tomb_image ->> p.column_name FROM deletion.personal_columns_of(target) p
+                                           WHERE tomb_image ->> p.column_name IS NOT NULL);
         -- the rows added under the subject while the job ran: the same rules, whole
         FOR i IN 0 .. jsonb_array_length(ej.progress -> 'rules') - 1 LOOP
           rule := ej.progress -> 'rules' -> i;

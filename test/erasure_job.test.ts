@@ -290,7 +290,11 @@ test('lab schema: a person with 30 documents and their files erased by a job kil
     assert.ok((await scan(c, erased)).length >= 2, 'before: both emails are in the database');
     assert.ok(await sealAndVerify(c));
 
-    const job = await num(c, `SELECT deletion.schedule_erasure('lab.people', '"00000000-0000-0000-0000-0000000000b1"', 'request L-2', '0 seconds', $1)`, [KEY]);
+    // scheduled from the CLI this time
+    const { stdout } = await run(process.execPath, [CLI, 'erase', 'lab.people', '00000000-0000-0000-0000-0000000000b1', '--reason', 'request L-2', '--job'],
+      { env: { ...process.env, DATABASE_URL: db.url, DELETION_KIT_ERASURE_KEY: KEY } });
+    const job = Number(/job (\d+)/.exec(stdout)?.[1]);
+    assert.match(stdout, /^erasure \d+: job \d+, due at /, `deletion-kit erase --job prints the erasure and its job (${stdout.trim()})`);
     const atKill = await killMidWay(db.url, c, job, `SELECT * FROM lab.documents WHERE slug = 'pat-doc-20' FOR UPDATE`, 4);
     assert.equal([atKill.status, atKill.step], ['running', 'rules'], 'killed in the rules step');
     const left = await num(c, `SELECT count(*) FROM lab.documents WHERE owner_id = '00000000-0000-0000-0000-0000000000b1'`);

@@ -31,11 +31,10 @@ export function register(program: Command) {
         if (!signingKey) throw new UserError('set DELETION_KIT_ERASURE_KEY to the operator\'s erasure signing key (docs/erasure.md); the worker needs the same one');
         const client = await connect();
         try {
-          const { rows } = await client.query<{ id: string; erasure_id: string; scheduled_at: Date }>(
-            `SELECT j.id, e.erasure_id, j.scheduled_at FROM deletion.schedule_erasure($1::regclass, $2::jsonb, $3, $4::interval, $5) s(id)
-               JOIN deletion.deletion_jobs j ON j.id = s.id JOIN deletion.erasure_jobs e ON e.job_id = j.id`,
-            [table, keyJson(key), options.reason, options.grace ?? '0 seconds', signingKey]);
-          const r = rows[0];
+          const id = (await client.query<{ id: string }>('SELECT deletion.schedule_erasure($1::regclass, $2::jsonb, $3, $4::interval, $5) AS id',
+            [table, keyJson(key), options.reason, options.grace ?? '0 seconds', signingKey])).rows[0].id;
+          const r = (await client.query<{ id: string; erasure_id: string; scheduled_at: Date }>(
+            'SELECT j.id, e.erasure_id, j.scheduled_at FROM deletion.deletion_jobs j JOIN deletion.erasure_jobs e ON e.job_id = j.id WHERE j.id = $1', [id])).rows[0];
           console.log(`erasure ${r.erasure_id}: job ${r.id}, due at ${r.scheduled_at.toISOString()} (deletion-kit cancel ${r.id} withdraws it until it starts)`);
         } finally {
           await client.end();
