@@ -104,9 +104,17 @@ async function killMidWay(url: string, c: pg.Client, job: number, lockSql: strin
   await locker.query('BEGIN');
   await locker.query(lockSql);
   const w = startWorker(url, ['--chunk-rows', String(chunkRows), '--poll', '50', '--lease', '2']);
-  await waitFor('the worker to block on the locked row', async () =>
-    (await num(c, `SELECT count(*) FROM pg_stat_activity a JOIN deletion.deletion_jobs j ON j.lease_pid = a.pid
-                    WHERE j.id = $1 AND a.wait_event_type = 'Lock'`, [job])) === 1);
+  try {
+    // generous: on a loaded machine the worker may take a while to start and reach the row
+    await waitFor('the worker to block on the locked row', async () =>
+      (await num(c, `SELECT count(*) FROM pg_stat_activity a JOIN deletion.deletion_jobs j ON j.lease_pid = a.pid
+                      WHERE j.id = $1 AND a.wait_event_type = 'Lock'`, [job])) === 1, 300000);
+  } catch (err) {
+    w.child.kill('SIGKILL');
+    await locker.query('ROLLBACK').catch(() => {});
+    await locker.end();
+    throw err;
+  }
   const pid = (await one(c, 'SELECT lease_pid FROM deletion.deletion_jobs WHERE id = $1', [job])).lease_pid;
   w.child.kill('SIGKILL');
   await w.exited;
@@ -175,10 +183,11 @@ test('example: a user erased by a job killed mid-way and resumed; no table holds
     const msBefore = await one(c, 'SELECT open_issue_count, total_issue_count FROM milestones WHERE id = $1', [ms]);
 
     const erased = ['ada.kv3p@erase-job.example', 'ada.old-addr-8jq@erase-job.example', 'Ada Qwyzzle-5521', 'Ada words 1 zq81', 'Ada words 1 edited zq81',
-      ...Array.from({ length: 39 }, (_, i) => `Ada words ${i + 2} zq81`), ...files.map((k) => `ada-scan-${k.slice(-5)}-7hq`), 'Ada late words 9vv2'];
+      ...Array.from({ length: 39 }, (_, i) => `Ada words ${i + 2} zq81`), ...files.map((k) => `ada-scan-${k.slice(-5)}-7hq`), 'Ada late words 9vv2', 'ada.changed-2mm@erase-job.example'];
     const keptValues = ['ben.keeper@keep-job.example', 'Ben Keeper-Kept', 'Ben reply kept 3', 'design-kept-job.png', 'Ada kept issue 7'];
     const before = new Set((await scan(c, erased)).map((f) => f.split(': ')[1]));
-    assert.equal(erased.filter((v) => !before.has(v)), ['Ada late words 9vv2'], 'before: every value of hers is in the database (but the one she writes during the job)');
+    assert.equal(erased.filter((v) => !before.has(v)), ['Ada late words 9vv2', 'ada.changed-2mm@erase-job.example'],
+      'before: every value of hers is in the database (but those she writes during the job)');
     assert.ok(await sealAndVerify(c), 'the audit log is sealed and verifies before');
 
     const job = await num(c, `SELECT deletion.schedule_erasure('public.users', jsonb_build_object('id', $1::bigint), 'ticket PRIV-9 for ada.kv3p@erase-job.example',
@@ -196,6 +205,9 @@ test('example: a user erased by a job killed mid-way and resumed; no table holds
     assert.is(await num(c, `SELECT count(*) FROM comments WHERE author_id = $1`, [ada]), 0, 'her comments are already re-pointed');
     // a comment she writes while the job runs: the rule for comments is past; the last chunk takes it
     await c.query(`INSERT INTO comments (issue_id, author_id, body) VALUES ($1, $2, 'Ada late words 9vv2')`, [benIssue, ada]);
+    // and she changes her email, which a failed job of hers then names in its error
+    await c.query(`UPDATE users SET email = 'ada.changed-2mm@erase-job.example' WHERE id = $1`, [ada]);
+    await c.query(`INSERT INTO deletion.deletion_jobs (entity_table, entity_pk, status, error) VALUES ('public.issues', $1, 'failed', 'blocked by ada.changed-2mm@erase-job.example')`, [String(benIssue)]);
 
     assert.is(await finishJob(db.url, c, job, 5), 'done', 'started again, the worker finishes the job');
     const { report, signature } = await one(c, `SELECT report, signature FROM deletion.erasures WHERE id = (SELECT erasure_id FROM deletion.erasure_jobs WHERE job_id = $1)`, [job]);
