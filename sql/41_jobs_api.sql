@@ -571,6 +571,10 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no deletion job has id %', job_id USING ERRCODE = 'P0002', HINT = 'list jobs with deletion-kit jobs';
   END IF;
+  -- an erasure job (sql/62_erasure_jobs.sql) is never undone
+  IF to_regclass('deletion.erasure_jobs') IS NOT NULL THEN
+    PERFORM deletion.refuse_erased_restore(t.txid, '{}') FROM deletion.deletion_job_transactions t WHERE t.job_id = undo_job.job_id;
+  END IF;
   IF NOT job.hard_delete THEN
     RAISE EXCEPTION 'deletion job % is a soft delete: its rows are in the trash as one operation', job_id
       USING ERRCODE = '55000', HINT = 'restore that operation: deletion-kit restore, or SELECT deletion.restore(op)';

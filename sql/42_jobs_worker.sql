@@ -160,7 +160,16 @@ DECLARE
   root_op uuid;
   soft_op uuid;
   stop_reason text;
+  erasure_chunk jsonb;
 BEGIN
+  -- An erasure job (sql/62_erasure_jobs.sql) is worked by its own chunk function.
+  IF to_regclass('deletion.erasure_jobs') IS NOT NULL THEN
+    EXECUTE 'SELECT deletion.run_erasure_chunk(e.job_id, $2, $3) FROM deletion.erasure_jobs e WHERE e.job_id = $1'
+       INTO erasure_chunk USING job_id, max_rows, max_ms;
+    IF erasure_chunk IS NOT NULL THEN
+      RETURN erasure_chunk;
+    END IF;
+  END IF;
   IF target IS NULL THEN
     RAISE EXCEPTION 'table % of deletion job % no longer exists', job.entity_table, job_id USING ERRCODE = '42P01';
   END IF;

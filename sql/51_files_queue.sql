@@ -102,6 +102,12 @@ BEGIN
     DELETE FROM deletion.pending_file_deletions q
      WHERE q.id = ANY (claimed_ids) AND q.storage_key = ANY (in_use)
     RETURNING q.id, q.storage_key, q.attempts, true;
+  -- an erasure's files that stay because a live row names them (sql/62_erasure_jobs.sql)
+  IF to_regclass('deletion.erasure_files') IS NOT NULL AND cardinality(in_use) > 0 THEN
+    PERFORM deletion.confirm_erasure_files(
+      ARRAY(SELECT f.queue_id FROM deletion.erasure_files f WHERE f.queue_id = ANY (claimed_ids) AND f.outcome = 'pending'
+               AND NOT EXISTS (SELECT FROM deletion.pending_file_deletions q WHERE q.id = f.queue_id)), 'still_referenced');
+  END IF;
 
   RETURN QUERY
     UPDATE deletion.pending_file_deletions q
@@ -123,11 +129,19 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
+DECLARE
+  removed bigint[];
 BEGIN
-  RETURN QUERY
+  WITH gone AS (
     DELETE FROM deletion.pending_file_deletions q
      WHERE q.id = ANY (ids) AND q.lease_owner = cleaner
-    RETURNING q.id;
+    RETURNING q.id)
+  SELECT coalesce(array_agg(gone.id), '{}') INTO removed FROM gone;
+  -- an erasure's files are confirmed gone (sql/62_erasure_jobs.sql)
+  IF to_regclass('deletion.erasure_files') IS NOT NULL THEN
+    PERFORM deletion.confirm_erasure_files(removed, 'removed');
+  END IF;
+  RETURN QUERY SELECT unnest(removed);
 END
 $$;
 COMMENT ON FUNCTION deletion.complete_file_deletions(text, bigint[]) IS 'Removes from the queue the files storage confirmed deleted (only those the cleaner still holds).';

@@ -297,6 +297,7 @@ DECLARE
   first_log_id bigint := 0;
   files_before bigint := 0;
   files_after bigint := 0;
+  queue_before bigint := 0;
   rule record;
   pred text;
   assignments text;
@@ -416,6 +417,9 @@ BEGIN
   counts_before := deletion.transaction_row_counts();
   IF to_regclass('deletion.pending_file_deletions') IS NOT NULL THEN
     SELECT coalesce(sum(s.n_tup_ins), 0) INTO files_before FROM pg_stat_xact_user_tables s WHERE s.relid = 'deletion.pending_file_deletions'::regclass;
+  END IF;
+  IF to_regclass('deletion.erasure_files') IS NOT NULL THEN
+    queue_before := deletion.file_queue_high_water();
   END IF;
   IF to_regclass('audit.log') IS NOT NULL THEN
     SELECT coalesce(max(l.id), 0) INTO first_log_id FROM audit.log l WHERE l.txid = my_txid;
@@ -629,6 +633,10 @@ BEGIN
   VALUES (erasure_id, qualified, hashed_subject, report ->> 'key_id', my_txid, stamp, report ->> 'erased_by', kept_reason,
           report ->> 'rules_version', report, signature);
   INSERT INTO deletion.erased_operations (op, erasure_id) SELECT o, erasure_id FROM unnest(erased_ops) o ON CONFLICT DO NOTHING;
+  -- the files queued, kept with the erasure until the cleaner confirms them (sql/62_erasure_jobs.sql)
+  IF to_regclass('deletion.erasure_files') IS NOT NULL AND files_after > files_before THEN
+    PERFORM deletion.record_erasure_files(erasure_id, queue_before);
+  END IF;
 
   PERFORM set_config('deletion.mode', coalesce(caller_mode, ''), true);
   PERFORM set_config('deletion.reason', coalesce(caller_reason, ''), true);
@@ -696,7 +704,16 @@ BEGIN
    WHERE l.table_name = (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target)
      AND l.record_id = audit.record_id_of(target, pk) AND l.action = 'DELETE'
    LIMIT 1;
-  IF FOUND THEN
+  -- or by a chunk of an erasure job (sql/62_erasure_jobs.sql), finished or not
+  IF by_erasure IS NULL AND to_regclass('deletion.erasure_jobs') IS NOT NULL THEN
+    EXECUTE 'SELECT ej.erasure_id FROM audit.log l JOIN deletion.deletion_job_transactions jt ON jt.txid = l.txid
+               JOIN deletion.erasure_jobs ej ON ej.job_id = jt.job_id
+              WHERE l.table_name = $1 AND l.record_id = $2 AND l.action = ''DELETE'' LIMIT 1'
+       INTO by_erasure
+      USING (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target),
+            audit.record_id_of(target, pk);
+  END IF;
+  IF by_erasure IS NOT NULL THEN
     RAISE EXCEPTION 'row % of % was erased (erasure %) and cannot be restored', pk, target, by_erasure
       USING ERRCODE = 'PD605', HINT = 'an erased person is not brought back; deletion.erasures holds the erasure''s report';
   END IF;
@@ -720,7 +737,11 @@ BEGIN
     RETURN;
   END IF;
   SELECT e.id INTO by_erasure FROM deletion.erasures e WHERE e.txid = scope_txid LIMIT 1;
-  IF FOUND THEN
+  IF by_erasure IS NULL AND to_regclass('deletion.erasure_jobs') IS NOT NULL THEN
+    EXECUTE 'SELECT ej.erasure_id FROM deletion.deletion_job_transactions jt JOIN deletion.erasure_jobs ej ON ej.job_id = jt.job_id WHERE jt.txid = $1 LIMIT 1'
+       INTO by_erasure USING scope_txid;
+  END IF;
+  IF by_erasure IS NOT NULL THEN
     RAISE EXCEPTION 'transaction % is erasure %: an erasure cannot be undone', scope_txid, by_erasure
       USING ERRCODE = 'PD605', HINT = 'an erased person is not brought back; deletion.erasures holds the erasure''s report';
   END IF;

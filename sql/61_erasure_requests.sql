@@ -3,7 +3,8 @@
 -- (cancel), and deletion.run_due_erasures carries it out with deletion.erase, one request per
 -- subtransaction, so that one failure (the person was erased meanwhile, a rule is missing) leaves the
 -- others to run. The table is migration 0131; every function returns or refuses when it is absent.
--- Not chunked: each erasure is one transaction (see "Not yet" in docs/erasure.md).
+-- Each request is carried out in one transaction; a large subject is erased in chunks by a job instead
+-- (deletion.schedule_erasure, sql/62_erasure_jobs.sql), whose own grace period works like this one.
 
 -- Raises 55000 unless migration 0131 is installed.
 CREATE OR REPLACE FUNCTION deletion.require_erasure_requests_installed()

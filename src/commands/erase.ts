@@ -1,7 +1,8 @@
 // deletion-kit erase <table> <key> --reason TEXT: calls deletion.erase() (docs/erasure.md) and prints
 // its signed report. Everything is decided in SQL. The signing key is read from
 // DELETION_KIT_ERASURE_KEY only (an option would show in ps); the report goes to stdout as JSON, or
-// to --out FILE, so that it can be kept outside the database.
+// to --out FILE, so that it can be kept outside the database. --job schedules it as a chunked deletion
+// job instead (deletion.schedule_erasure), worked by deletion-kit worker.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connect, UserError } from '../db.ts';
@@ -23,7 +24,23 @@ export function register(program: Command) {
     .requiredOption('--reason <text>', 'why (a ticket number; no personal data: it is kept)')
     .option('--out <file>', 'write the report to this file instead of stdout')
     .option('--grace <interval>', 'do not erase now: record a request that deletion-kit erasures run-due carries out after this grace period ("30 days"), cancellable until then')
-    .action(async (table: string, key: string, options: { reason: string; out?: string; grace?: string }) => {
+    .option('--job', 'erase as a deletion job that deletion-kit worker works in chunks (for a large subject), due after --grace if given; prints the job id')
+    .action(async (table: string, key: string, options: { reason: string; out?: string; grace?: string; job?: boolean }) => {
+      if (options.job) {
+        const signingKey = process.env.DELETION_KIT_ERASURE_KEY;
+        if (!signingKey) throw new UserError('set DELETION_KIT_ERASURE_KEY to the operator\'s erasure signing key (docs/erasure.md); the worker needs the same one');
+        const client = await connect();
+        try {
+          const id = (await client.query<{ id: string }>('SELECT deletion.schedule_erasure($1::regclass, $2::jsonb, $3, $4::interval, $5) AS id',
+            [table, keyJson(key), options.reason, options.grace ?? '0 seconds', signingKey])).rows[0].id;
+          const r = (await client.query<{ id: string; erasure_id: string; scheduled_at: Date }>(
+            'SELECT j.id, e.erasure_id, j.scheduled_at FROM deletion.deletion_jobs j JOIN deletion.erasure_jobs e ON e.job_id = j.id WHERE j.id = $1', [id])).rows[0];
+          console.log(`erasure ${r.erasure_id}: job ${r.id}, due at ${r.scheduled_at.toISOString()} (deletion-kit cancel ${r.id} withdraws it until it starts)`);
+        } finally {
+          await client.end();
+        }
+        return;
+      }
       if (options.grace !== undefined) {
         const client = await connect();
         try {

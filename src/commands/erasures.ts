@@ -1,5 +1,5 @@
-// deletion-kit erasures [list] | run-due | cancel <id>: erasure requests with a grace period
-// (docs/erasure.md). `deletion-kit erase ... --grace 30d` records one; run-due carries out those whose
+// deletion-kit erasures [list] | log | run-due | cancel <id>: erasure requests with a grace period, and
+// the erasure log with each erasure's files pending confirmation (docs/erasure.md). `deletion-kit erase ... --grace 30d` records one; run-due carries out those whose
 // grace period is over (run it from cron or the worker's schedule). Everything is decided in SQL.
 import type { Command } from 'commander';
 import { connect, UserError } from '../db.ts';
@@ -41,6 +41,33 @@ export function register(program: Command) {
       for (const r of rows) {
         const what = r.status === 'done' ? `erasure ${r.erasure_id}` : r.status === 'failed' ? r.error ?? '' : `due ${r.due_at.toISOString()}`;
         console.log(`request ${r.id}  ${r.subject_table}  ${r.status.padEnd(9)}  ${what}`);
+      }
+    });
+
+  erasures
+    .command('log')
+    .description('the erasure log, newest first: each erasure\'s files queued, confirmed removed, and pending confirmation; erasure jobs under way')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const rows = await run(async (c) => (await c.query<{ erasure: number; subject_table: string; erased_at: Date | null; step: string; job: number | null;
+                                                         files_queued: number; files_removed: number; files_still_referenced: number; files_pending: number }>(`
+        SELECT x.erasure::float8 AS erasure, x.subject_table, x.erased_at, x.step, x.job::float8 AS job,
+               coalesce(f.files_queued, 0)::float8 AS files_queued, coalesce(f.files_removed, 0)::float8 AS files_removed,
+               coalesce(f.files_still_referenced, 0)::float8 AS files_still_referenced, coalesce(f.files_pending, 0)::float8 AS files_pending
+          FROM (SELECT e.id AS erasure, e.subject_table, e.erased_at, 'done' AS step, (e.report ->> 'job')::bigint AS job FROM deletion.erasures e
+                UNION ALL
+                SELECT j.erasure_id, j.subject_table, NULL, j.step, j.job_id FROM deletion.erasure_jobs j WHERE j.step NOT IN ('done')) x
+          LEFT JOIN deletion.vw_erasure_files f ON f.erasure_id = x.erasure
+         ORDER BY x.erasure DESC`)).rows);
+      if (options.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      if (rows.length === 0) console.log('no erasures');
+      for (const r of rows) {
+        const when = r.erased_at ? r.erased_at.toISOString() : `job ${r.job}: ${r.step}`;
+        const filesText = r.files_queued === 0 ? 'no files' : `files: ${r.files_queued} queued, ${r.files_removed} removed, ${r.files_still_referenced} kept (still referenced), ${r.files_pending} pending confirmation`;
+        console.log(`erasure ${r.erasure}  ${r.subject_table}  ${when}  ${filesText}`);
       }
     });
 

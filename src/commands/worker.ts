@@ -3,6 +3,8 @@
 // deletion.run_chunk until the job is done (each call its own short transaction), records a failed
 // chunk with deletion.fail_chunk (retry with backoff, or failed), and reconnects when the server goes
 // away. SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
+// Erasure jobs (sql/62_erasure_jobs.sql) are worked the same way; their signing key comes from
+// DELETION_KIT_ERASURE_KEY, set as the session's deletion.erasure_key.
 // On a terminal it draws a progress bar per job; otherwise it prints one JSON line per event.
 import os from 'node:os';
 import cliProgress from 'cli-progress';
@@ -138,7 +140,10 @@ class Worker {
   private async connection(slot: number): Promise<pg.Client | undefined> {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
-        return await connect();
+        const c = await connect();
+        // Erasure jobs sign their report with the operator's key: from the environment only (never an option).
+        if (process.env.DELETION_KIT_ERASURE_KEY) await c.query(`SELECT set_config('deletion.erasure_key', $1, false)`, [process.env.DELETION_KIT_ERASURE_KEY]);
+        return c;
       } catch (err) {
         if (attempt === 0) this.report.event('disconnected', { slot, error: (err as Error).message });
         await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)));
