@@ -112,7 +112,15 @@ export async function deliverNotifications(options: DeliverOptions): Promise<Del
   let wake: (() => void) | undefined;
   const onNotification = () => wake?.();
 
-  const query = (text: string, values?: unknown[]) => (client ? client.query(text, values) : pool!.query(text, values));
+  // One client runs one query at a time: the reports of requests sent together wait their turn.
+  let queue: Promise<unknown> = Promise.resolve();
+  const query = (text: string, values?: unknown[]) => {
+    if (!client) return pool!.query(text, values);
+    const target = client;
+    const next = queue.then(() => target.query(text, values));
+    queue = next.catch(() => undefined);
+    return next;
+  };
 
   async function open() {
     if (options.connect && !options.client) {
