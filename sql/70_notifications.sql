@@ -205,7 +205,8 @@ BEGIN
     chosen_secret := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');  -- 244 random bits
   END IF;
   INSERT INTO deletion.webhook_subscriptions AS s (name, url, secret, event_types, tables, active, max_attempts, created_by)
-  VALUES (set_webhook.name, set_webhook.url, chosen_secret, set_webhook.event_types, set_webhook.tables,
+  VALUES (set_webhook.name, set_webhook.url,
+          coalesce(chosen_secret, (SELECT s.secret FROM deletion.webhook_subscriptions s WHERE s.name = set_webhook.name)), set_webhook.event_types, set_webhook.tables,
           coalesce(set_webhook.active, true), coalesce(set_webhook.max_attempts, 20), deletion.calling_role())
   ON CONFLICT ON CONSTRAINT webhook_subscriptions_name_key DO UPDATE
      SET url = excluded.url, secret = coalesce(set_webhook.secret, s.secret), event_types = excluded.event_types,
