@@ -134,6 +134,7 @@ export function register(program: Command) {
     .option('--timeout <ms>', 'time a receiver has to answer', positiveInt('--timeout'), 10000)
     .option('--backoff-ms <ms>', 'first retry delay (doubles with each failed attempt, at most an hour)', positiveInt('--backoff-ms'), 1000)
     .option('--lease <seconds>', 'a delivery leased longer ago than this is sent again even if its deliverer lives', positiveInt('--lease'), 60)
+    .option('--json', 'one JSON line per event (what it always prints)')
     .action(async (options: { once?: boolean; poll: number; batch: number; timeout: number; backoffMs: number; lease: number }) => {
       const stop = new AbortController();
       const onSignal = () => stop.abort();
