@@ -90,6 +90,7 @@ CREATE TABLE deletion.webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due_idx ON deletion.webhook_deliveries (next_attempt_at, event_id)
   WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+CREATE INDEX webhook_deliveries_subscription_idx ON deletion.webhook_deliveries (subscription_id);
 CREATE INDEX webhook_deliveries_order_idx ON deletion.webhook_deliveries (subscription_id, job_id, event_id)
   WHERE delivered_at IS NULL AND gave_up_at IS NULL;
 COMMENT ON TABLE deletion.webhook_deliveries IS 'The delivery of each event to each subscription: attempts, next attempt (exponential back-off), delivered or given up.';
