@@ -29,8 +29,7 @@ CREATE TABLE deletion.deletion_events (
   operation    uuid,
   redacted_at  timestamptz,
   CONSTRAINT deletion_events_pkey PRIMARY KEY (id),
-  CONSTRAINT deletion_events_type_check CHECK (event_type IN ('scheduled', 'due_soon', 'started', 'done', 'failed', 'cancelled', 'restored')),
-  CONSTRAINT deletion_events_redacted_check CHECK ((entity_pk IS NULL) = (redacted_at IS NOT NULL))
+  CONSTRAINT deletion_events_type_check CHECK (event_type IN ('scheduled', 'due_soon', 'started', 'done', 'failed', 'cancelled', 'restored'))
 );
 CREATE INDEX deletion_events_job_idx ON deletion.deletion_events (job_id, id);
 CREATE INDEX deletion_events_row_idx ON deletion.deletion_events (entity_table, entity_pk) WHERE entity_pk IS NOT NULL;
