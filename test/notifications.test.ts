@@ -4,7 +4,8 @@
 // `deletion-kit worker`; retries with back-off when the receiver fails the first attempts; and a
 // `deletion-kit notify deliver` SIGKILLed while a request is under way: the event is delivered again
 // with the same idempotency key.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -258,6 +259,33 @@ test('a deliverer SIGKILLed while its request is under way: the next one deliver
   } finally {
     await hook.close();
     await drop();
+  }
+});
+
+test('the notify commands and schedule --notify-before, with --json', async () => {
+  const db = await freshDatabase();
+  const c = await client(db.url);
+  const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, [CLI, ...args, '--json'], { env: { ...process.env, DATABASE_URL: db.url } })).stdout);
+  try {
+    await c.query(`INSERT INTO workspaces (id, name, slug) OVERRIDING SYSTEM VALUE VALUES (1, 'Acme', 'acme')`);
+    const added = await cli('notify', 'add', 'billing', 'https://billing.example.com/hooks', '--events', 'due_soon,done');
+    assert.equal(Object.keys(added), ['id', 'name', 'url', 'secret']);
+    assert.is(added.secret.length, 64, 'a new webhook gets a random secret, shown once');
+    assert.is((await cli('notify', 'add', 'billing', 'https://billing.example.com/v2')).secret, null, 'changing it shows no secret');
+    const scheduled = await cli('schedule', 'public.workspaces', '1', '--in', '2d', '--notify-before', '1d');
+    assert.is(scheduled.job.notify_before_seconds, 86400);
+    const [listed] = await cli('notify', 'list');
+    assert.equal(Object.keys(listed), ['id', 'name', 'url', 'event_types', 'tables', 'active', 'max_attempts', 'pending', 'delivered', 'gave_up', 'next_attempt_at']);
+    assert.equal([listed.url, listed.event_types, listed.pending, listed.delivered], ['https://billing.example.com/v2', null, 1, 0],
+      'changed without --events it takes every type: the scheduled event waits for it; no secret listed');
+    const events = await cli('notify', 'events', '--job', String(scheduled.job.id));
+    assert.equal(events.map((e: { type: string }) => e.type), ['scheduled']);
+    assert.is(events[0].job.notify_before_seconds, 86400);
+    assert.equal(await cli('notify', 'remove', 'billing'), { name: 'billing', removed: true });
+    assert.is((await c.query('SELECT count(*)::int AS n FROM deletion.webhook_deliveries')).rows[0].n, 0, 'its deliveries went with it');
+  } finally {
+    await c.end();
+    await db.drop();
   }
 });
 
