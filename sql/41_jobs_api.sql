@@ -312,15 +312,22 @@ COMMENT ON FUNCTION deletion.job_blockers_text(regclass, text, boolean) IS 'The 
 -- would retry and fail while its root stays hidden; an admin may schedule it anyway with
 -- SET LOCAL deletion.force_blocked = 'on' (for a blocker that will be gone by the job's time; the
 -- setting is ignored for any other role). A live job that is returned unchanged is not checked again.
+-- notify_before: the job writes a due_soon event (sql/70_notifications.sql) that long before run_at,
+-- so that an application can tell its users before their data goes; the job's scheduled event is
+-- written here, in the caller's transaction.
 -- Errors: PD401 table not registered; PD402 soft job on a table without soft delete; 42501 not
--- allowed; 22P02 / 22023 / 42P10 bad key; P0002 no such row; 22004 NULL argument; PD406 blocked.
+-- allowed; 22P02 / 22023 / 42P10 bad key (22023 too for a notify_before that is not positive); P0002
+-- no such row; 22004 NULL argument; PD406 blocked.
+-- (Before notify_before it had six arguments: that version is dropped, so calls never see two.)
+DROP FUNCTION IF EXISTS deletion.schedule(regclass, text, timestamptz, boolean, text, text);
 CREATE OR REPLACE FUNCTION deletion.schedule(
   target regclass,
   pk text,
   run_at timestamptz DEFAULT now(),
   hard boolean DEFAULT false,
   reason text DEFAULT NULL,
-  created_by text DEFAULT NULL)
+  created_by text DEFAULT NULL,
+  notify_before interval DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -336,6 +343,10 @@ DECLARE
 BEGIN
   IF target IS NULL OR pk IS NULL THEN
     RAISE EXCEPTION 'deletion.schedule needs a table and a key' USING ERRCODE = '22004';
+  END IF;
+  IF notify_before IS NOT NULL AND (notify_before <= interval '0' OR NOT deletion.job_column_installed('notify_before')) THEN
+    RAISE EXCEPTION 'notify_before must be a positive interval (and needs the deletion events migration), not %', notify_before
+      USING ERRCODE = '22023', HINT = 'pass how long before run_at the due_soon event comes, like interval ''1 day'' (deletion-kit migrate installs the events)';
   END IF;
   IF deletion.policy_of(target) IS NULL THEN
     RAISE EXCEPTION 'table % is not registered in deletion.table_policies', target
@@ -404,6 +415,10 @@ BEGIN
     EXECUTE 'DELETE FROM deletion.deletion_job_transactions WHERE job_id = $1' USING job_id;
   END IF;
 
+  IF job_id IS NOT NULL AND deletion.job_column_installed('notify_before') THEN  -- migration 0180
+    EXECUTE 'UPDATE deletion.deletion_jobs SET notify_before = $1, due_soon_at = NULL WHERE id = $2' USING schedule.notify_before, job_id;
+  END IF;
+
   IF job_id IS NULL THEN  -- a live job already exists: scheduling again is a no-op
     SELECT j.id INTO job_id FROM deletion.deletion_jobs j
      WHERE j.entity_table = job_table AND j.entity_pk = job_pk;
@@ -412,10 +427,11 @@ BEGIN
   IF deletion.is_soft_delete_table(target) THEN
     PERFORM deletion.hide_job_root(job_id);
   END IF;
+  PERFORM deletion.record_job_event(job_id, 'scheduled');  -- the outbox (sql/70_notifications.sql)
   RETURN job_id;
 END
 $$;
-COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text) IS 'Schedules the deletion of one row (and its cascade tree) at run_at, checked for the calling role; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
+COMMENT ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text, interval) IS 'Schedules the deletion of one row (and its cascade tree) at run_at (a due_soon event notify_before ahead), checked for the calling role; returns the job id (the live job''s id when one exists; re-arms a cancelled, failed or done job).';
 
 -- Ends a job: status, time, error; the lease is released, the plan table dropped and the job's
 -- pending-deletion marker settled (deletion.settle_job_marker: restored when cancelled, which can
@@ -427,6 +443,7 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   job deletion.deletion_jobs;
+  marker uuid := (SELECT deletion.job_pending_op(j) FROM deletion.deletion_jobs j WHERE j.id = job_id);
 BEGIN
   PERFORM deletion.settle_job_marker(job_id, final_status);
   PERFORM deletion.drop_plan(job_id);
@@ -438,6 +455,9 @@ BEGIN
          lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL, next_attempt_at = NULL
    WHERE j.id = job_id
   RETURNING j.* INTO job;
+  -- The outbox (sql/70_notifications.sql): done, failed or cancelled; a done soft job names the
+  -- operation it left in the trash, whose restore is the job's restored event.
+  PERFORM deletion.record_job_event(job_id, final_status, CASE WHEN final_status = 'done' AND NOT job.hard_delete THEN marker END);
   RETURN job;
 END
 $$;
@@ -624,6 +644,8 @@ BEGIN
   END;
   IF NOT dry_run THEN
     UPDATE deletion.deletion_jobs j SET undone_at = now() WHERE j.id = undo_job.job_id;
+    PERFORM deletion.record_job_event(undo_job.job_id, 'restored', NULL,  -- the outbox (sql/70_notifications.sql)
+              jsonb_build_object('rows_restored', (SELECT coalesce(sum((r ->> 'rows')::bigint), 0) FROM jsonb_array_elements(results) r WHERE r ->> 'kind' = 'insert')));
   END IF;
   RETURN QUERY SELECT r ->> 'kind', r ->> 'table_name', sum((r ->> 'rows')::bigint)::bigint, min(r ->> 'detail')
                  FROM jsonb_array_elements(results) r
@@ -633,7 +655,7 @@ END
 $$;
 COMMENT ON FUNCTION deletion.undo_job(bigint, boolean) IS 'Restores from the audit log everything a hard deletion job''s last run deleted, across its chunk transactions, all or nothing (dry run: what it would do); refused when a table of its tree is not audited.';
 
-GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text),
+GRANT EXECUTE ON FUNCTION deletion.schedule(regclass, text, timestamptz, boolean, text, text, interval),
                           deletion.cancel(bigint), deletion.canonical_key(regclass, text)
   TO deletion_app, deletion_admin;
 GRANT EXECUTE ON FUNCTION deletion.set_should_proceed(regclass, regprocedure), deletion.undo_job(bigint, boolean) TO deletion_admin;

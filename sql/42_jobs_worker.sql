@@ -55,6 +55,9 @@ BEGIN
           LIMIT 1
             FOR UPDATE SKIP LOCKED)
   RETURNING j.* INTO job;
+  IF job.id IS NOT NULL AND job.started_at = now() THEN  -- its first claim: the started event (sql/70_notifications.sql)
+    PERFORM deletion.record_job_event(job.id, 'started');
+  END IF;
   RETURN job;
 END
 $$;

@@ -157,7 +157,7 @@ test('--json: schedule, cancel, jobs undo (a refusal too)', async () => {
     const scheduled = await json(['schedule', 'public.workspaces', id, '--in', '1d', '--reason', 'json shape', '--by', '42']);
     assert.equal(keys(scheduled), ['scheduled', 'job']);
     assert.is(scheduled.scheduled, true);
-    assert.equal(keys(scheduled.job), ['id', 'entity_table', 'entity_pk', 'hard_delete', 'status', 'scheduled_at']);
+    assert.equal(keys(scheduled.job), ['id', 'entity_table', 'entity_pk', 'hard_delete', 'status', 'scheduled_at', 'notify_before_seconds']);
     assert.is(typeof scheduled.job.id, 'number');
     assert.is((await c.query('SELECT created_by FROM deletion.deletion_jobs WHERE id = $1', [scheduled.job.id])).rows[0].created_by, '42',
       'the actor is recorded as text');

@@ -75,7 +75,7 @@ test('migrate down one step at a time to below 0040 rebuilds the engine at each 
       assert.ok(down.modules.length > 0, `the engine is rebuilt on what is left after reverting ${name}`);
     }
     const { rows } = await c.query(`SELECT to_regclass('deletion.deletion_jobs') IS NULL AS no_table,
-                                           to_regprocedure('deletion.schedule(regclass, text, timestamptz, boolean, text, text)') IS NULL AS no_api,
+                                           to_regprocedure('deletion.schedule(regclass, text, timestamptz, boolean, text, text, interval)') IS NULL AS no_api,
                                            to_regclass('deletion.vw_deletion_jobs') IS NULL AS no_view,
                                            to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL AS soft_delete`);
     assert.equal(rows[0], { no_table: true, no_api: true, no_view: true, soft_delete: true },

@@ -11,6 +11,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { connect, UserError } from '../db.ts';
+import { deliverNotifications } from '../notify/deliver.ts';
 
 interface WorkerOptions {
   once?: boolean;
@@ -25,6 +26,7 @@ interface WorkerOptions {
   purgeAfterDays: number;
   auditKeepDays?: number;
   maxReplicaLag?: number;
+  notify: boolean;
   json?: boolean;
 }
 
@@ -262,17 +264,32 @@ export function register(program: Command) {
     .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
     .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
     .option('--max-replica-lag <bytes>', 'pause between chunks while a streaming replica has more than this many bytes of WAL to replay (needs pg_monitor to see it)', positiveInt('--max-replica-lag'))
+    .option('--no-notify', 'do not deliver deletion events to webhooks (deletion-kit notify deliver does it elsewhere)')
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
       const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);
       const worker = new Worker(options, report);
-      const onSignal = (signal: string) => worker.stop(signal);
+      const stopNotify = new AbortController();
+      const onSignal = (signal: string) => {
+        worker.stop(signal);
+        stopNotify.abort();
+      };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       report.event('started', { pid: process.pid, concurrency: options.concurrency, chunk_rows: options.chunkRows, chunk_ms: options.chunkMs, once: Boolean(options.once) });
+      // Deletion events go to their webhooks from the same process (src/notify/deliver.ts): beside
+      // the jobs, or, with --once, after them (what is due then).
+      const notifyOptions = { connect: () => connect(), signal: stopNotify.signal, backoffMs: options.backoffMs, pollMs: options.poll,
+                              onEvent: ({ event, ...fields }: { event: string }) => report.event(event, fields) };
+      // A deliverer that fails (an engine without the events migration) is reported; the jobs go on.
+      const notifyFailed = (err: Error) => report.event('notify_failed', { error: `${err.message}${(err as { code?: string }).code ? ` (SQLSTATE ${(err as { code?: string }).code})` : ''}` });
+      const notifying = options.notify && !options.once ? deliverNotifications(notifyOptions).catch(notifyFailed) : undefined;
       try {
         await worker.run();
+        if (options.notify && options.once) await deliverNotifications({ ...notifyOptions, once: true }).catch(notifyFailed);
       } finally {
+        stopNotify.abort();
+        await notifying;
         report.event('stopped', { pid: process.pid });
         report.stop();
         process.off('SIGTERM', onSignal);
