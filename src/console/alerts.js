@@ -1,0 +1,27 @@
+// Monitoring alerts (GET /api/alerts): the deletion patterns worth a look (deletion rate, bulk
+// deletions, deep cascades) and the job backlog's unhealthy states, newest first.
+import { fill, fmt, h, table } from './dom.js';
+
+const KNOWN = ['severity', 'kind', 'rule', 'subject', 'object', 'problem', 'detail', 'seen_at'];
+
+function cell(value, key) {
+  if (value === null || value === undefined) return '';
+  if (/(_at|^at)$/.test(key)) return fmt.time(value);
+  if (typeof value === 'object') return h('code', {}, JSON.stringify(value));
+  return String(value);
+}
+
+export async function render(view, ctx) {
+  const data = await ctx.api('GET', '/api/alerts');
+  const alerts = data.alerts ?? [];
+  // The columns the alerts carry, the well-known ones first (the monitoring views may add more).
+  const keys = [...new Set(alerts.flatMap((a) => Object.keys(a)))].sort((a, b) => {
+    const ia = KNOWN.indexOf(a), ib = KNOWN.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+  });
+  fill(view,
+    h('div', { class: 'page-head' }, h('h1', {}, 'Monitoring alerts'),
+      h('p', { class: 'muted' }, 'What the monitoring views raise: deletion rates above their threshold, bulk deletions, deep cascades, and jobs that failed, are stuck or overdue.')),
+    table(keys.map((k) => ({ label: k.replace(/_/g, ' '), class: ['problem', 'detail'].includes(k) ? 'wrap' : undefined, cell: (a) => (k === 'severity' ? h('span', { class: `tag sev-${a[k]}` }, a[k]) : cell(a[k], k)) })),
+      alerts, { empty: 'No alerts: nothing unusual in the last 24 hours.', rowAttrs: (a) => ({ class: 'alert-row', dataset: { severity: a.severity ?? '' } }) }));
+}
