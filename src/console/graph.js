@@ -30,6 +30,21 @@ export function cascadeGraph(rows, edges) {
     columns.get(n.depth).push(n);
   }
   const depths = [...columns.keys()].sort((a, b) => a - b);
+  // Each column ordered by where its parents sit in the columns before it (the mean of their
+  // places), so that arrows cross as little as they easily can.
+  const place = new Map();
+  const parentsOf = (n) => (edges ?? []).filter((e) => e.child === n.table_name && (n.via ?? []).includes(e.via)).map((e) => e.parent);
+  for (const d of depths) {
+    const list = columns.get(d);
+    const weight = (n) => {
+      const ps = parentsOf(n).map((t) => place.get(t)).filter((x) => x !== undefined);
+      return ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : 0;
+    };
+    list.sort((a, b) => weight(a) - weight(b) || a.action.localeCompare(b.action) || String(a.table_name).localeCompare(String(b.table_name)));
+    list.forEach((n, i) => {
+      if (!place.has(n.table_name) || ['delete', 'soft delete'].includes(n.action)) place.set(n.table_name, i);
+    });
+  }
   const tallest = Math.max(...[...columns.values()].map((c) => c.length));
   const height = PAD * 2 + tallest * H + (tallest - 1) * GAP_Y;
   depths.forEach((d, col) => {

@@ -6,12 +6,15 @@
 //
 // consoleHandler(req, res) answers the console's own paths and returns true, or returns false and
 // touches nothing, so the API router calls it first and falls through.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const DIR = path.dirname(fileURLToPath(import.meta.url));
+// The folder of the page and its assets: this one when run from source (tsx), and the package's
+// src/console when this module runs compiled from dist/console (the static files are not compiled).
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const DIR = existsSync(path.join(HERE, 'index.html')) ? HERE : path.resolve(HERE, '..', '..', 'src', 'console');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
