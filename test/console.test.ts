@@ -213,9 +213,12 @@ test('sign in: a wrong token is refused on the page; a right one is kept in the 
 test('a viewer sees every page, every action disabled, and the server refuses the action anyway', async () => {
   // Something to act on: a soft-deleted project in the trash and a job due tomorrow.
   const project = (await sql<{ id: string }>('SELECT min(id)::text AS id FROM public.projects WHERE workspace_id = 3'))[0].id;
+  // Its reason holds markup: the page must show it as text, never run it.
   await sql(`SET deletion.actor = 'setup'`);
+  await sql(`SET deletion.reason = '<img src=x onerror="window.pwned=1">'`);
   await sql('UPDATE public.projects SET deleted_at = now() WHERE id = $1', [project]);
   await sql(`RESET deletion.actor`);
+  await sql(`RESET deletion.reason`);
   const job = (await sql<{ id: string }>(`SELECT deletion.schedule('public.issues', (SELECT min(id)::text FROM public.issues WHERE workspace_id = 3), now() + interval '1 day', false, 'viewer test', 'setup')::text AS id`))[0].id;
   const { context, page } = await signIn('viewer');
 
@@ -227,6 +230,9 @@ test('a viewer sees every page, every action disabled, and the server refuses th
   await page.waitForSelector('#trash-list tr[data-op]');
   const restoreButtons = await page.$$eval('#trash-list button[data-action=restore]', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled));
   assert.ok(restoreButtons.length > 0 && restoreButtons.every(Boolean), 'restore is disabled for a viewer');
+  assert.ok((await texts(page, '#trash-list td')).includes('<img src=x onerror="window.pwned=1">'), 'the reason shows as text');
+  assert.is(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined, 'and its markup did not run');
+  assert.is(await page.$('#trash-list img'), null);
   await go(page, '#/plan/?table=public.projects&key=' + project);
   await page.waitForSelector('#cascade-graph');
   assert.ok(await page.$eval('#schedule', (b) => (b as HTMLButtonElement).disabled), 'schedule is disabled for a viewer');
@@ -356,9 +362,9 @@ test('an operator sees a failed file in the queue and retries it', async () => {
   await page.waitForSelector('#file-list tr[data-file]');
   assert.match((await texts(page, '#file-list tr[data-file] td')).join(' '), /console\/stuck\.jpg/);
   await shot(page, 'files');
-  await page.click('#file-list button[data-action=retry]');
+  await page.click('#retry-all');
   await page.waitForSelector('.toast.ok');
-  assert.match((await texts(page, '.toast.ok')).join(), /1 files queued again/);
+  assert.match((await texts(page, '.toast.ok')).join(), /1 files due again/);
   const row = (await sql<{ failed_at: Date | null }>(`SELECT failed_at FROM deletion.pending_file_deletions WHERE storage_key = 'console/stuck.jpg'`))[0];
   assert.is(row.failed_at, null, 'the file waits again');
   await context.close();

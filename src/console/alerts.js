@@ -12,8 +12,16 @@ function cell(value, key) {
 }
 
 export async function render(view, ctx) {
-  const data = await ctx.api('GET', '/api/alerts');
-  const alerts = data.alerts ?? [];
+  let alerts;
+  try {
+    alerts = (await ctx.api('GET', '/api/alerts')).alerts ?? [];
+  } catch (err) {
+    // The monitoring views read the audit log, which only deletion_admin may read.
+    if (err.status !== 403) throw err;
+    fill(view, h('div', { class: 'page-head' }, h('h1', {}, 'Monitoring alerts')),
+      h('p', { class: 'empty', id: 'alerts-refused' }, `Your role (${ctx.session.role}) may not read the monitoring alerts: they come from the audit log, which only an admin reads. ${ctx.describe(err)}`));
+    return;
+  }
   // The columns the alerts carry, the well-known ones first (the monitoring views may add more).
   const keys = [...new Set(alerts.flatMap((a) => Object.keys(a)))].sort((a, b) => {
     const ia = KNOWN.indexOf(a), ib = KNOWN.indexOf(b);

@@ -1,5 +1,5 @@
 // The file queue: files whose rows are gone and that must leave storage (GET /api/cleanup/stats and
-// /api/files), the pending and the failed ones, a retry of failed files (each, or all), and one
+// /api/files), the pending and the failed ones, a retry of the failed files, and one
 // cleanup batch run on demand.
 import { actionButton, fill, fmt, h, stat, table } from './dom.js';
 
@@ -12,7 +12,7 @@ export async function render(view, ctx, params) {
   async function retry(body, what) {
     try {
       const r = await ctx.api('POST', '/api/files/retry', { body });
-      ctx.toast(`${what}: ${fmt.num(r.requeued)} files queued again.`, 'ok');
+      ctx.toast(`${what}: ${fmt.num(r.files_due)} files due again.`, 'ok');
     } catch (err) {
       ctx.toast(`Not retried: ${ctx.describe(err)}`, 'error');
     }
@@ -56,7 +56,6 @@ export async function render(view, ctx, params) {
           { label: 'queued', cell: (f) => fmt.time(f.queued_at) },
           { label: status === 'failed' ? 'failed' : 'next attempt', cell: (f) => fmt.time(status === 'failed' ? f.failed_at ?? f.next_attempt_at : f.next_attempt_at) },
           { label: 'last error', class: 'wrap', cell: (f) => (f.last_error ? h('span', { class: 'error-text' }, f.last_error) : '') },
-          { label: '', class: 'actions', cell: (f) => (status === 'failed' ? actionButton(ctx, 'operator', 'Retry', () => retry({ ids: [f.id] }, f.storage_key), { class: 'small', dataset: { action: 'retry', file: f.id } }) : null) },
         ], files.files ?? [], { empty: status === 'failed' ? 'No failed files.' : 'No files waiting.', rowAttrs: (f) => ({ dataset: { file: f.id } }) }));
     } catch (err) {
       fill(list, h('p', { class: 'error', role: 'alert' }, ctx.describe(err)));

@@ -33,7 +33,7 @@ export function cascadeGraph(rows, edges) {
   // Each column ordered by where its parents sit in the columns before it (the mean of their
   // places), so that arrows cross as little as they easily can.
   const place = new Map();
-  const parentsOf = (n) => (edges ?? []).filter((e) => e.child === n.table_name && (n.via ?? []).includes(e.via)).map((e) => e.parent);
+  const parentsOf = (n) => (edges ?? []).filter((e) => e.child === n.table_name && (n.via ?? []).includes(e.via ?? e.constraint)).map((e) => e.parent);
   for (const d of depths) {
     const list = columns.get(d);
     const weight = (n) => {
@@ -61,8 +61,10 @@ export function cascadeGraph(rows, edges) {
   // node it ends at is the child's row whose `via` names the edge's foreign key.
   const reached = (table) => nodes.find((n) => n.table_name === table && ['delete', 'soft delete'].includes(n.action));
   const target = (edge) => nodes.find((n) => n.table_name === edge.child && (n.via ?? []).includes(edge.via)) ?? nodes.find((n) => n.table_name === edge.child);
+  // An edge names its foreign key as `constraint` (GET .../plan); `via` is the plan rows' word for it.
+  const named = (edges ?? []).map((e) => ({ ...e, via: e.via ?? e.constraint }));
   const arrows = [];
-  for (const e of edges ?? []) {
+  for (const e of named) {
     const from = reached(e.parent);
     const to = target(e);
     if (!from || !to) continue;

@@ -1,6 +1,7 @@
 // Jobs: the backlog's health (GET /api/jobs's status), each job with its live progress (the page
 // polls every second while it is open), cancel of a pending or running job, and undo of a finished
-// one after a dry run shows what it would bring back.
+// hard job after a dry run shows what the audit log would bring back (a soft job's rows are in the
+// trash, restored from there).
 import { actionButton, dialog, fill, fmt, h, stat, table } from './dom.js';
 
 const POLL_MS = 1000;
@@ -100,7 +101,7 @@ function jobsTable(ctx, jobs, refresh, highlight) {
       ['pending', 'running'].includes(j.status)
         ? actionButton(ctx, 'operator', 'Cancel', () => cancel(ctx, j, refresh), { class: 'danger small', dataset: { action: 'cancel', job: j.id } })
         : null,
-      j.status === 'done'
+      j.status === 'done' && j.hard_delete
         ? actionButton(ctx, 'operator', 'Undo…', () => undo(ctx, j, refresh), { class: 'small', dataset: { action: 'undo', job: j.id } })
         : null,
     ] },
