@@ -78,12 +78,13 @@ export async function schedule(db: Db, options: ScheduleOptions): Promise<Schedu
   }
   return transaction(db, async (c) => {
     if (options.force) await c.query("SELECT set_config('deletion.force_blocked', 'on', true)");
-    const { rows } = await c.query(
-      `SELECT j.id::float8 AS id, j.entity_table, j.entity_pk, j.hard_delete, j.status, j.scheduled_at FROM deletion.schedule($1::text::regclass, $2, coalesce($3::timestamptz, now() + make_interval(secs => $4)), $5, $6, $7::text) AS s(id)
-         JOIN deletion.deletion_jobs j ON j.id = s.id`,
+    const { rows: [{ id }] } = await c.query(
+      'SELECT deletion.schedule($1::text::regclass, $2, coalesce($3::timestamptz, now() + make_interval(secs => $4)), $5, $6, $7::text) AS id',
       [options.table, keyText(options.key), options.runAt ?? null, delay ?? 0, Boolean(options.hard), options.reason ?? null,
         options.actor === undefined ? null : String(options.actor)],
     );
+    // A statement of its own: the one that scheduled does not see the row it wrote.
+    const { rows } = await c.query('SELECT id::float8 AS id, entity_table, entity_pk, hard_delete, status, scheduled_at FROM deletion.deletion_jobs WHERE id = $1', [id]);
     return rows[0];
   });
 }

@@ -81,12 +81,16 @@ export async function restore(db: Db, target: ({ op: string } | { table: string;
     } catch (err) {
       const e = err as { code?: string; detail?: string; message: string };
       if (!target.dryRun || e.code !== 'PD110') throw err;
-      conflicts = byOp ? (await c.query('SELECT x FROM deletion.restore_conflicts($1::uuid) x', [target.op]).catch(() => ({ rows: [] }))).rows.map((r) => r.x)
+      conflicts = byOp
+        ? await transaction(c, async (s) => (await s.query('SELECT x FROM deletion.restore_conflicts($1::uuid) x', [target.op])).rows.map((r) => r.x as string)).catch(() => [])
         : [e.detail ?? e.message];
       if (!conflicts.length) conflicts = [e.detail ?? e.message];
     }
-    const perTable = byOp
-      ? (await c.query('SELECT rows_per_table FROM deletion.soft_delete_operations WHERE op = $1::uuid', [target.op]).catch(() => ({ rows: [] as { rows_per_table: Record<string, number> }[] }))).rows[0]?.rows_per_table ?? {}
+    // What the operation holds, table by table: readable by deletion_admin (the operation log); an
+    // empty object for a role that may not read it (in a savepoint, so the refusal aborts nothing).
+    const perTable: Record<string, number> = byOp
+      ? await transaction(c, async (s) => (await s.query('SELECT rows_per_table FROM deletion.soft_delete_operations WHERE op = $1::uuid', [target.op])).rows[0]?.rows_per_table ?? {})
+        .catch(() => ({}))
       : {};
     if (target.dryRun) throw new DryRun({ op, dry_run: true, rows: conflicts.length ? 0 : rows, rows_per_table: perTable, conflicts });
     return { op, dry_run: false, rows, rows_per_table: perTable, conflicts };

@@ -251,7 +251,7 @@ export const ROUTES: Route[] = [
     } },
   { method: 'POST', path: '/api/cleanup/run', summary: 'One file cleanup batch (batch_size up to 1000, max_attempts).', role: 'operator', action: 'cleanup_run',
     query: { batch_size: { type: 'integer', description: 'files claimed (1-1000)' }, max_attempts: { type: 'integer', description: 'attempts before a file is failed' } },
-    response: obj({ claimed: int, deleted: int, stillReferenced: int, retrying: int, failed: int, errors: arr(obj({ key: str, error: str })), ms: num, batches: int, cleaner: str }),
+    response: obj({ cleaner: str, batches: int, claimed: int, deleted: int, stillReferenced: int, retrying: int, failed: int, ms: num }),
     run: async (c, req, ctx) => {
       if (!ctx.options.storage) throw new HttpError(503, 'this server has no storage to clean (start deletion-kit serve with --root or --s3-bucket)', null);
       const run: CleanupOptions = { ...ctx.options.cleanup, batchSize: intParam(req.query, 'batch_size', ctx.options.cleanup?.batchSize), maxAttempts: intParam(req.query, 'max_attempts', ctx.options.cleanup?.maxAttempts) };
