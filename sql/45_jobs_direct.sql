@@ -26,7 +26,7 @@
 -- the root is gone, or when there was no such row), the table they were deleted from and its
 -- depth below the root. Errors: PD408 a soft-delete table in the tree and the caller is not
 -- deletion_admin; 22023 max_rows below 1; the key errors of deletion.key_predicate; any error the
--- DELETE itself raises (23503 a RESTRICT key, PD3xx protection, 42501 privileges).
+-- DELETE itself raises (23001 / 23503 a RESTRICT / NO ACTION key, PD3xx protection, 42501 privileges).
 CREATE OR REPLACE FUNCTION deletion.delete_tree_chunk(target regclass, pk text, max_rows integer DEFAULT 1000)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -44,8 +44,15 @@ BEGIN
   IF max_rows IS NULL OR max_rows < 1 THEN
     RAISE EXCEPTION 'max_rows must be at least 1, not %', max_rows USING ERRCODE = '22023';
   END IF;
+  -- The tables of the tree: the root's and every table a cascade reaches (read from the catalog as
+  -- the caller; deletion.cascade_tables is the engine's own).
   IF NOT deletion.is_admin() AND EXISTS (
-       SELECT FROM deletion.cascade_tables(target) t JOIN pg_class c ON c.oid = t.relid
+       WITH RECURSIVE tree (relid) AS (
+         SELECT target::oid
+         UNION
+         SELECT con.conrelid FROM tree t JOIN pg_constraint con ON con.confrelid = t.relid AND con.contype = 'f' AND con.confdeltype = 'c'
+       )
+       SELECT FROM tree t JOIN pg_class c ON c.oid = t.relid
          JOIN deletion.table_policies p ON p.table_schema = c.relnamespace::regnamespace::name AND p.table_name = c.relname
         WHERE coalesce((to_jsonb(p) ->> 'soft_delete')::boolean, false)) THEN
     RAISE EXCEPTION 'a direct delete of % % is a hard delete, and its tree has soft-delete tables', target, pk
