@@ -5,17 +5,23 @@ import { seg } from './api.js';
 import { actionButton, fill, fmt, h, stat, table, tableSelect } from './dom.js';
 import { actionClass, cascadeGraph } from './graph.js';
 
+// "blocked by soft delete" is a note, not a blocker: a plain DELETE of a soft-delete table is refused
+// (PD104), and the soft delete the plan previews goes through all the same.
+const NOTE = 'blocked by soft delete';
+const blocking = (action) => action.startsWith('blocked') && action !== NOTE;
+
 function summary(plan) {
   const sum = (pred) => plan.rows.filter((r) => pred(r.action)).reduce((n, r) => n + Number(r.rows), 0);
+  const blocked = plan.rows.some((r) => blocking(r.action));
   return h('section', { class: 'stats', id: 'plan-summary' },
-    h('div', { class: `stat health ${plan.blocked ? 'bad' : 'ok'}`, dataset: { stat: 'verdict' } },
-      h('span', { class: 'stat-value' }, plan.blocked ? 'blocked' : 'would go through'),
-      h('span', { class: 'stat-label' }, plan.hard ? 'hard delete' : 'delete')),
+    h('div', { class: `stat health ${blocked ? 'bad' : 'ok'}`, dataset: { stat: 'verdict' } },
+      h('span', { class: 'stat-value' }, blocked ? 'blocked' : 'would go through'),
+      h('span', { class: 'stat-label' }, `a direct ${plan.hard ? 'hard ' : ''}delete`)),
     stat('Tables', fmt.num(new Set(plan.rows.map((r) => r.table_name)).size)),
     stat('Deleted', fmt.num(sum((a) => a === 'delete')), 'bad'),
     stat('Soft-deleted', fmt.num(sum((a) => a === 'soft delete')), 'warn'),
     stat('Set to NULL/default', fmt.num(sum((a) => a.startsWith('set '))), 'info'),
-    stat('Blocking', fmt.num(sum((a) => a.startsWith('blocked'))), plan.blocked ? 'bad' : ''));
+    stat('Blocking', fmt.num(sum(blocking)), blocked ? 'bad' : ''));
 }
 
 function rowsTable(plan) {
@@ -43,12 +49,18 @@ function scheduleForm(ctx, plan) {
       ctx.toast(`Not scheduled: ${ctx.describe(err)}`, 'error');
       button.disabled = false;
     }
-  }, { class: 'primary', id: 'schedule', disabled: plan.blocked, dataset: { action: 'schedule' } });
+  }, { class: 'primary', id: 'schedule', dataset: { action: 'schedule' } });
+  // A job is checked when it is scheduled: a bulk-delete rule that stops a direct delete asks for a
+  // job, while a RESTRICT key or a protection rule on a row of the tree refuses the job too.
+  const blockedNote = plan.rows.some((r) => blocking(r.action))
+    ? h('p', { class: 'muted' }, 'A direct delete would be blocked (see the rows above). A job is checked when it is scheduled: the server refuses it when its tree is blocked too, and says why.')
+    : null;
   const hardNote = plan.hard && !ctx.can('admin') ? h('p', { class: 'muted' }, 'Only an admin may schedule a hard delete; the server refuses it for other roles.') : null;
   return h('section', { class: 'card schedule', 'aria-label': 'schedule' },
     h('h2', {}, 'Schedule this deletion as a job'),
     h('p', { class: 'muted' }, 'A worker deletes the row and its cascade in short chunks, leaves first; the job shows its progress on the Jobs page and can be cancelled, and undone when done.'),
     h('div', { class: 'form-row' }, h('label', { for: 'f-when' }, 'When'), delay, h('label', { for: 'f-reason' }, 'Reason'), reason, button),
+    blockedNote,
     hardNote);
 }
 
@@ -71,7 +83,7 @@ export async function render(view, ctx, params) {
         h('section', { class: 'card graph-card', 'aria-label': 'cascade graph' },
           h('h2', {}, 'Cascade'),
           h('div', { class: 'legend' }, ['delete', 'soft delete', 'set null', 'blocked'].map((a) => h('span', { class: `tag ${actionClass(a)}` }, a))),
-          h('div', { class: 'graph-wrap' }, cascadeGraph(plan.rows, plan.edges))),
+          h('div', { class: 'graph-wrap' }, cascadeGraph(plan.rows.filter((r) => r.action !== NOTE), plan.edges))),
         h('section', { class: 'card', 'aria-label': 'rows per table' }, h('h2', {}, 'Rows per table'), rowsTable(plan)),
         scheduleForm(ctx, plan));
     } catch (err) {

@@ -20,6 +20,7 @@ function diff(op, preview) {
       { label: 'table', cell: (t) => h('code', {}, t) },
       { label: 'in the trash', class: 'num', cell: (t) => fmt.num(op.rows_per_table?.[t] ?? 0) },
       { label: 'would come back', class: 'num', cell: (t) => {
+        if (!Object.keys(preview.rows_per_table ?? {}).length) return '—';
         const before = Number(op.rows_per_table?.[t] ?? 0);
         const after = Number(preview.rows_per_table?.[t] ?? 0);
         return h('span', { class: after === before ? 'same' : 'differs' }, `+${fmt.num(after)}`);
