@@ -6,7 +6,7 @@ export async function render(view, ctx) {
   const data = await ctx.api('GET', '/api/actions', { query: { limit: 100 } });
   fill(view,
     h('div', { class: 'page-head' }, h('h1', {}, 'Action log'),
-      h('p', { class: 'muted' }, 'Every change made through this server, newest first, refused ones included.')),
+      h('p', { class: 'muted' }, 'Every change made through this server, newest first, those the database refused included.')),
     table([
       { label: 'when', cell: (a) => fmt.time(a.at) },
       { label: 'who', cell: (a) => h('span', {}, a.actor ?? '', ' ', h('span', { class: `badge role-${a.role}` }, a.role ?? '')) },

@@ -61,7 +61,14 @@ export const fmt = {
     return `${(x / 86400).toFixed(1)} d`;
   },
   /** A key for display: JSON arrays and objects as JSON, the rest as text. */
-  key: (k) => (k !== null && typeof k === 'object' ? JSON.stringify(k) : String(k ?? '')),
+  key(k) {
+    // The trash names a root by its key columns ([{"id": 1}]): shown as the values alone.
+    if (Array.isArray(k) && k.length === 1 && k[0] && typeof k[0] === 'object') {
+      const values = Object.values(k[0]);
+      return values.length === 1 ? String(values[0]) : JSON.stringify(values);
+    }
+    return k !== null && typeof k === 'object' ? JSON.stringify(k) : String(k ?? '');
+  },
 };
 
 /** A table: columns [{ label, cell: (row) => node|text, class? }], rows, and what to say when empty. */
@@ -69,7 +76,7 @@ export function table(columns, rows, { empty = 'Nothing here.', rowAttrs } = {})
   if (!rows.length) return h('p', { class: 'empty' }, empty);
   return h('div', { class: 'table-wrap' },
     h('table', {},
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class }, c.label)))),
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class === 'wrap' ? undefined : c.class }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', rowAttrs?.(r) ?? {}, columns.map((c) => h('td', { class: c.class }, c.cell(r))))))));
 }
 
