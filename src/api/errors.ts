@@ -15,6 +15,11 @@ export class DeletionKitError extends Error {
     this.detail = fields.detail ?? null;
   }
 
+  /** The SQLSTATE under the name pg's own errors give it (err.code), so code written for pg's errors keeps working. */
+  get code(): string | undefined {
+    return this.sqlstate ?? undefined;
+  }
+
   /** The error as a plain object (what the HTTP API sends). */
   toJSON() {
     return { sqlstate: this.sqlstate, message: this.message, hint: this.hint, detail: this.detail };
