@@ -1,5 +1,6 @@
-// Monitoring alerts (GET /api/alerts): the deletion patterns worth a look (deletion rate, bulk
-// deletions, deep cascades) and the job backlog's unhealthy states, newest first.
+// Monitoring alerts (GET /api/alerts): the deletion patterns of the last 24 hours worth a look
+// (deletion rate, bulk deletions, deep cascades), newest first. The job backlog's health is on the
+// Jobs page.
 import { fill, fmt, h, table } from './dom.js';
 
 const KNOWN = ['severity', 'kind', 'rule', 'subject', 'object', 'problem', 'detail', 'seen_at'];
@@ -29,7 +30,7 @@ export async function render(view, ctx) {
   });
   fill(view,
     h('div', { class: 'page-head' }, h('h1', {}, 'Monitoring alerts'),
-      h('p', { class: 'muted' }, 'What the monitoring views raise: deletion rates above their threshold, bulk deletions, deep cascades, and jobs that failed, are stuck or overdue.')),
+      h('p', { class: 'muted' }, 'What the monitoring views raised in the last 24 hours: deletion rates above their threshold, bulk deletions, deep cascades. The job backlog\'s health is on the Jobs page.')),
     table(keys.map((k) => ({ label: k.replace(/_/g, ' '), class: ['problem', 'detail'].includes(k) ? 'wrap' : undefined, cell: (a) => (k === 'severity' ? h('span', { class: `tag sev-${a[k]}` }, a[k]) : cell(a[k], k)) })),
       alerts, { empty: 'No alerts: nothing unusual in the last 24 hours.', rowAttrs: (a) => ({ class: 'alert-row', dataset: { severity: a.severity ?? '' } }) }));
 }
