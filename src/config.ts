@@ -38,6 +38,8 @@ export interface Config {
   embeddedDir: string | undefined;
   /** Destructive commands (trash purge, audit retention) ask on a terminal above this many rows. Default 1000. */
   confirmAbove: number;
+  /** deletion-kit serve: the database role of each HTTP role (src/http/tokens.ts), and origins allowed besides its own. */
+  serve: { roles: Partial<Record<'viewer' | 'operator' | 'admin' | 'restorer', string>>; allowedOrigins: string[] };
 }
 
 type Check = (value: unknown) => string | undefined; // what the value must be, when it is not
@@ -56,6 +58,15 @@ const KEYS: Record<string, Check> = {
   docsDir: nonEmptyString,
   embeddedDir: nonEmptyString,
   confirmAbove: (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? undefined : 'a whole number of rows (0 or more)'),
+  serve: (v) => {
+    const ok = v !== null && typeof v === 'object' && !Array.isArray(v)
+      && Object.keys(v).every((k) => k === 'roles' || k === 'allowedOrigins')
+      && (((v as { roles?: unknown }).roles === undefined) || (typeof (v as { roles: unknown }).roles === 'object' && (v as { roles: object }).roles !== null
+        && Object.entries((v as { roles: object }).roles).every(([k, r]) => ['viewer', 'operator', 'admin', 'restorer'].includes(k) && typeof r === 'string' && r !== '')))
+      && ((v as { allowedOrigins?: unknown }).allowedOrigins === undefined || (Array.isArray((v as { allowedOrigins: unknown }).allowedOrigins)
+        && ((v as { allowedOrigins: unknown[] }).allowedOrigins).every((o) => typeof o === 'string')));
+    return ok ? undefined : 'an object {"roles": {"viewer"|"operator"|"admin"|"restorer": "<database role>"}, "allowedOrigins": ["https://..."]}';
+  },
 };
 
 function describe(v: unknown): string {
@@ -83,6 +94,7 @@ export function loadConfig(cwd: string = process.cwd()): Config {
   const config: Config = {
     file: undefined, dir: start, databaseUrlEnv: 'DATABASE_URL', migrationsDir: undefined,
     migrationsTable: 'app_migrations', appRoles: [], docsDir: undefined, embeddedDir: undefined, confirmAbove: 1000,
+    serve: { roles: {}, allowedOrigins: [] },
   };
   if (!found) return config;
   const file = path.join(found, CONFIG_FILE);
@@ -113,6 +125,10 @@ export function loadConfig(cwd: string = process.cwd()): Config {
     docsDir: at('docsDir'),
     embeddedDir: at('embeddedDir'),
     confirmAbove: (values.confirmAbove as number | undefined) ?? config.confirmAbove,
+    serve: {
+      roles: { ...((values.serve as Config['serve'] | undefined)?.roles ?? {}) },
+      allowedOrigins: [...((values.serve as Config['serve'] | undefined)?.allowedOrigins ?? [])],
+    },
   };
 }
 

@@ -1,5 +1,6 @@
-// deletion-kit cancel <id>: calls deletion.cancel(); a running job stops at its next chunk boundary.
+// deletion-kit cancel <id>: the API's cancel (deletion.cancel()); a running job stops at its next chunk boundary.
 import type { Command } from 'commander';
+import { cancel } from '../api/jobs.ts';
 import { connect, UserError } from '../db.ts';
 import { jsonOption, printJson } from '../output.ts';
 
@@ -11,12 +12,12 @@ export function register(program: Command) {
       if (!/^\d+$/.test(id)) throw new UserError(`cancel takes a job id (a whole number), not "${id}"`);
       const client = await connect();
       try {
-        const { rows } = await client.query('SELECT deletion.cancel($1::bigint) AS status', [id]);
+        const { status } = await cancel(client, Number(id));
         if (options.json) {
-          printJson({ id: Number(id), status: rows[0].status });
+          printJson({ id: Number(id), status });
           return;
         }
-        console.log(rows[0].status === 'cancelled' ? `job ${id} cancelled` : `job ${id} is running; it stops at its next chunk boundary`);
+        console.log(status === 'cancelled' ? `job ${id} cancelled` : `job ${id} is running; it stops at its next chunk boundary`);
       } finally {
         await client.end();
       }

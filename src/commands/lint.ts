@@ -1,16 +1,9 @@
 // deletion-kit lint [--json] [--max-depth N]: prints deletion.lint()'s findings (sql/32_lint.sql) and
 // exits 1 when any is an error, so CI fails on a deletion hazard.
 import type { Command } from 'commander';
+import { lint, type LintFinding as Finding } from '../api/files.ts';
 import { connect, UserError } from '../db.ts';
 import { plural, printJson, style, table } from '../output.ts';
-
-interface Finding {
-  severity: 'error' | 'warning';
-  rule: string;
-  object: string;
-  problem: string;
-  fix: string;
-}
 
 export function register(program: Command) {
   program
@@ -24,7 +17,7 @@ export function register(program: Command) {
       const client = await connect();
       let findings: Finding[];
       try {
-        findings = (await client.query<Finding>('SELECT * FROM deletion.lint($1)', [maxDepth])).rows;
+        findings = await lint(client, { maxDepth });
       } finally {
         await client.end();
       }

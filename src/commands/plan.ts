@@ -4,16 +4,10 @@
 // admin's delete honours). Exit codes: 0 the delete would go through (on a table whose plain DELETE is
 // refused, its soft delete), 1 error, 2 it would be blocked.
 import type { Command } from 'commander';
+import { plainDeleteRefused as plainRefused, plan } from '../api/soft.ts';
 import { connect } from '../db.ts';
 
-export interface PlanRow {
-  depth: number;
-  table_name: string;
-  action: string;
-  rows: number;
-  via: string[];
-  detail: string | null;
-}
+export type { PlanRow } from '../api/soft.ts';
 
 /** Renders rows as an aligned text table with the given columns. */
 export function textTable(header: string[], rows: string[][]): string {
@@ -32,18 +26,10 @@ export function register(program: Command) {
     .action(async (table: string, pk: string, options: { json?: boolean; hard?: boolean }) => {
       const client = await connect();
       try {
-        await client.query('BEGIN'); // rolled back: the plan's scratch tables go with it
-        if (options.hard) await client.query("SELECT set_config('deletion.mode', 'hard', true)");
-        const { rows } = await client.query<PlanRow>(
-          `SELECT depth, table_name::text, action, rows::bigint::float8 AS rows, via, detail
-             FROM deletion.plan($1::text::regclass, $2)
-            ORDER BY depth, table_name::text, action`,
-          [table, pk],
-        ).finally(() => client.query('ROLLBACK'));
+        // In a transaction that is rolled back: the plan's scratch tables go with it (src/api/soft.ts).
+        const { rows, blocked } = await plan(client, { table, key: pk, hard: options.hard });
         // A table whose plain DELETE is refused (PD104) is soft-deleted by UPDATE or deletion.soft_delete:
         // the plan's rows are what that soft delete marks, so the refusal alone does not block it.
-        const plainRefused = (r: PlanRow) => r.action === 'blocked by soft delete' && r.depth === 0 && /^a plain DELETE on /.test(r.detail ?? '');
-        const blocked = rows.some((r) => r.action.startsWith('blocked') && !plainRefused(r));
         if (blocked) process.exitCode = 2;
         if (options.json) {
           console.log(JSON.stringify(rows, null, 2));

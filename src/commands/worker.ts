@@ -1,16 +1,12 @@
-// deletion-kit worker: works scheduled deletion jobs. A thin loop around the SQL in sql/42_jobs_worker.sql:
-// each slot (--concurrency) has its own connection, claims a due job (deletion.claim_job), calls
-// deletion.run_chunk until the job is done (each call its own short transaction), records a failed
-// chunk with deletion.fail_chunk (retry with backoff, or failed), and reconnects when the server goes
-// away. SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
-// Erasure jobs (sql/62_erasure_jobs.sql) are worked the same way; their signing key comes from
-// DELETION_KIT_ERASURE_KEY, set as the session's deletion.erasure_key.
+// deletion-kit worker: works scheduled deletion jobs: the API's runWorker (src/api/worker.ts, a thin
+// loop around sql/42_jobs_worker.sql) on a pool of its own, one connection per slot (--concurrency).
+// SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
 // On a terminal it draws a progress bar per job; otherwise it prints one JSON line per event.
-import os from 'node:os';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import type pg from 'pg';
-import { connect, UserError } from '../db.ts';
+import pg from 'pg';
+import { runWorker } from '../api/worker.ts';
+import { databaseUrl, UserError } from '../db.ts';
 import { deliverNotifications } from '../notify/deliver.ts';
 
 interface WorkerOptions {
@@ -37,21 +33,6 @@ interface ChunkResult {
   remaining: number;
   planned: number;
   chunk_ms: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Errors that mean the connection or the server is gone (retry after reconnecting), not that SQL failed. */
-function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  if (e.code && /^(08|57P0)/.test(e.code)) return true;           // connection exceptions, admin/crash shutdown
-  if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return false;        // any other SQLSTATE: the SQL failed
-  return /Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|not queryable|connect/i.test(`${e.code ?? ''} ${e.message ?? ''}`);
-}
-
-function describe(err: unknown): string {
-  const e = err as { code?: string; message?: string; detail?: string; hint?: string };
-  return [e.message, e.detail && `detail: ${e.detail}`, e.hint && `hint: ${e.hint}`].filter(Boolean).join('; ') + (e.code ? ` (SQLSTATE ${e.code})` : '');
 }
 
 function positiveInt(name: string) {
@@ -128,126 +109,6 @@ class Reporter {
   }
 }
 
-class Worker {
-  private stopping = false;
-  private upkeepDue = 0;
-  constructor(private options: WorkerOptions, private report: Reporter) {}
-
-  stop(signal: string) {
-    if (!this.stopping) this.report.event('stopping', { signal });
-    this.stopping = true;
-  }
-
-  /** A connection, retried until the server answers (or the worker is told to stop). */
-  private async connection(slot: number): Promise<pg.Client | undefined> {
-    for (let attempt = 0; !this.stopping; attempt++) {
-      try {
-        const c = await connect();
-        // Erasure jobs sign their report with the operator's key: from the environment only (never an option).
-        if (process.env.DELETION_KIT_ERASURE_KEY) await c.query(`SELECT set_config('deletion.erasure_key', $1, false)`, [process.env.DELETION_KIT_ERASURE_KEY]);
-        return c;
-      } catch (err) {
-        if (attempt === 0) this.report.event('disconnected', { slot, error: (err as Error).message });
-        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)));
-      }
-    }
-    return undefined;
-  }
-
-  async run(): Promise<void> {
-    await Promise.all(Array.from({ length: this.options.concurrency }, (_, slot) => this.slot(slot)));
-  }
-
-  private async slot(slot: number): Promise<void> {
-    const name = `${os.hostname()}:${process.pid}/${slot}`;
-    let client = await this.connection(slot);
-    while (client && !this.stopping) {
-      try {
-        if (slot === 0 && this.options.upkeep && Date.now() >= this.upkeepDue) {
-          // The audit seal key comes from the environment only (never an option: it would show in ps).
-          const { rows } = await client.query('SELECT deletion.run_upkeep(make_interval(days => $1), make_interval(days => $2), $3) AS r',
-            [this.options.purgeAfterDays, this.options.auditKeepDays ?? null, process.env.DELETION_KIT_AUDIT_KEY || null]);
-          this.report.event('upkeep', { ran: rows[0].r });
-          this.upkeepDue = Date.now() + this.options.upkeepEvery * 1000;
-        }
-        const { rows } = await client.query('SELECT (j).* FROM deletion.claim_job($1, $2) j WHERE (j).id IS NOT NULL', [name, this.options.lease]);
-        if (rows.length === 0) {
-          if (this.options.once) break;
-          await sleep(this.options.poll);
-          continue;
-        }
-        await this.work(client, rows[0]);
-      } catch (err) {
-        if (!isConnectionError(err)) throw err;
-        this.report.event('reconnecting', { slot, error: describe(err) });
-        await client.end().catch(() => {});
-        client = await this.connection(slot);
-      }
-    }
-    await client?.end().catch(() => {});
-  }
-
-  /**
-   * Between chunks: while a streaming replica is more than --max-replica-lag bytes of WAL behind
-   * (deletion.replica_lag_bytes), wait, renewing the job's heartbeat so that nobody takes it over,
-   * and go on by itself once the replica has caught up.
-   */
-  private async yieldToReplicas(client: pg.Client, id: number, about: Record<string, string>) {
-    let waiting = false;
-    for (;;) {
-      const lag = (await client.query('SELECT deletion.replica_lag_bytes()::float8 AS lag')).rows[0].lag as number | null;
-      if (lag === null || lag <= this.options.maxReplicaLag! || this.stopping) {
-        if (waiting) this.report.event('resumed', { job: id, ...about, replica_lag_bytes: lag });
-        return;
-      }
-      if (!waiting) this.report.event('waiting', { job: id, ...about, replica_lag_bytes: lag, max_replica_lag: this.options.maxReplicaLag });
-      waiting = true;
-      await client.query('SELECT deletion.heartbeat($1)', [id]);
-      await sleep(this.options.poll);
-    }
-  }
-
-  /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
-  private async work(client: pg.Client, job: { id: string; entity_table: string; entity_pk: string; takeovers: number }) {
-    const id = Number(job.id);
-    const about = { table: job.entity_table, pk: job.entity_pk };
-    this.report.event('claimed', { job: id, ...about, takeovers: job.takeovers });
-    for (;;) {
-      if (!this.stopping && this.options.maxReplicaLag !== undefined) await this.yieldToReplicas(client, id, about);
-      if (this.stopping) {
-        await client.query('SELECT deletion.release_job($1)', [id]);
-        this.report.event('released', { job: id, ...about });
-        return;
-      }
-      let result: ChunkResult;
-      try {
-        const { rows } = await client.query('SELECT deletion.run_chunk($1, $2, $3) AS r', [id, this.options.chunkRows, this.options.chunkMs]);
-        result = rows[0].r;
-      } catch (err) {
-        if (isConnectionError(err)) throw err;
-        if ((err as { code?: string }).code === 'PD403') {   // another worker holds it now
-          this.report.event('lost', { job: id, ...about, error: describe(err) });
-          return;
-        }
-        const { rows } = await client.query('SELECT (j).status, (j).attempts, (j).next_attempt_at FROM deletion.fail_chunk($1, $2, $3) j',
-          [id, describe(err), this.options.backoffMs]);
-        const after = rows[0];
-        this.report.event(after.status === 'failed' ? 'failed' : 'retry', { job: id, ...about, attempts: after.attempts, next_attempt_at: after.next_attempt_at, error: describe(err) });
-        return;
-      }
-      this.report.event('chunk', { job: id, ...about, phase: result.phase, deleted: Number(result.deleted), remaining: Number(result.remaining),
-        planned: Number(result.planned), seconds: Number(result.chunk_ms ?? 0) / 1000 });
-      if (result.status !== 'running') {
-        const { rows } = await client.query(
-          `SELECT status, error, rows_deleted::float8 AS rows_deleted, chunks, extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 AS seconds
-             FROM deletion.deletion_jobs WHERE id = $1`, [id]);
-        this.report.event(rows[0].status, { job: id, ...about, rows_deleted: rows[0].rows_deleted, chunks: rows[0].chunks, seconds: rows[0].seconds, error: rows[0].error });
-        return;
-      }
-    }
-  }
-}
-
 export function register(program: Command) {
   program
     .command('worker')
@@ -268,32 +129,39 @@ export function register(program: Command) {
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
       const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);
-      const worker = new Worker(options, report);
-      const stopNotify = new AbortController();
-      const onSignal = (signal: string) => {
-        worker.stop(signal);
-        stopNotify.abort();
-      };
+      const stop = new AbortController();
+      const onSignal = (signal: string) => stop.abort(signal);
+      const pool = new pg.Pool({ connectionString: await databaseUrl(), max: options.concurrency + 2, application_name: 'deletion-kit', connectionTimeoutMillis: 10_000 });
+      pool.on('error', () => {}); // a dropped idle connection: the worker reconnects on its next query
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
-      report.event('started', { pid: process.pid, concurrency: options.concurrency, chunk_rows: options.chunkRows, chunk_ms: options.chunkMs, once: Boolean(options.once) });
       // Deletion events go to their webhooks from the same process (src/notify/deliver.ts): beside
-      // the jobs, or, with --once, after them (what is due then).
-      const notifyOptions = { connect: () => connect(), signal: stopNotify.signal, backoffMs: options.backoffMs, pollMs: options.poll,
+      // the jobs, or, with --once, after them (what is due then). A deliverer that fails (an engine
+      // without the events migration) is reported; the jobs go on.
+      const notifyOptions = { pool, backoffMs: options.backoffMs, pollMs: options.poll,
                               onEvent: ({ event, ...fields }: { event: string }) => report.event(event, fields) };
-      // A deliverer that fails (an engine without the events migration) is reported; the jobs go on.
-      const notifyFailed = (err: Error) => report.event('notify_failed', { error: `${err.message}${(err as { code?: string }).code ? ` (SQLSTATE ${(err as { code?: string }).code})` : ''}` });
-      const notifying = options.notify && !options.once ? deliverNotifications(notifyOptions).catch(notifyFailed) : undefined;
+      const notifyFailed = (err: Error & { code?: string }) => report.event('notify_failed', { error: `${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}` });
       try {
-        await worker.run();
+        await runWorker({
+          pool, concurrency: options.concurrency, signal: stop.signal, once: options.once, chunkRows: options.chunkRows, chunkMs: options.chunkMs,
+          leaseSeconds: options.lease, pollMs: options.poll, backoffMs: options.backoffMs, maxReplicaLagBytes: options.maxReplicaLag,
+          // The audit seal key comes from the environment only (never an option: it would show in ps).
+          // Erasure jobs sign their report with the operator's key: from the environment only, too.
+          erasureKey: process.env.DELETION_KIT_ERASURE_KEY || undefined,
+          extra: options.notify && !options.once ? [(signal) => deliverNotifications({ ...notifyOptions, signal }).catch(notifyFailed)] : [],
+          upkeep: options.upkeep ? { everySeconds: options.upkeepEvery, purgeAfterDays: options.purgeAfterDays, auditKeepDays: options.auditKeepDays, sealKey: process.env.DELETION_KIT_AUDIT_KEY || undefined } : undefined,
+          onEvent: (event, fields) => {
+            if (event === 'started') report.event(event, { pid: fields.pid, concurrency: fields.concurrency, chunk_rows: fields.chunk_rows, chunk_ms: fields.chunk_ms, once: fields.once });
+            else if (event !== 'stopped' && event !== 'error') report.event(event, fields);
+          },
+        });
         if (options.notify && options.once) await deliverNotifications({ ...notifyOptions, once: true }).catch(notifyFailed);
       } finally {
-        stopNotify.abort();
-        await notifying;
         report.event('stopped', { pid: process.pid });
         report.stop();
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
+        await pool.end().catch(() => {});
       }
     });
 }

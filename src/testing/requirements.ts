@@ -83,4 +83,10 @@ export const REQUIREMENTS: Requirement[] = [
     neededBy: (file) => file.endsWith('jobs_replica_lag.test.ts'),
     present: () => existsSync('/usr/lib/postgresql/15/bin/pg_basebackup') && '/usr/lib/postgresql/15/bin/pg_basebackup',
   },
+  {
+    name: 'Chromium (the console tests drive it headless with puppeteer-core)',
+    apt: ['chromium'],
+    neededBy: (file) => /(^|\/)console[^/]*\.test\.ts$/.test(file),
+    present: () => existsSync('/usr/bin/chromium') && '/usr/bin/chromium',
+  },
 ];
