@@ -84,8 +84,8 @@ export async function schedule(db: Db, options: ScheduleOptions): Promise<Schedu
   return transaction(db, async (c) => {
     if (options.force) await c.query("SELECT set_config('deletion.force_blocked', 'on', true)");
     const { rows: [{ id }] } = await c.query(
-      'SELECT deletion.schedule($1::text::regclass, $2, coalesce($3::timestamptz, now() + make_interval(secs => $4)), $5, $6, $7::text,
-              notify_before => make_interval(secs => $8)) AS id',
+      `SELECT deletion.schedule($1::text::regclass, $2, coalesce($3::timestamptz, now() + make_interval(secs => $4)), $5, $6, $7::text,
+              notify_before => make_interval(secs => $8)) AS id`,
       [options.table, keyText(options.key), options.runAt ?? null, delay ?? 0, Boolean(options.hard), options.reason ?? null,
         options.actor === undefined ? null : String(options.actor), options.notifyBeforeSeconds ?? null],
     );
