@@ -105,6 +105,10 @@ BEGIN
       problem := format('soft delete is on, but its index %s is missing', deletion.soft_delete_index_name(reg.rel, 'active_idx'));
       RETURN NEXT;
     END IF;
+    IF reg.policy ->> 'storage' = 'archive' AND NOT 'deletion_70_archive' = ANY (triggers) THEN
+      problem := 'it is in archive storage, but its trigger deletion_70_archive is missing, so a DELETE on it is no operation in the trash';
+      RETURN NEXT;
+    END IF;
     IF (reg.policy ->> 'file_key_column' IS NOT NULL) <> ('deletion_60_files' = ANY (triggers)) THEN
       problem := CASE WHEN reg.policy ->> 'file_key_column' IS NOT NULL THEN 'its files are tracked, but the triggers deletion_60_files* are missing'
                       ELSE 'its files are not tracked, but the triggers deletion_60_files* are installed' END;
@@ -388,6 +392,16 @@ AS $$
     FROM soft_tables s
    WHERE deletion.policy_flag(s.rel, 'delete_becomes_soft')
      AND coalesce((SELECT to_jsonb(tp) ->> 'plain_delete' FROM deletion.policy_of(s.rel) tp), 'soft') = 'soft'
+  UNION ALL
+  -- An archived table that can no longer leave rows (a RESTRICT key added since, an unaudited table
+  -- its cascade reaches, ...): the next rewire refuses it (PD105), and what a DELETE does may be lost.
+  SELECT 'error', 'archive_not_possible', format('%s', t.rel),
+         format('%s is in archive storage, but: %s', t.rel, b.blocker),
+         'remove what blocks it, or keep the table in place: SELECT deletion.disable_archive(' || quote_literal(t.rel::text) || '); then deletion.enable_soft_delete'
+    FROM linted_tables t
+    CROSS JOIN LATERAL deletion.archive_blockers(t.rel) AS b(blocker)
+   WHERE to_regprocedure('deletion.archive_blockers(regclass)') IS NOT NULL
+     AND (SELECT to_jsonb(tp) ->> 'storage' FROM deletion.policy_of(t.rel) tp) = 'archive'
   UNION ALL
   -- A table outside the engine with no row in the policy registry: nobody decided how it is deleted.
   SELECT 'error', 'no_deletion_policy', format('%s', t.rel),
