@@ -17,7 +17,7 @@ settings.configure(
         'ENGINE': 'django.db.backends.postgresql', 'NAME': url.path.lstrip('/'), 'USER': unquote(url.username),
         'PASSWORD': unquote(url.password), 'HOST': url.hostname, 'PORT': url.port,
     }},
-    INSTALLED_APPS=[], USE_TZ=True, TIME_ZONE='UTC', DEFAULT_AUTO_FIELD='django.db.models.BigAutoField',
+    INSTALLED_APPS=['django_clients'], USE_TZ=True, TIME_ZONE='UTC', DEFAULT_AUTO_FIELD='django.db.models.BigAutoField',
 )
 django.setup()
 
@@ -77,7 +77,7 @@ class WikiPage(models.Model):
     title = models.TextField()
 
     class Meta:
-        app_label = 'clients'
+        app_label = 'django_clients'
         db_table = 'wiki_pages'
         managed = False
 
@@ -90,7 +90,7 @@ class WikiPageRevision(models.Model):
     body = models.TextField()
 
     class Meta:
-        app_label = 'clients'
+        app_label = 'django_clients'
         db_table = 'wiki_page_revisions'
         managed = False
 
@@ -101,7 +101,7 @@ class DefaultWikiPage(models.Model):
     id = models.BigAutoField(primary_key=True)
 
     class Meta:
-        app_label = 'clients'
+        app_label = 'django_clients'
         db_table = 'wiki_pages'
         managed = False
 
@@ -111,7 +111,7 @@ class DefaultWikiPageRevision(models.Model):
     page = models.ForeignKey(DefaultWikiPage, on_delete=models.CASCADE, related_name='revisions')
 
     class Meta:
-        app_label = 'clients'
+        app_label = 'django_clients'
         db_table = 'wiki_page_revisions'
         managed = False
 
