@@ -493,7 +493,7 @@ AS $$
   SELECT * FROM deletion.personal_data_lint()
   ORDER BY 1, 2, 3
 $$;
-COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, soft-delete keys plain upserts cannot name, plain DELETEs that report 0 rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';
+COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, soft-delete keys plain upserts cannot name, plain DELETEs that report 0 rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC, archived tables that can no longer leave rows.';
 
 GRANT EXECUTE ON FUNCTION deletion.linted_schemas(), deletion.engine_schemas(), deletion.is_soft_delete_table(regclass),
                           deletion.wiring_differences(), deletion.soft_delete_index_name(regclass, text), deletion.live_parent_keys(regclass), deletion.soft_delete_tables(),

@@ -3,7 +3,7 @@
 -- graph (lab.people, which approvals reference with RESTRICT, cannot be archived). As a login granted
 -- deletion_app and one that restores as deletion_restorer.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 \i test/fixtures/lab_schema.sql
 GRANT USAGE ON SCHEMA lab TO deletion_app;
@@ -78,6 +78,13 @@ DELETE FROM lab.approvals WHERE approver_id = '00000000-0000-0000-0000-000000000
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT count(*)::int FROM deletion.soft_delete_operations WHERE root_table = 'lab.approvals'), 0,
           'a DELETE of the cascade table on its own is not an archived operation');
+-- A RESTRICT key added later: lint reports the archived table, the next wiring refuses it.
+SELECT is((SELECT count(*)::int FROM deletion.lint() WHERE rule = 'archive_not_possible'), 0, 'lint has nothing to say about the archive while it can work');
+CREATE TABLE lab.pins (id bigint PRIMARY KEY, document_id uuid REFERENCES lab.documents (id) ON DELETE RESTRICT);
+SELECT is((SELECT array_agg(object) FROM deletion.lint() WHERE rule = 'archive_not_possible'), ARRAY['lab.documents'],
+          'a RESTRICT key added since: lint reports archive_not_possible on lab.documents');
+SELECT throws_ok($$ SELECT deletion.wire_archive('lab.documents') $$, 'PD105', NULL, 'and its wiring refuses it');
+DROP TABLE lab.pins;
 -- Turning archive storage off leaves both tables plain and audited.
 SELECT lives_ok($$ SELECT deletion.disable_archive('lab.documents') $$, 'archive storage can be turned off');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgname = 'deletion_70_archive' AND tgrelid::regclass::text LIKE 'lab.%'), 0,
