@@ -5,7 +5,7 @@
 -- cleared link exactly (row images compared); purge, plan, a deletion job, the hard path, and the
 -- tables that must stay in place.
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 
 CREATE ROLE c622_app LOGIN IN ROLE deletion_app;
 CREATE ROLE c622_support LOGIN IN ROLE deletion_app;
@@ -132,6 +132,16 @@ SET LOCAL deletion.mode = 'hard';
 SELECT is(pg_temp.row_count($$ DELETE FROM wiki_pages WHERE id = 4 $$), 1::bigint, 'an admin''s hard DELETE deletes');
 RESET deletion.mode;
 SELECT is((SELECT count(*)::int FROM deletion.soft_delete_operations WHERE root_key = '[{"id": 4}]'), 0, 'and logs no operation (the audit log still has it)');
+
+-- The application role gains nothing by claiming the hard path: its DELETE is still an operation.
+INSERT INTO wiki_pages (id, workspace_id, slug, title) OVERRIDING SYSTEM VALUE VALUES (9, 1, 'claimed', 'Claimed');
+SET LOCAL ROLE c622_app;
+SET LOCAL deletion.mode = 'hard';
+SELECT is(pg_temp.row_count($$ DELETE FROM wiki_pages WHERE id = 9 $$), 1::bigint, 'the application role deletes with deletion.mode = hard set');
+RESET deletion.mode;
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM deletion.soft_delete_operations WHERE root_key = '[{"id": 9}]' AND restored_at IS NULL), 1,
+          'and its delete is still an archived operation in the trash (only a privileged role deletes without one)');
 
 -- 6. Tables that must stay in place.
 SELECT throws_ok($$ SELECT deletion.enable_archive('public.users') $$, 'PD105', NULL,
