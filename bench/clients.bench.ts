@@ -9,7 +9,10 @@
 //      emails, half active duplicates;
 //   4. soft delete of a workspace subtree (100,000 rows or more at the default scale) by the client's
 //      UPDATE workspaces SET deleted_at = now() WHERE id = $1, against the hand-written UPDATEs that
-//      mark the same rows on the plain copy (the floor for the same result).
+//      mark the same rows on the plain copy (the floor for the same result);
+//   5. single-row DELETE on an archived table (wiki_pages, one revision each), 2,000 times: a real
+//      DELETE reporting its row, kept by the audit log as one operation, vs the same DELETE on a
+//      plain copy.
 // Loops run server-side (a plpgsql function as the application role), so client round trips do not
 // hide the difference. Each timed statement runs in a transaction that is rolled back (setup
 // untimed), sides alternating and their order reversed every round, VACUUM between; medians. The
@@ -53,9 +56,13 @@ async function sideBySide(c: pg.Client, runs: number, ours: () => Promise<number
 
 export default {
   name: 'clients',
-  description: 'ORM statements on soft-delete tables (soft delete, restore, upsert by UPDATE/INSERT) and a 100,000-row subtree soft delete vs a plain copy',
+  description: 'ORM statements on soft-delete tables (soft delete, restore, upsert by UPDATE/INSERT), a 100,000-row subtree soft delete, and single-row DELETE on an archived table vs a plain copy',
   async run(ctx) {
     const small = ctx.scale === 'small';
+    // CLIENTS_BENCH_ONLY=archive measures the archived-table DELETE alone (the other four loops take
+    // most of an hour on a loaded machine); unset, every metric runs.
+    const only = process.env.CLIENTS_BENCH_ONLY;
+    const wanted = (metric: string) => !only || only === metric;
     const loop = 2_000;
     const runs = small ? 3 : 5;  // small: 3 (a restore loop of 2,000 takes minutes on a loaded machine)
     const db = await ctx.database();
@@ -145,11 +152,13 @@ export default {
       // 3. Upserts: half new emails, half active duplicates.
       const emails = Array.from({ length: loop }, (_, i) => (i % 2 ? `bench${i}@clients.example` : `new${i}@clients.example`));
       const emailList = `ARRAY[${emails.map((e) => `'${e}'`).join(',')}]`;
+      if (wanted('upsert')) {
       const ups = await sideBySide(c, runs,
         () => once(c, 'bench_clients_app', '', `SELECT bench.upserts('public.users', ${emailList})`),
         () => once(c, 'bench_clients_app', '', `SELECT bench.upserts('bench_plain.users', ${emailList})`));
       record(`${loop} upserts INSERT INTO users ... ON CONFLICT (email) DO UPDATE (app role; half new, half active) vs the plain copy`,
              ups.ours, ups.reference);
+      }
 
       // 4. The subtree.
       const { rows: [ws] } = await c.query<{ id: number }>('SELECT id FROM public.workspaces ORDER BY id LIMIT 1');
@@ -163,11 +172,14 @@ export default {
         UPDATE bench_plain.issues SET deleted_at = now() WHERE workspace_id = ${ws.id} AND deleted_at IS NULL;
         UPDATE bench_plain.comments c SET deleted_at = now() FROM bench_plain.issues i
          WHERE i.workspace_id = ${ws.id} AND c.issue_id = i.id AND c.deleted_at IS NULL;`;
+      if (wanted('subtree')) {
       const tree = await sideBySide(c, small ? runs : 3,
         () => once(c, 'bench_clients_app', '', `UPDATE public.workspaces SET deleted_at = now() WHERE id = ${ws.id}`),
         () => once(c, 'bench_clients_app', '', handMarks));
       record(`soft delete of a workspace subtree (${subtree.n} rows) by UPDATE workspaces SET deleted_at = now() (app role) vs hand-written UPDATEs on the plain copy`,
              tree.ours, tree.reference);
+      }
+      if (wanted('single')) {
       // 1. Single-row soft delete.
       const del = await sideBySide(c, runs,
         () => once(c, 'bench_clients_app', '', each('UPDATE public.issues SET deleted_at = now() WHERE id = $1')),
@@ -187,6 +199,33 @@ export default {
         () => once(c, 'deletion_restorer', '', each('UPDATE bench_plain.issues SET deleted_at = NULL WHERE id = $1')));
       record(`${loop} single-row restores by UPDATE issues SET deleted_at = NULL (deletion_restorer; ours restores the cascade) vs the plain copy`,
              res.ours, res.reference);
+      }
+
+      // 5. Single-row DELETE on an archived table (the example's wiki_pages, each page with one
+      //    revision, CASCADE) as the application role: a real DELETE that reports its row, which the
+      //    audit log keeps and the engine logs as one operation; against the same DELETE on a plain
+      //    copy of the two tables (same keys, unique key and foreign keys; no engine triggers).
+      await c.query(`
+        INSERT INTO public.wiki_pages (workspace_id, slug, title)
+        SELECT ${ws.id}, 'bench-' || g, 'Bench ' || g FROM generate_series(1, ${loop}) g;
+        INSERT INTO public.wiki_page_revisions (page_id, body) SELECT id, 'text' FROM public.wiki_pages WHERE slug LIKE 'bench-%';
+        CREATE TABLE bench_plain.wiki_pages (LIKE public.wiki_pages INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS INCLUDING INDEXES);
+        CREATE TABLE bench_plain.wiki_page_revisions (LIKE public.wiki_page_revisions INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS INCLUDING INDEXES);
+        INSERT INTO bench_plain.wiki_pages OVERRIDING SYSTEM VALUE SELECT * FROM public.wiki_pages;
+        INSERT INTO bench_plain.wiki_page_revisions OVERRIDING SYSTEM VALUE SELECT * FROM public.wiki_page_revisions;
+        ALTER TABLE bench_plain.wiki_pages ADD FOREIGN KEY (parent_page_id) REFERENCES bench_plain.wiki_pages (id) ON DELETE SET NULL;
+        ALTER TABLE bench_plain.wiki_page_revisions ADD FOREIGN KEY (page_id) REFERENCES bench_plain.wiki_pages (id) ON DELETE CASCADE;
+        GRANT SELECT, DELETE ON bench_plain.wiki_pages, bench_plain.wiki_page_revisions, public.wiki_pages, public.wiki_page_revisions TO deletion_app;`);
+      await c.query('VACUUM ANALYZE public.wiki_pages, public.wiki_page_revisions, bench_plain.wiki_pages, bench_plain.wiki_page_revisions');
+      const { rows: [{ pages }] } = await c.query<{ pages: string[] }>(
+        `SELECT array_agg(id ORDER BY id) AS pages FROM public.wiki_pages WHERE slug LIKE 'bench-%'`);
+      const pageList = `'{${pages.join(',')}}'::bigint[]`;
+      const eachPage = (sql: string) => `SELECT bench.each('${sql}', ${pageList}, 1)`;
+      const arch = await sideBySide(c, runs,
+        () => once(c, 'bench_clients_app', '', eachPage('DELETE FROM public.wiki_pages WHERE id = $1')),
+        () => once(c, 'bench_clients_app', '', eachPage('DELETE FROM bench_plain.wiki_pages WHERE id = $1')));
+      record(`${loop} single-row DELETEs on an archived table (wiki_pages, one revision each by CASCADE; app role; ours keeps both in the audit log as one operation) vs the plain copy`,
+             arch.ours, arch.reference);
 
     } finally {
       await c.end();

@@ -392,6 +392,10 @@ DECLARE
   earlier_op uuid;
   still_there boolean;
 BEGIN
+  -- An archived table: the row leaves it (sql/17_soft_delete_archive.sql).
+  IF to_jsonb(deletion.policy_of(target)) ->> 'storage' = 'archive' THEN
+    RETURN deletion.archive_delete(target, pk, reason);
+  END IF;
   PERFORM deletion.require_soft_delete_table(target);
   predicate := deletion.key_predicate(target, pk);
   PERFORM set_config('deletion.soft_delete_op', '', true);

@@ -182,18 +182,26 @@ $$;
 COMMENT ON FUNCTION deletion.restore_kept_conflicts(uuid) IS 'Rows of a soft-delete operation whose stepped-aside unique value is now held by an active row.';
 
 -- Everything that stops an operation from being restored now (empty: it can be).
+-- (An archived operation's: sql/17_soft_delete_archive.sql.)
 CREATE OR REPLACE FUNCTION deletion.restore_conflicts(op uuid)
 RETURNS SETOF text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
+BEGIN
+  IF to_regprocedure('deletion.is_archived_operation(uuid)') IS NOT NULL AND deletion.is_archived_operation(op) THEN
+    RETURN QUERY SELECT deletion.archive_restore_conflicts(op);
+    RETURN;
+  END IF;
+  RETURN QUERY
   SELECT deletion.restore_parent_conflicts(op)
   UNION ALL
   SELECT deletion.restore_unique_conflicts(op)
   UNION ALL
-  SELECT deletion.restore_kept_conflicts(op)
+  SELECT deletion.restore_kept_conflicts(op);
+END
 $$;
 COMMENT ON FUNCTION deletion.restore_conflicts(uuid) IS 'Why a soft-delete operation cannot be restored now: one line per conflict (none: it can).';
 
@@ -223,6 +231,10 @@ BEGIN
                     CASE WHEN operation.restored_at IS NOT NULL THEN format('restored at %s', operation.restored_at)
                          ELSE format('purged at %s', operation.purged_at) END
       USING ERRCODE = '55000';
+  END IF;
+  -- An archived operation's rows are in the audit log (sql/17_soft_delete_archive.sql).
+  IF to_jsonb(operation) ->> 'archive_txid' IS NOT NULL THEN
+    RETURN deletion.restore_archived(op);
   END IF;
 
   conflicts := ARRAY(SELECT c FROM deletion.restore_parent_conflicts(op) AS c ORDER BY 1);

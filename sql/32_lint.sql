@@ -105,6 +105,10 @@ BEGIN
       problem := format('soft delete is on, but its index %s is missing', deletion.soft_delete_index_name(reg.rel, 'active_idx'));
       RETURN NEXT;
     END IF;
+    IF reg.policy ->> 'storage' = 'archive' AND NOT 'deletion_70_archive' = ANY (triggers) THEN
+      problem := 'it is in archive storage, but its trigger deletion_70_archive is missing, so a DELETE on it is no operation in the trash';
+      RETURN NEXT;
+    END IF;
     IF (reg.policy ->> 'file_key_column' IS NOT NULL) <> ('deletion_60_files' = ANY (triggers)) THEN
       problem := CASE WHEN reg.policy ->> 'file_key_column' IS NOT NULL THEN 'its files are tracked, but the triggers deletion_60_files* are missing'
                       ELSE 'its files are not tracked, but the triggers deletion_60_files* are installed' END;
@@ -389,6 +393,16 @@ AS $$
    WHERE deletion.policy_flag(s.rel, 'delete_becomes_soft')
      AND coalesce((SELECT to_jsonb(tp) ->> 'plain_delete' FROM deletion.policy_of(s.rel) tp), 'soft') = 'soft'
   UNION ALL
+  -- An archived table that can no longer leave rows (a RESTRICT key added since, an unaudited table
+  -- its cascade reaches, ...): the next rewire refuses it (PD105), and what a DELETE does may be lost.
+  SELECT 'error', 'archive_not_possible', format('%s', t.rel),
+         format('%s is in archive storage, but: %s', t.rel, b.blocker),
+         'remove what blocks it, or keep the table in place: SELECT deletion.disable_archive(' || quote_literal(t.rel::text) || '); then deletion.enable_soft_delete'
+    FROM linted_tables t
+    CROSS JOIN LATERAL deletion.archive_blockers(t.rel) AS b(blocker)
+   WHERE to_regprocedure('deletion.archive_blockers(regclass)') IS NOT NULL
+     AND (SELECT to_jsonb(tp) ->> 'storage' FROM deletion.policy_of(t.rel) tp) = 'archive'
+  UNION ALL
   -- A table outside the engine with no row in the policy registry: nobody decided how it is deleted.
   SELECT 'error', 'no_deletion_policy', format('%s', t.rel),
          format('table %s has no deletion policy in deletion.table_policies', t.rel),
@@ -479,7 +493,7 @@ AS $$
   SELECT * FROM deletion.personal_data_lint()
   ORDER BY 1, 2, 3
 $$;
-COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, soft-delete keys plain upserts cannot name, plain DELETEs that report 0 rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC.';
+COMMENT ON FUNCTION deletion.lint(integer) IS 'Deletion hazards in the schema (severity, rule, object, problem, fix): unindexed or default foreign keys, unique keys that collide with deleted rows, soft-delete keys plain upserts cannot name, plain DELETEs that report 0 rows, tables without a policy, deep cascades, unpinned SECURITY DEFINER functions, soft-delete tables without row-level security, views, materialized views and SECURITY DEFINER functions that show deleted rows to non-admin roles, SECURITY DEFINER functions executable by PUBLIC, archived tables that can no longer leave rows.';
 
 GRANT EXECUTE ON FUNCTION deletion.linted_schemas(), deletion.engine_schemas(), deletion.is_soft_delete_table(regclass),
                           deletion.wiring_differences(), deletion.soft_delete_index_name(regclass, text), deletion.live_parent_keys(regclass), deletion.soft_delete_tables(),

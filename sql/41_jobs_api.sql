@@ -356,7 +356,9 @@ BEGIN
     RAISE EXCEPTION 'only deletion_admin may schedule a hard delete of %', target
       USING ERRCODE = '42501', HINT = 'schedule a soft delete (hard => false), or ask an admin';
   END IF;
-  IF NOT coalesce(hard, false) AND NOT deletion.is_soft_delete_table(target) THEN
+  -- (An archived table's soft job deletes the row, which archives it: sql/17_soft_delete_archive.sql.)
+  IF NOT coalesce(hard, false) AND NOT deletion.is_soft_delete_table(target)
+     AND to_jsonb(deletion.policy_of(target)) ->> 'storage' IS DISTINCT FROM 'archive' THEN
     RAISE EXCEPTION 'table % has no soft delete, so a job on it can only hard-delete', target
       USING ERRCODE = 'PD402', HINT = 'schedule with hard => true (needs deletion_admin), or enable soft delete on the table';
   END IF;

@@ -75,7 +75,7 @@ test('the example installs on top, on purpose, as a history of its own', async (
       const { rows } = await c.query(`SELECT (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public') AS tables,
                                              (SELECT count(*)::int FROM deletion_kit.example_migrations) AS example,
                                              (SELECT count(*)::int FROM deletion_kit.migrations WHERE name LIKE '%product%') AS in_engine_history`);
-      assert.equal(rows[0], { tables: 17, example: readdirSync(EXAMPLE_DIR).length, in_engine_history: 0 });
+      assert.equal(rows[0], { tables: 19, example: readdirSync(EXAMPLE_DIR).length, in_engine_history: 0 });
     } finally {
       await c.end();
     }

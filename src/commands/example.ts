@@ -17,7 +17,7 @@ export function register(program: Command) {
 
   jsonOption(example
     .command('install')
-    .description('install the engine and the example product (17 tables in public, their policies, protection rules, tracked files)'))
+    .description('install the engine and the example product (19 tables in public, their policies, protection rules, tracked files)'))
     .action(async (opts: { json?: boolean }) => report(await withClient((c) => migrateUp(c, EXAMPLE)), 'up', opts.json));
 
   jsonOption(example

@@ -17,7 +17,7 @@ settings.configure(
         'ENGINE': 'django.db.backends.postgresql', 'NAME': url.path.lstrip('/'), 'USER': unquote(url.username),
         'PASSWORD': unquote(url.password), 'HOST': url.hostname, 'PORT': url.port,
     }},
-    INSTALLED_APPS=[], USE_TZ=True, TIME_ZONE='UTC', DEFAULT_AUTO_FIELD='django.db.models.BigAutoField',
+    INSTALLED_APPS=['django_clients'], USE_TZ=True, TIME_ZONE='UTC', DEFAULT_AUTO_FIELD='django.db.models.BigAutoField',
 )
 django.setup()
 
@@ -70,7 +70,65 @@ class IssueLink(models.Model):
         managed = False
 
 
+class WikiPage(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    workspace_id = models.BigIntegerField()
+    slug = models.TextField()
+    title = models.TextField()
+
+    class Meta:
+        app_label = 'django_clients'
+        db_table = 'wiki_pages'
+        managed = False
+
+
+class WikiPageRevision(models.Model):
+    """As docs/clients.md recommends: on_delete=DO_NOTHING, so Model.delete sends one DELETE and
+    the database cascades, as one operation."""
+    id = models.BigAutoField(primary_key=True)
+    page = models.ForeignKey(WikiPage, on_delete=models.DO_NOTHING, db_constraint=False, related_name='revisions')
+    body = models.TextField()
+
+    class Meta:
+        app_label = 'django_clients'
+        db_table = 'wiki_page_revisions'
+        managed = False
+
+
+# The same tables declared with Django's usual on_delete=CASCADE: the collector deletes the children
+# itself, in statements of their own, before the parent's DELETE.
+class DefaultWikiPage(models.Model):
+    id = models.BigAutoField(primary_key=True)
+
+    class Meta:
+        app_label = 'django_clients'
+        db_table = 'wiki_pages'
+        managed = False
+
+
+class DefaultWikiPageRevision(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    page = models.ForeignKey(DefaultWikiPage, on_delete=models.CASCADE, related_name='revisions')
+
+    class Meta:
+        app_label = 'django_clients'
+        db_table = 'wiki_page_revisions'
+        managed = False
+
+
 f = ctx['fixture']
+
+
+def archive_delete_entity():
+    count, _ = WikiPage.objects.get(id=f['pages']['deleteEntity']).delete()
+    return {'reported': count}
+
+
+def cascade(model, page_id, note):
+    def work():
+        count, per_model = model.objects.get(id=page_id).delete()
+        return {'note': f'{note}; Model.delete() counted {count} rows ({", ".join(f"{k}: {v}" for k, v in sorted(per_model.items()))})'}
+    return work
 
 
 def delete_entity():
@@ -145,4 +203,8 @@ emit({
     'load_child_of_deleted_parent': observe(load_child),
     'hard_delete': observe(hard_delete),
     'reflect_unique_key': observe(reflect_unique_key),
+    'archive_delete_entity': observe(archive_delete_entity),
+    'archive_delete_returning': {'unsupported': 'the ORM has no DELETE ... RETURNING'},
+    'orm_cascade_default': observe(cascade(DefaultWikiPage, f['pages']['cascadeDefault'], 'ForeignKey(on_delete=CASCADE)')),
+    'orm_cascade_recommended': observe(cascade(WikiPage, f['pages']['cascadeRecommended'], 'ForeignKey(on_delete=DO_NOTHING, db_constraint=False)')),
 })

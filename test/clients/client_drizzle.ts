@@ -32,6 +32,12 @@ const issues = pgTable('issues', {
   projectId: bigint('project_id', { mode: 'number' }).references(() => projects.id, { onDelete: 'set null' }),
   title: text('title').notNull(),
 });
+const wikiPages = pgTable('wiki_pages', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  workspaceId: bigint('workspace_id', { mode: 'number' }).notNull(),
+  slug: text('slug').notNull(),
+  title: text('title').notNull(),
+});
 const issueLinks = pgTable('issue_links', {
   id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
   issueId: bigint('issue_id', { mode: 'number' }).notNull(),
@@ -93,6 +99,17 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         return { parentLoaded: row.parent !== null };
       }),
       hard_delete: await observe(async () => ({ reported: (await db.delete(issueLinks).where(eq(issueLinks.id, f.linkId))).rowCount })),
+      archive_delete_entity: await observe(async () => {
+        const [row] = await db.select().from(wikiPages).where(eq(wikiPages.id, f.pages.deleteEntity));
+        if (!row) throw new Error('the page to delete is not visible');
+        return { reported: (await db.delete(wikiPages).where(eq(wikiPages.id, row.id))).rowCount };
+      }),
+      archive_delete_returning: await observe(async () => {
+        const rows = await db.delete(wikiPages).where(eq(wikiPages.id, f.pages.deleteReturning)).returning({ id: wikiPages.id });
+        return { returned: rows.map((r) => r.id), reported: rows.length };
+      }),
+      orm_cascade_default: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
+      orm_cascade_recommended: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
     };
   } finally {
     await pool.end();

@@ -55,6 +55,17 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         return { parentLoaded: row.parent !== null };
       }),
       hard_delete: await observe(async () => ({ reported: await k('issue_links').where({ id: f.linkId }).del() })),
+      archive_delete_entity: await observe(async () => {
+        const row = await k('wiki_pages').where({ id: f.pages.deleteEntity }).first();
+        if (!row) throw new Error('the page to delete is not visible');
+        return { reported: await k('wiki_pages').where({ id: row.id }).del() };
+      }),
+      archive_delete_returning: await observe(async () => {
+        const rows = await k('wiki_pages').where({ id: f.pages.deleteReturning }).del(['id']) as unknown as Array<{ id: string }>;
+        return { returned: rows.map((r) => Number(r.id)), reported: rows.length };
+      }),
+      orm_cascade_default: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
+      orm_cascade_recommended: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
     };
   } finally {
     await k.destroy();

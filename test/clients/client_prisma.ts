@@ -68,6 +68,18 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         const gone = await prisma.issueLink.delete({ where: { id: big(f.linkId) } });
         return { returned: [Number(gone.id)] };
       }),
+      archive_delete_entity: await observe(async () => {
+        const row = await prisma.wikiPage.findUnique({ where: { id: big(f.pages.deleteEntity) } });
+        if (!row) throw new Error('the page to delete is not visible');
+        const gone = await prisma.wikiPage.delete({ where: { id: row.id } });
+        return { returned: [Number(gone.id)] };
+      }),
+      archive_delete_returning: await observe(async () => {
+        const rows: Array<{ id: bigint }> = await prisma.$queryRaw`DELETE FROM wiki_pages WHERE id = ${big(f.pages.deleteReturning)} RETURNING id`;
+        return { returned: rows.map((r) => Number(r.id)), note: 'raw SQL ($queryRaw): Prisma has no deleteManyAndReturn' };
+      }),
+      orm_cascade_default: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
+      orm_cascade_recommended: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
     };
   } finally {
     await prisma.$disconnect();

@@ -37,6 +37,12 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
     issueId: { type: DataTypes.BIGINT, allowNull: false },
     url: { type: DataTypes.TEXT, allowNull: false },
   }, { ...opts, tableName: 'issue_links' });
+  const WikiPage: ModelStatic<Model> = s.define('WikiPage', {
+    id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+    workspaceId: { type: DataTypes.BIGINT, allowNull: false },
+    slug: { type: DataTypes.TEXT, allowNull: false },
+    title: { type: DataTypes.TEXT, allowNull: false },
+  }, { ...opts, tableName: 'wiki_pages' });
   Issue.belongsTo(Project, { as: 'project', foreignKey: 'projectId', onDelete: 'SET NULL', constraints: false });
   const f = ctx.fixture;
   const upsert = (email: string) => observe(async () => {
@@ -85,6 +91,14 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         return { parentLoaded: row.get('project') != null };
       }),
       hard_delete: await observe(async () => ({ reported: await IssueLink.destroy({ where: { id: f.linkId } }) })),
+      archive_delete_entity: await observe(async () => {
+        const row = await WikiPage.findByPk(f.pages.deleteEntity);
+        if (!row) throw new Error('the page to delete is not visible');
+        return { reported: await WikiPage.destroy({ where: { id: row.get('id') as number } }) };
+      }),
+      archive_delete_returning: await observe(async () => ({ unsupported: 'Model.destroy has no RETURNING' })),
+      orm_cascade_default: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
+      orm_cascade_recommended: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
     };
   } finally {
     await s.close();

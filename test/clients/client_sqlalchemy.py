@@ -52,6 +52,43 @@ class IssueLink(Base):
     url = Column(Text, nullable=False)
 
 
+class WikiPage(Base):
+    """An archived table's page, with its revisions as the database's foreign key says (CASCADE),
+    declared as docs/clients.md recommends: passive_deletes=True, so the DELETE reaches the database
+    and the database cascades, as one operation."""
+    __tablename__ = 'wiki_pages'
+    id = Column(BigInteger, primary_key=True)
+    workspace_id = Column(BigInteger, nullable=False)
+    slug = Column(Text, nullable=False)
+    title = Column(Text, nullable=False)
+    revisions = relationship('WikiPageRevision', passive_deletes=True)
+
+
+class WikiPageRevision(Base):
+    __tablename__ = 'wiki_page_revisions'
+    id = Column(BigInteger, primary_key=True)
+    page_id = Column(BigInteger, ForeignKey('wiki_pages.id', ondelete='CASCADE'), nullable=False)
+    body = Column(Text, nullable=False)
+
+
+# The same tables declared with SQLAlchemy's defaults (no passive_deletes): on Session.delete the
+# unit of work loads the children and sets their foreign key to NULL itself, before the parent's
+# DELETE, as if the database could not.
+DefaultBase = declarative_base()
+
+
+class DefaultWikiPage(DefaultBase):
+    __tablename__ = 'wiki_pages'
+    id = Column(BigInteger, primary_key=True)
+    revisions = relationship('DefaultWikiPageRevision')
+
+
+class DefaultWikiPageRevision(DefaultBase):
+    __tablename__ = 'wiki_page_revisions'
+    id = Column(BigInteger, primary_key=True)
+    page_id = Column(BigInteger, ForeignKey('wiki_pages.id', ondelete='CASCADE'), nullable=False)
+
+
 def main():
     ctx = context()
     f = ctx['fixture']
@@ -138,6 +175,32 @@ def main():
             s.commit()
         return {}
 
+    def archive_delete_entity():
+        with Session(engine) as s:
+            page = s.get(WikiPage, f['pages']['deleteEntity'])
+            if page is None:
+                raise LookupError('the page to delete is not visible')
+            s.delete(page)
+            s.commit()
+        return {}
+
+    def archive_delete_returning():
+        with Session(engine) as s:
+            ids = [r[0] for r in s.execute(delete(WikiPage).where(WikiPage.id == f['pages']['deleteReturning']).returning(WikiPage.id))]
+            s.commit()
+        return {'returned': ids}
+
+    def cascade(model, page_id, note):
+        def work():
+            with Session(engine) as s:
+                page = s.get(model, page_id)
+                if page is None:
+                    raise LookupError('the page to delete is not visible')
+                s.delete(page)
+                s.commit()
+            return {'note': note}
+        return work
+
     emit({
         'delete_entity': observe(delete_entity),
         'delete_returning': observe(delete_returning),
@@ -151,6 +214,10 @@ def main():
         'load_child_of_deleted_parent': observe(load_child),
         'reflect_unique_key': observe(reflect_unique_key),
         'hard_delete': observe(hard_delete),
+        'archive_delete_entity': observe(archive_delete_entity),
+        'archive_delete_returning': observe(archive_delete_returning),
+        'orm_cascade_default': observe(cascade(DefaultWikiPage, f['pages']['cascadeDefault'], 'relationship() without passive_deletes')),
+        'orm_cascade_recommended': observe(cascade(WikiPage, f['pages']['cascadeRecommended'], 'relationship(..., passive_deletes=True)')),
     })
     engine.dispose()
 

@@ -43,6 +43,11 @@ const SeatSchema = new EntitySchema<Seat>({
     deletedAt: { type: 'timestamptz', name: 'deleted_at', nullable: true, deleteDate: true },
   },
 });
+interface WikiPage { id: number; workspaceId: number; slug: string; title: string }
+const WikiPageSchema = new EntitySchema<WikiPage>({
+  name: 'WikiPage', tableName: 'wiki_pages',
+  columns: { id: bigintId, workspaceId: { type: 'bigint', name: 'workspace_id' }, slug: { type: 'text' }, title: { type: 'text' } },
+});
 const IssueLinkSchema = new EntitySchema<IssueLink>({
   name: 'IssueLink', tableName: 'issue_links',
   columns: { id: bigintId, issueId: { type: 'bigint', name: 'issue_id' }, url: { type: 'text' } },
@@ -51,7 +56,7 @@ const IssueLinkSchema = new EntitySchema<IssueLink>({
 export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed>> {
   const ds = new DataSource({
     type: 'postgres', url: ctx.appUrl, synchronize: false, migrationsRun: false, logging: false,
-    entities: [ProjectSchema, UserSchema, IssueSchema, IssueLinkSchema, SeatSchema], extra: { max: 2 },
+    entities: [ProjectSchema, UserSchema, IssueSchema, IssueLinkSchema, SeatSchema, WikiPageSchema], extra: { max: 2 },
   });
   await ds.initialize();
   const projects = ds.getRepository(ProjectSchema);
@@ -113,6 +118,18 @@ export async function run(ctx: ClientContext): Promise<Record<Scenario, Observed
         return { parentLoaded: row.project != null };
       }),
       hard_delete: await observe(async () => ({ reported: (await ds.getRepository(IssueLinkSchema).delete({ id: f.linkId })).affected ?? null })),
+      archive_delete_entity: await observe(async () => {
+        const pages = ds.getRepository(WikiPageSchema);
+        const row = await pages.findOneBy({ id: f.pages.deleteEntity });
+        if (!row) throw new Error('the page to delete is not visible');
+        return { reported: (await pages.delete({ id: row.id })).affected ?? null };
+      }),
+      archive_delete_returning: await observe(async () => {
+        const r = await ds.createQueryBuilder().delete().from(WikiPageSchema).where('id = :id', { id: f.pages.deleteReturning }).returning('id').execute();
+        return { returned: (r.raw as Array<{ id: string }>).map((x) => Number(x.id)), reported: r.affected ?? null };
+      }),
+      orm_cascade_default: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
+      orm_cascade_recommended: { unsupported: 'the ORM leaves cascades to the database (no ORM-side collector)' },
     };
   } finally {
     await ds.destroy();

@@ -4,7 +4,7 @@
 // unique value is free again, a hidden parent loads as absent, a hard delete is a plain delete).
 // Checked against the database as the administrator, never taken from the client's word alone.
 import pg from 'pg';
-import { activeUsers, appSees, rowState, type ClientContext, type Observed, type Scenario } from './harness.ts';
+import { activeUsers, appSees, archivedState, rowState, type ClientContext, type Observed, type Scenario } from './harness.ts';
 
 /** The name every upsert writes, so an upsert that updated is told from one that did nothing. */
 export const UPSERTED_NAME = 'Upserted';
@@ -99,6 +99,32 @@ export async function check(scenario: Scenario, o: Observed, admin: pg.Client, c
       return o.reflectsUnique === true ? null : 'the reflected schema does not show users.email as unique';
     case 'load_child_of_deleted_parent':
       return o.parentLoaded === false ? null : `the client ${o.parentLoaded ? 'handed back the deleted parent' : 'did not say whether it loaded the parent'}`;
+    case 'archive_delete_entity':
+    case 'archive_delete_returning': {
+      const id = scenario === 'archive_delete_entity' ? f.pages.deleteEntity : f.pages.deleteReturning;
+      if (scenario === 'archive_delete_returning' && JSON.stringify(o.returned ?? []) !== JSON.stringify([id])) {
+        return `RETURNING gave ${JSON.stringify(o.returned ?? [])}, not [${id}]`;
+      }
+      const bad = returnedOnly(o, id) ?? reportedOne(o);
+      if (bad) return bad;
+      const state = await rowState(admin, 'public.wiki_pages', id);
+      if (state !== 'soft-deleted') return `page ${id} is ${state}, not archived (gone from its table, its operation in the trash)`;
+      return (await appSees(ctx.appUrl, 'public.wiki_pages', id)) ? `the application still sees page ${id}` : null;
+    }
+    case 'orm_cascade_default':
+    case 'orm_cascade_recommended': {
+      // Required: the page and its revision leave together as one operation, which restore brings
+      // back whole (an ORM that deletes or unlinks the children itself, before the database sees
+      // the parent's DELETE, breaks this).
+      const [pageId, revisionId] = scenario === 'orm_cascade_default'
+        ? [f.pages.cascadeDefault, f.revisions.cascadeDefault] : [f.pages.cascadeRecommended, f.revisions.cascadeRecommended];
+      const s = await archivedState(admin, pageId, revisionId);
+      if (s.pageLive) return `page ${pageId} is still in its table`;
+      if (s.revisionLive) return `revision ${revisionId} is still in its table (unlinked, not deleted)`;
+      if (!s.inTrash) return `page ${pageId} is gone, but no operation in the trash holds it`;
+      return s.revisionInOperation ? null
+        : `the ORM deleted revision ${revisionId} in a statement of its own: the page's operation does not hold it, so restoring the page does not bring it back`;
+    }
     case 'hard_delete': {
       const bad = returnedOnly(o, f.linkId) ?? reportedOne(o);
       if (bad) return bad;

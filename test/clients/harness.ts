@@ -30,6 +30,10 @@ export const SCENARIOS = [
   'load_child_of_deleted_parent',
   'hard_delete',
   'reflect_unique_key',
+  'archive_delete_entity',
+  'archive_delete_returning',
+  'orm_cascade_default',
+  'orm_cascade_recommended',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -46,6 +50,10 @@ export const SCENARIO_TITLES: Record<Scenario, string> = {
   load_child_of_deleted_parent: 'load a child whose parent is deleted',
   hard_delete: 'delete in a hard-delete table',
   reflect_unique_key: 'schema reflection sees users.email as unique',
+  archive_delete_entity: 'delete a loaded entity (archived table)',
+  archive_delete_returning: 'DELETE ... RETURNING (archived table)',
+  orm_cascade_default: 'delete a parent whose children the ORM knows, default relationship settings (archived table)',
+  orm_cascade_recommended: 'the same with passive_deletes=True / on_delete=DO_NOTHING (archived table)',
 };
 
 /** The rows of one client's database; every scenario has rows of its own. */
@@ -59,6 +67,10 @@ export interface Fixture {
   users: { active: number; held: number; recreate: number };
   /** public.seats: a soft-delete table whose unique integer key stays a partial unique index. */
   seats: { fresh: number; active: number; held: number; activeId: number; heldId: number };
+  /** public.wiki_pages (archive storage), each with one revision (CASCADE): one page per scenario. */
+  pages: { deleteEntity: number; deleteReturning: number; cascadeDefault: number; cascadeRecommended: number };
+  /** The revision of each page, by the page's scenario. */
+  revisions: { cascadeDefault: number; cascadeRecommended: number };
 }
 
 /** What a client reports for one scenario: what its ORM told it, and the error it raised. */
@@ -191,16 +203,43 @@ async function loadFixture(c: pg.Client, tag: string): Promise<Fixture> {
   const seat = (no: number, holder: string) => one(c, `INSERT INTO seats (seat_no, holder) VALUES ($1, $2) RETURNING id`, [no, holder]);
   const seats = { fresh: 10, active: 20, held: 30, activeId: await seat(20, 'Active'), heldId: await seat(30, 'Held') };
   await softDelete(c, 'public.seats', seats.heldId);
-  return { workspaceId, creatorId, projects, childIssueId, linkId, emails, users, seats };
+  // The archived wiki: a page per scenario, each with one revision that its DELETE cascades to.
+  const page = (slug: string) => one(c, `INSERT INTO wiki_pages (workspace_id, slug, title) VALUES ($1, $2, $2) RETURNING id`, [workspaceId, slug]);
+  const revision = (pageId: number) => one(c, `INSERT INTO wiki_page_revisions (page_id, body) VALUES ($1, 'text') RETURNING id`, [pageId]);
+  const pages = { deleteEntity: await page('delete-entity'), deleteReturning: await page('delete-returning'),
+                  cascadeDefault: await page('cascade-default'), cascadeRecommended: await page('cascade-recommended') };
+  for (const id of [pages.deleteEntity, pages.deleteReturning]) await revision(id);
+  const revisions = { cascadeDefault: await revision(pages.cascadeDefault), cascadeRecommended: await revision(pages.cascadeRecommended) };
+  return { workspaceId, creatorId, projects, childIssueId, linkId, emails, users, seats, pages, revisions };
 }
 
 /** What became of a row, seen by the administrator: still active, soft-deleted (kept, restorable), or gone. */
 export async function rowState(admin: pg.Client, table: string, id: number): Promise<'active' | 'soft-deleted' | 'gone'> {
   const { rows } = await admin.query(`SELECT to_jsonb(t) ->> 'deleted_at' AS deleted_at FROM ${table} t WHERE id = $1`, [id]);
   if (rows.length) return rows[0].deleted_at === null ? 'active' : 'soft-deleted';
-  const kept = await admin.query(`SELECT 1 FROM deletion.trash() WHERE root_table IN ($1, $2) AND root_key = jsonb_build_object('id', $3::bigint)`,
+  const kept = await admin.query(`SELECT 1 FROM deletion.trash() WHERE root_table IN ($1, $2)
+                                     AND (root_key = jsonb_build_object('id', $3::bigint) OR root_key = jsonb_build_array(jsonb_build_object('id', $3::bigint)))`,
     [table, table.replace(/^public\./, ''), id]);
   return kept.rowCount ? 'soft-deleted' : 'gone';
+}
+
+/**
+ * What a delete of an archived page did to the page and its revision, seen by the administrator:
+ * whether each is still in its table, and which of them the page's operation in the trash holds
+ * (what deletion.restore of it would bring back).
+ */
+export async function archivedState(admin: pg.Client, pageId: number, revisionId: number) {
+  const live = async (table: string, id: number) => (await admin.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id])).rowCount === 1;
+  const { rows } = await admin.query(
+    `SELECT o.rows_per_table FROM deletion.trash() o WHERE o.root_table = 'public.wiki_pages' AND o.root_key = jsonb_build_array(jsonb_build_object('id', $1::bigint))`,
+    [pageId]);
+  const counts = (rows[0]?.rows_per_table ?? {}) as Record<string, number>;
+  return {
+    pageLive: await live('public.wiki_pages', pageId),
+    revisionLive: await live('public.wiki_page_revisions', revisionId),
+    inTrash: rows.length === 1,
+    revisionInOperation: (counts['public.wiki_page_revisions'] ?? 0) >= 1,
+  };
 }
 
 /** Whether the application role sees the row (row-level security hides soft-deleted rows from it). */

@@ -9,7 +9,15 @@ export interface KnownFailure {
   reason: string;
 }
 
-export const KNOWN_FAILING: KnownFailure[] = [];
+export const KNOWN_FAILING: KnownFailure[] = [
+  // Not the engine's to fix: with its default relationship settings the ORM acts on the children
+  // before the database sees the parent's DELETE. The suite keeps measuring it so docs/clients.md
+  // shows what the recommended setting (the *_recommended scenario, which holds) avoids.
+  { client: 'SQLAlchemy', scenario: 'orm_cascade_default',
+    reason: 'without passive_deletes the unit of work sets the children\'s foreign key to NULL itself before the DELETE (here NOT NULL, 23502: nothing is deleted); set passive_deletes=True' },
+  { client: 'Django', scenario: 'orm_cascade_default',
+    reason: 'with on_delete=CASCADE the collector deletes the children in statements of their own before the parent: the parent\'s operation does not hold them, so its restore does not bring them back; use on_delete=DO_NOTHING' },
+];
 
 export function knownFailure(client: string, scenario: string): KnownFailure | undefined {
   return KNOWN_FAILING.find((k) => (k.client === client || k.client === '*') && k.scenario === scenario);
