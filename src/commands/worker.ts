@@ -2,7 +2,10 @@
 // each slot (--concurrency) has its own connection, claims a due job (deletion.claim_job), calls
 // deletion.run_chunk until the job is done (each call its own short transaction), records a failed
 // chunk with deletion.fail_chunk (retry with backoff, or failed), and reconnects when the server goes
-// away. SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
+// away. Between chunks it yields (sql/45_jobs_yield.sql): the job goes back when another job is due
+// (deletion.yield_job), so the due jobs' chunks interleave; a chunk that waited on a lock longer than
+// --lock-wait-ms (lock_timeout) pauses the job (deletion.pause_job) and is tried again, until one goes
+// through. SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
 // On a terminal it draws a progress bar per job; otherwise it prints one JSON line per event.
 import os from 'node:os';
 import cliProgress from 'cli-progress';
@@ -23,6 +26,7 @@ interface WorkerOptions {
   purgeAfterDays: number;
   auditKeepDays?: number;
   maxReplicaLag?: number;
+  lockWaitMs: number;
   json?: boolean;
 }
 
@@ -127,6 +131,7 @@ class Reporter {
 class Worker {
   private stopping = false;
   private upkeepDue = 0;
+  private canPause?: boolean;
   constructor(private options: WorkerOptions, private report: Reporter) {}
 
   stop(signal: string) {
@@ -190,21 +195,48 @@ class Worker {
     for (;;) {
       const lag = (await client.query('SELECT deletion.replica_lag_bytes()::float8 AS lag')).rows[0].lag as number | null;
       if (lag === null || lag <= this.options.maxReplicaLag! || this.stopping) {
-        if (waiting) this.report.event('resumed', { job: id, ...about, replica_lag_bytes: lag });
+        if (waiting) {
+          await this.pause(client, id, null);
+          this.report.event('resumed', { job: id, ...about, replica_lag_bytes: lag });
+        }
         return;
       }
-      if (!waiting) this.report.event('waiting', { job: id, ...about, replica_lag_bytes: lag, max_replica_lag: this.options.maxReplicaLag });
+      if (!waiting) this.report.event('waiting', { job: id, ...about, reason: 'replica_lag', replica_lag_bytes: lag, max_replica_lag: this.options.maxReplicaLag });
       waiting = true;
-      await client.query('SELECT deletion.heartbeat($1)', [id]);
+      await this.pause(client, id, 'replica_lag');
       await sleep(this.options.poll);
     }
   }
 
+  /**
+   * Marks the job paused for a reason, or working again (null): deletion.pause_job, which also renews
+   * the heartbeat. On an engine without the pause columns (migration 0150), the heartbeat only.
+   */
+  private async pause(client: pg.Client, id: number, reason: string | null) {
+    if (this.canPause === undefined) {
+      this.canPause = (await client.query(`SELECT to_regprocedure('deletion.pause_job(bigint, text)') IS NOT NULL AS ok`)).rows[0].ok;
+    }
+    if (this.canPause) await client.query('SELECT deletion.pause_job($1, $2)', [id, reason]);
+    else await client.query('SELECT deletion.heartbeat($1)', [id]);
+  }
+
+  /** One chunk, its lock waits bounded by --lock-wait-ms (lock_timeout, for this statement only). */
+  private async chunk(client: pg.Client, id: number): Promise<ChunkResult> {
+    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${this.options.lockWaitMs}ms`]);
+    try {
+      const { rows } = await client.query('SELECT deletion.run_chunk($1, $2, $3) AS r', [id, this.options.chunkRows, this.options.chunkMs]);
+      return rows[0].r;
+    } finally {
+      await client.query('RESET lock_timeout').catch(() => {});
+    }
+  }
+
   /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
-  private async work(client: pg.Client, job: { id: string; entity_table: string; entity_pk: string; takeovers: number }) {
+  private async work(client: pg.Client, job: { id: string; entity_table: string; entity_pk: string; takeovers: number; paused_since?: Date | null }) {
     const id = Number(job.id);
     const about = { table: job.entity_table, pk: job.entity_pk };
     this.report.event('claimed', { job: id, ...about, takeovers: job.takeovers });
+    let pausedOnLocks = Boolean(job.paused_since);  // a pause recorded before the job was handed back
     for (;;) {
       if (!this.stopping && this.options.maxReplicaLag !== undefined) await this.yieldToReplicas(client, id, about);
       if (this.stopping) {
@@ -214,10 +246,17 @@ class Worker {
       }
       let result: ChunkResult;
       try {
-        const { rows } = await client.query('SELECT deletion.run_chunk($1, $2, $3) AS r', [id, this.options.chunkRows, this.options.chunkMs]);
-        result = rows[0].r;
+        result = await this.chunk(client, id);
       } catch (err) {
         if (isConnectionError(err)) throw err;
+        if ((err as { code?: string }).code === '55P03') {  // the chunk waited on a lock longer than --lock-wait-ms
+          if (!pausedOnLocks) this.report.event('paused', { job: id, ...about, reason: 'locks', lock_wait_ms: this.options.lockWaitMs, error: describe(err) });
+          pausedOnLocks = true;
+          await this.pause(client, id, 'locks');
+          if (await this.yieldTurn(client, id, about)) return;
+          await sleep(this.options.poll);
+          continue;
+        }
         if ((err as { code?: string }).code === 'PD403') {   // another worker holds it now
           this.report.event('lost', { job: id, ...about, error: describe(err) });
           return;
@@ -228,6 +267,11 @@ class Worker {
         this.report.event(after.status === 'failed' ? 'failed' : 'retry', { job: id, ...about, attempts: after.attempts, next_attempt_at: after.next_attempt_at, error: describe(err) });
         return;
       }
+      if (pausedOnLocks) {
+        pausedOnLocks = false;
+        await this.pause(client, id, null);
+        this.report.event('resumed', { job: id, ...about, reason: 'locks' });
+      }
       this.report.event('chunk', { job: id, ...about, phase: result.phase, deleted: Number(result.deleted), remaining: Number(result.remaining),
         planned: Number(result.planned), seconds: Number(result.chunk_ms ?? 0) / 1000 });
       if (result.status !== 'running') {
@@ -237,7 +281,15 @@ class Worker {
         this.report.event(rows[0].status, { job: id, ...about, rows_deleted: rows[0].rows_deleted, chunks: rows[0].chunks, seconds: rows[0].seconds, error: rows[0].error });
         return;
       }
+      if (!this.stopping && (await this.yieldTurn(client, id, about))) return;
     }
+  }
+
+  /** Between chunks: hands the job back when another job is due (deletion.yield_job); true when it did. */
+  private async yieldTurn(client: pg.Client, id: number, about: Record<string, string>): Promise<boolean> {
+    const { rows } = await client.query('SELECT deletion.yield_job($1) AS yielded', [id]);
+    if (rows[0].yielded) this.report.event('yielded', { job: id, ...about });
+    return rows[0].yielded;
   }
 }
 
@@ -257,6 +309,7 @@ export function register(program: Command) {
     .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
     .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
     .option('--max-replica-lag <bytes>', 'pause between chunks while a streaming replica has more than this many bytes of WAL to replay (needs pg_monitor to see it)', positiveInt('--max-replica-lag'))
+    .option('--lock-wait-ms <ms>', 'a chunk waiting on a lock longer than this pauses the job (tried again after --poll) instead of blocking other sessions', positiveInt('--lock-wait-ms'), 1000)
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
       const report = new Reporter(Boolean(options.json) || !process.stdout.isTTY);
