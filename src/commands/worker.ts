@@ -220,15 +220,14 @@ class Worker {
     else await client.query('SELECT deletion.heartbeat($1)', [id]);
   }
 
-  /** One chunk, its lock waits bounded by --lock-wait-ms (lock_timeout, for this statement only). */
+  /**
+   * One chunk, its lock waits bounded by --lock-wait-ms: lock_timeout set for the chunk's own
+   * transaction only (set_config local, in the FROM clause so that it is set before the chunk runs).
+   */
   private async chunk(client: pg.Client, id: number): Promise<ChunkResult> {
-    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${this.options.lockWaitMs}ms`]);
-    try {
-      const { rows } = await client.query('SELECT deletion.run_chunk($1, $2, $3) AS r', [id, this.options.chunkRows, this.options.chunkMs]);
-      return rows[0].r;
-    } finally {
-      await client.query('RESET lock_timeout').catch(() => {});
-    }
+    const { rows } = await client.query(`SELECT deletion.run_chunk($1, $2, $3) AS r FROM (SELECT set_config('lock_timeout', $4, true)) AS bound`,
+      [id, this.options.chunkRows, this.options.chunkMs, `${this.options.lockWaitMs}ms`]);
+    return rows[0].r;
   }
 
   /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
