@@ -241,6 +241,29 @@ CREATE OR REPLACE TRIGGER issue_label_relations_label_statistics_delete
   AFTER DELETE ON public.issue_label_relations REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION public.product_count_label_statistics();
 
+-- A new milestone or label has no issue yet (the foreign keys see to that), so its counts start at
+-- zero whatever the INSERT says: counting by difference builds on them. An audit restore re-inserts
+-- a deleted milestone or label with the counts its image had, and then its issues and relations,
+-- which add themselves again; a recount used to hide that, a difference would count them twice.
+CREATE FUNCTION public.product_statistics_start_at_zero()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public
+AS $$
+BEGIN
+  NEW.open_issue_count := 0;
+  NEW.total_issue_count := 0;
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION public.product_statistics_start_at_zero() IS 'BEFORE INSERT row trigger on milestones and labels: a new row''s issue counts start at 0 (its issues add themselves), also when an audit restore re-inserts an image with counts.';
+CREATE TRIGGER milestones_statistics_start_at_zero
+  BEFORE INSERT ON public.milestones
+  FOR EACH ROW EXECUTE FUNCTION public.product_statistics_start_at_zero();
+CREATE TRIGGER labels_statistics_start_at_zero
+  BEFORE INSERT ON public.labels
+  FOR EACH ROW EXECUTE FUNCTION public.product_statistics_start_at_zero();
+
 DROP FUNCTION public.product_subtract_label_statistics();
 DROP FUNCTION public.product_subtract_milestone_statistics();
 DROP FUNCTION public.product_refresh_label_statistics();
@@ -398,6 +421,9 @@ END
 $$;
 COMMENT ON FUNCTION public.product_subtract_label_statistics() IS 'Statement-level AFTER DELETE trigger on issue_label_relations: subtracts the deleted relations from their labels'' counts; labels of relations whose issue is gone too are recounted.';
 
+DROP TRIGGER labels_statistics_start_at_zero ON public.labels;
+DROP TRIGGER milestones_statistics_start_at_zero ON public.milestones;
+DROP FUNCTION public.product_statistics_start_at_zero();
 DROP TRIGGER issues_label_statistics_delete ON public.issues;
 CREATE OR REPLACE TRIGGER issues_milestone_statistics_insert
   AFTER INSERT ON public.issues REFERENCING NEW TABLE AS new_rows

@@ -2,7 +2,7 @@
 -- statement-level triggers with transition tables through every insert, update, delete, CASCADE and
 -- SET NULL, including the cascades that delete the very milestone or label being recounted.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 -- These scenarios test the foreign keys' own actions, that is hard deletes. Migration 0011 makes a
 -- plain DELETE on users, workspaces, projects, issues and comments a soft delete; as the superuser
 -- running the tests, deletion.mode = 'hard' lets the real DELETE through (docs/soft_delete.md).
@@ -61,8 +61,8 @@ SELECT is_empty(
   'the statistics functions pin search_path = pg_catalog, public'
 );
 SELECT is(
-  (SELECT count(*)::integer FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'product\_%'), 4,
-  'four statistics functions: two counting by difference (the triggers) and two recounts (repair)'
+  (SELECT count(*)::integer FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'product\_%'), 5,
+  'five statistics functions: two counting by difference, one starting new rows at zero (the triggers) and two recounts (repair)'
 );
 
 -- ---------------------------------------------------------------------------------------------
@@ -82,6 +82,10 @@ INSERT INTO labels (workspace_id, name) SELECT id, 'st-L2' FROM workspaces WHERE
 SELECT results_eq($$ SELECT * FROM test_counts() $$,
   $$ VALUES ('st-L1', '0/0'), ('st-L2', '0/0'), ('st-M1', '0/0'), ('st-M2', '0/0'), ('st-M3', '0/0') $$,
   'new milestones and labels start at 0/0');
+INSERT INTO labels (workspace_id, name, open_issue_count, total_issue_count) SELECT id, 'st-L0', 7, 9 FROM workspaces WHERE slug = 'st';
+SELECT results_eq($$ SELECT counts FROM test_counts() WHERE name = 'st-L0' $$, $$ VALUES ('0/0') $$,
+  'a label inserted with counts (as an audit restore does) starts at 0/0 all the same');
+DELETE FROM labels WHERE name = 'st-L0';
 
 -- Inserting issues: one statement, several milestones, open and closed.
 INSERT INTO issues (workspace_id, project_id, milestone_id, creator_id, title, status)
