@@ -21,6 +21,8 @@ END IF;
 -- Claims the next due job for this session, skipping jobs other sessions are claiming right now
 -- (FOR UPDATE SKIP LOCKED). Due: pending and past its scheduled time (or its retry time), or running
 -- under a lease whose session is gone or whose heartbeat is stale. Returns NULL when nothing is due.
+-- Of the due jobs, the one worked least recently (its last heartbeat; never worked first), so that
+-- jobs handed back between chunks (deletion.yield_job) take turns.
 -- A session is gone when no backend has its pid, or one has it but started at another time (a pid
 -- used again). The engine's role sees every session's pid in pg_stat_activity but not the start time
 -- of another role's session (PostgreSQL shows that only to the same role and to pg_read_all_stats),
@@ -51,7 +53,7 @@ BEGIN
                                       WHERE a.pid = c.lease_pid
                                         AND (a.backend_start IS NULL OR c.lease_backend_start IS NULL
                                              OR a.backend_start = c.lease_backend_start))))
-          ORDER BY coalesce(c.next_attempt_at, c.scheduled_at) NULLS FIRST, c.id
+          ORDER BY c.heartbeat_at NULLS FIRST, coalesce(c.next_attempt_at, c.scheduled_at) NULLS FIRST, c.id
           LIMIT 1
             FOR UPDATE SKIP LOCKED)
   RETURNING j.* INTO job;

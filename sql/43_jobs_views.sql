@@ -28,7 +28,8 @@ END IF;
 -- progress. created_by is the actor label the job was scheduled with; the engine reads no product
 -- table to name it (an application joins its own users if it wants names). The views run with the
 -- reader's rights (security_invoker). pending_op and scheduled_by_role are NULL when migrations 0061
--- and 0070 are not applied (after `migrate down`).
+-- and 0070 are not applied (after `migrate down`); paused_since and paused_reason (a running job its
+-- worker paused between chunks, deletion.pause_job) when 0150 is not.
 EXECUTE format($v$
 CREATE OR REPLACE VIEW deletion.vw_deletion_jobs WITH (security_invoker = true) AS
 SELECT j.id,
@@ -65,18 +66,23 @@ SELECT j.id,
             ELSE 0.0 END AS percent_done,
        j.chunks,
        j.takeovers,
-       coalesce(j.finished_at, now()) - j.started_at AS run_time
+       coalesce(j.finished_at, now()) - j.started_at AS run_time,
+       %s AS paused_since,
+       %s AS paused_reason
   FROM deletion.deletion_jobs j
 $v$,
     CASE WHEN deletion.job_column_installed('scheduled_by_role') THEN 'j.scheduled_by_role' ELSE 'NULL::name' END,
-    CASE WHEN deletion.job_markers_installed() THEN 'j.pending_op' ELSE 'NULL::uuid' END);
-COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its actor and scheduling role, age, overdue/stuck flags, pending-deletion marker and progress (rows planned, deleted, remaining, percent).';
+    CASE WHEN deletion.job_markers_installed() THEN 'j.pending_op' ELSE 'NULL::uuid' END,
+    CASE WHEN deletion.job_column_installed('paused_since') THEN 'CASE WHEN j.status = ''running'' THEN j.paused_since END' ELSE 'NULL::timestamptz' END,
+    CASE WHEN deletion.job_column_installed('paused_since') THEN 'CASE WHEN j.status = ''running'' THEN j.paused_reason END' ELSE 'NULL::text' END);
+COMMENT ON VIEW deletion.vw_deletion_jobs IS 'Each deletion job with its actor and scheduling role, age, overdue/stuck flags, pending-deletion marker, progress (rows planned, deleted, remaining, percent) and whether its worker paused it (since when, why).';
 
 -- The backlog in one row: jobs per status, the oldest pending job's age, overdue and stuck jobs, rows
 -- still to delete (planned rows of running jobs; a job not yet planned counts its root only), the
 -- deletion rate of the last hour and the time to drain the backlog at that rate; then (added later,
 -- so at the end) the failed jobs that something blocked (their error begins with 'blocked:'), the
--- oldest pending age in seconds, and the rows still to delete per job table.
+-- oldest pending age in seconds, the rows still to delete per job table, and the running jobs their
+-- worker paused (waiting on locks or a replica: not a failure, healthy stays true).
 CREATE OR REPLACE VIEW deletion.vw_deletion_jobs_status WITH (security_invoker = true) AS
 WITH recent AS (
   SELECT sum(j.rows_deleted) AS rows_deleted,
@@ -95,7 +101,8 @@ WITH recent AS (
          count(*) FILTER (WHERE v.status = 'pending' AND v.attempts > 0) AS retrying,
          max(now() - v.created_at) FILTER (WHERE v.status = 'pending') AS oldest_pending_age,
          coalesce(sum(v.rows_remaining) FILTER (WHERE v.status IN ('pending', 'running')), 0)::bigint AS rows_remaining,
-         count(*) FILTER (WHERE v.status = 'failed' AND v.error LIKE 'blocked:%') AS blocked
+         count(*) FILTER (WHERE v.status = 'failed' AND v.error LIKE 'blocked:%') AS blocked,
+         count(*) FILTER (WHERE v.paused_since IS NOT NULL) AS paused
     FROM deletion.vw_deletion_jobs v
 ), by_table AS (
   SELECT coalesce(jsonb_object_agg(t.entity_table, t.rows_remaining), '{}') AS rows_remaining_by_table
@@ -112,9 +119,10 @@ SELECT b.pending, b.running, b.done, b.failed, b.cancelled, b.due, b.overdue, b.
        b.overdue = 0 AND b.stuck = 0 AND b.failed = 0 AS healthy,
        b.blocked,
        coalesce(extract(epoch FROM b.oldest_pending_age), 0)::numeric(12, 1) AS oldest_pending_seconds,
-       t.rows_remaining_by_table
+       t.rows_remaining_by_table,
+       b.paused
   FROM backlog b CROSS JOIN recent r CROSS JOIN by_table t;
-COMMENT ON VIEW deletion.vw_deletion_jobs_status IS 'Backlog health in one row: jobs per status, due, overdue, stuck, retrying, blocked, oldest pending age, rows remaining (in all and per table), recent rate and time to drain.';
+COMMENT ON VIEW deletion.vw_deletion_jobs_status IS 'Backlog health in one row: jobs per status, due, overdue, stuck, retrying, blocked, paused, oldest pending age, rows remaining (in all and per table), recent rate and time to drain.';
 
 GRANT SELECT ON deletion.vw_deletion_jobs, deletion.vw_deletion_jobs_status TO deletion_app, deletion_admin;
 

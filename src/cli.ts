@@ -7,7 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { connect, lastUrl, redactUrl, UserError } from './db.ts';
-import { migrationStatus } from './migrate.ts';
 import { EXIT, exitQuietlyOnClosedPipe, RefusedError, style } from './output.ts';
 
 exitQuietlyOnClosedPipe();
@@ -21,8 +20,16 @@ const program = new Command('deletion-kit')
   .helpOption('-h, --help', 'show help for a command')
   .enablePositionalOptions(); // a command's options belong to it: `trash purge --json` is purge's --json, not trash's
 
+// Command modules are loaded lazily: `deletion-kit worker ...` loads src/commands/worker.ts only (a
+// command's file is named after it), so its started line comes at once; the program's own help, a
+// completion script and an unknown word load them all. Heavy libraries (the AWS SDK, node-pg-migrate)
+// are imported where they are used, never at start.
 const commandsDir = path.join(here, 'commands');
-for (const file of readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort()) {
+const files = readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort();
+const named = process.argv[2] && !process.argv[2].startsWith('-') && process.argv[2] !== 'completion' && process.argv[2] !== 'help'
+  ? files.filter((f) => f === `${process.argv[2]}.ts`)
+  : [];
+for (const file of named.length ? named : files) {
   const mod = (await import(path.join(commandsDir, file))) as { register: (p: Command) => void };
   mod.register(program);
 }
@@ -66,6 +73,7 @@ async function engineMissing(): Promise<string | undefined> {
   try {
     const client = await connect(lastUrl);
     try {
+      const { migrationStatus } = await import('./migrate.ts');
       const status = await migrationStatus(client);
       const where = redactUrl(lastUrl);
       if (status.applied.length === 0) return `the deletion engine is not installed in ${where}: run deletion-kit migrate`;

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -152,6 +151,7 @@ export async function buildDeferredIndexes(client: pg.Client): Promise<string[]>
 
 async function runMigrations(client: pg.Client, dir: string, direction: 'up' | 'down', count?: number, table = MIGRATIONS_TABLE): Promise<string[]> {
   const lines: string[] = [];
+  const { runner } = await import('node-pg-migrate');  // loaded when migrating, not at every CLI start
   const ran = await runner({
     dbClient: inOuterTransaction(client),
     dir,

@@ -4,6 +4,9 @@
 // each slot claims a due job (deletion.claim_job) on a connection of its own, calls deletion.run_chunk
 // until the job ends (each call its own short transaction), records a failed chunk with
 // deletion.fail_chunk (retry with backoff, or failed), and reconnects when the server goes away.
+// Between chunks it yields (sql/45_jobs_yield.sql): the job goes back when another job is due
+// (deletion.yield_job), so the due jobs' chunks interleave; a chunk that waited on a lock longer than
+// lockWaitMs (lock_timeout) pauses the job (deletion.pause_job) and is tried again, until one goes through.
 // Aborting the signal lets the chunk under way finish, releases the job, and resolves.
 // `deletion-kit worker` is this function with a terminal reporter (src/commands/worker.ts).
 import os from 'node:os';
@@ -11,9 +14,9 @@ import type pg from 'pg';
 import { runCleanup, type CleanupOptions } from '../files/cleaner.ts';
 import type { FileStorage } from '../files/storage.ts';
 
-/** What the worker reports: started, claimed, chunk, done, cancelled, failed, retry, released, lost, waiting, resumed, upkeep, reconnecting, disconnected, stopping, stopped, files, error. */
+/** What the worker reports: started, claimed, chunk, done, cancelled, failed, retry, released, lost, waiting, paused, resumed, yielded, upkeep, reconnecting, disconnected, stopping, stopped, files, error. */
 export type WorkerEventName = 'started' | 'claimed' | 'chunk' | 'done' | 'cancelled' | 'failed' | 'retry' | 'released' | 'lost'
-  | 'waiting' | 'resumed' | 'upkeep' | 'reconnecting' | 'disconnected' | 'stopping' | 'stopped' | 'files' | 'error';
+  | 'waiting' | 'paused' | 'resumed' | 'yielded' | 'upkeep' | 'reconnecting' | 'disconnected' | 'stopping' | 'stopped' | 'files' | 'error';
 
 /** Fields of an event: numbers as numbers, durations in seconds (job, table, pk, deleted, remaining, planned, seconds, ...). */
 export type WorkerEventFields = Record<string, unknown>;
@@ -45,6 +48,8 @@ export interface RunWorkerOptions {
   maxReplicaLagBytes?: number;
   /** The key erasure jobs sign their report with (set on the worker's connections as deletion.erasure_key). */
   erasureKey?: string;
+  /** A chunk waiting on a lock longer than this (ms) pauses the job and is tried again after pollMs (default 1000). */
+  lockWaitMs?: number;
   /** This worker's name in the job's lease (default host:pid). */
   name?: string;
   /** Embed the file cleaner too: the storage adapter the queued files are deleted from, and its options. */
@@ -91,6 +96,7 @@ export function describeError(err: unknown): string {
 
 class JobWorker {
   private upkeepDue = 0;
+  private canPause?: boolean;
   private readonly stop: AbortSignal;
   constructor(private readonly o: Required<Pick<RunWorkerOptions, 'concurrency' | 'chunkRows' | 'chunkMs' | 'leaseSeconds' | 'pollMs' | 'backoffMs' | 'name'>> & RunWorkerOptions,
     private readonly emit: (event: WorkerEventName, fields: WorkerEventFields) => void, signal: AbortSignal) {
@@ -155,21 +161,54 @@ class JobWorker {
     for (;;) {
       const lag = (await client.query('SELECT deletion.replica_lag_bytes()::float8 AS lag')).rows[0].lag as number | null;
       if (lag === null || lag <= this.o.maxReplicaLagBytes! || this.stop.aborted) {
-        if (waiting) this.emit('resumed', { job: id, ...about, replica_lag_bytes: lag });
+        if (waiting) {
+          await this.pause(client, id, null);
+          this.emit('resumed', { job: id, ...about, replica_lag_bytes: lag });
+        }
         return;
       }
-      if (!waiting) this.emit('waiting', { job: id, ...about, replica_lag_bytes: lag, max_replica_lag: this.o.maxReplicaLagBytes });
+      if (!waiting) this.emit('waiting', { job: id, ...about, reason: 'replica_lag', replica_lag_bytes: lag, max_replica_lag: this.o.maxReplicaLagBytes });
       waiting = true;
-      await client.query('SELECT deletion.heartbeat($1)', [id]);
+      await this.pause(client, id, 'replica_lag');
       await sleep(this.o.pollMs, this.stop);
     }
   }
 
+  /**
+   * Marks the job paused for a reason, or working again (null): deletion.pause_job, which also renews
+   * the heartbeat. On an engine without the pause columns (migration 0150), the heartbeat only.
+   */
+  private async pause(client: pg.PoolClient, id: number, reason: string | null) {
+    if (this.canPause === undefined) {
+      this.canPause = (await client.query(`SELECT to_regprocedure('deletion.pause_job(bigint, text)') IS NOT NULL AS ok`)).rows[0].ok as boolean;
+    }
+    if (this.canPause) await client.query('SELECT deletion.pause_job($1, $2)', [id, reason]);
+    else await client.query('SELECT deletion.heartbeat($1)', [id]);
+  }
+
+  /**
+   * One chunk, its lock waits bounded by lockWaitMs: lock_timeout set for the chunk's own transaction
+   * only (set_config local, in the FROM clause so that it is set before the chunk runs).
+   */
+  private async chunk(client: pg.PoolClient, id: number): Promise<ChunkResult> {
+    const { rows } = await client.query(`SELECT deletion.run_chunk($1, $2, $3) AS r FROM (SELECT set_config('lock_timeout', $4, true)) AS bound`,
+      [id, this.o.chunkRows, this.o.chunkMs, `${this.o.lockWaitMs ?? 1000}ms`]);
+    return rows[0].r;
+  }
+
+  /** Between chunks: hands the job back when another job is due (deletion.yield_job); true when it did. */
+  private async yieldTurn(client: pg.PoolClient, id: number, about: Record<string, string>): Promise<boolean> {
+    const { rows } = await client.query('SELECT deletion.yield_job($1) AS yielded', [id]);
+    if (rows[0].yielded) this.emit('yielded', { job: id, ...about });
+    return rows[0].yielded;
+  }
+
   /** Chunks of one claimed job until it ends, the worker stops (release) or a chunk fails (retry or failed). */
-  private async work(client: pg.PoolClient, job: { id: string; entity_table: string; entity_pk: string; takeovers: number }) {
+  private async work(client: pg.PoolClient, job: { id: string; entity_table: string; entity_pk: string; takeovers: number; paused_since?: Date | null }) {
     const id = Number(job.id);
     const about = { table: job.entity_table, pk: job.entity_pk };
     this.emit('claimed', { job: id, ...about, takeovers: job.takeovers });
+    let pausedOnLocks = Boolean(job.paused_since);  // a pause recorded before the job was handed back
     for (;;) {
       if (!this.stop.aborted && this.o.maxReplicaLagBytes !== undefined) await this.yieldToReplicas(client, id, about);
       if (this.stop.aborted) {
@@ -179,10 +218,17 @@ class JobWorker {
       }
       let result: ChunkResult;
       try {
-        const { rows } = await client.query('SELECT deletion.run_chunk($1, $2, $3) AS r', [id, this.o.chunkRows, this.o.chunkMs]);
-        result = rows[0].r;
+        result = await this.chunk(client, id);
       } catch (err) {
         if (isConnectionError(err)) throw err;
+        if ((err as { code?: string }).code === '55P03') {  // the chunk waited on a lock longer than lockWaitMs
+          if (!pausedOnLocks) this.emit('paused', { job: id, ...about, reason: 'locks', lock_wait_ms: this.o.lockWaitMs ?? 1000, error: describeError(err) });
+          pausedOnLocks = true;
+          await this.pause(client, id, 'locks');
+          if (await this.yieldTurn(client, id, about)) return;
+          await sleep(this.o.pollMs, this.stop);
+          continue;
+        }
         if ((err as { code?: string }).code === 'PD403') {   // another worker holds it now
           this.emit('lost', { job: id, ...about, error: describeError(err) });
           return;
@@ -193,6 +239,11 @@ class JobWorker {
         this.emit(after.status === 'failed' ? 'failed' : 'retry', { job: id, ...about, attempts: after.attempts, next_attempt_at: after.next_attempt_at, error: describeError(err) });
         return;
       }
+      if (pausedOnLocks) {
+        pausedOnLocks = false;
+        await this.pause(client, id, null);
+        this.emit('resumed', { job: id, ...about, reason: 'locks' });
+      }
       this.emit('chunk', { job: id, ...about, phase: result.phase, deleted: Number(result.deleted), remaining: Number(result.remaining),
         planned: Number(result.planned), seconds: Number(result.chunk_ms ?? 0) / 1000 });
       if (result.status !== 'running') {
@@ -202,6 +253,7 @@ class JobWorker {
         this.emit(rows[0].status, { job: id, ...about, rows_deleted: rows[0].rows_deleted, chunks: rows[0].chunks, seconds: rows[0].seconds, error: rows[0].error });
         return;
       }
+      if (!this.stop.aborted && (await this.yieldTurn(client, id, about))) return;
     }
   }
 }

@@ -1,6 +1,7 @@
 // deletion-kit worker: works scheduled deletion jobs: the API's runWorker (src/api/worker.ts, a thin
 // loop around sql/42_jobs_worker.sql) on a pool of its own, one connection per slot (--concurrency).
-// SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
+// Due jobs take turns between chunks; a chunk that waits on a lock longer than --lock-wait-ms pauses
+// its job and is tried again (src/api/worker.ts). SIGTERM / SIGINT: the chunk under way finishes, the job is released, the process exits 0.
 // On a terminal it draws a progress bar per job; otherwise it prints one JSON line per event.
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -22,6 +23,7 @@ interface WorkerOptions {
   purgeAfterDays: number;
   auditKeepDays?: number;
   maxReplicaLag?: number;
+  lockWaitMs: number;
   notify: boolean;
   json?: boolean;
 }
@@ -125,6 +127,7 @@ export function register(program: Command) {
     .option('--purge-after <days>', 'upkeep purges rows soft-deleted more than this many days ago', positiveInt('--purge-after'), 90)
     .option('--audit-keep <days>', 'upkeep drops audit months older than this many days (default: keep all)', positiveInt('--audit-keep'))
     .option('--max-replica-lag <bytes>', 'pause between chunks while a streaming replica has more than this many bytes of WAL to replay (needs pg_monitor to see it)', positiveInt('--max-replica-lag'))
+    .option('--lock-wait-ms <ms>', 'a chunk waiting on a lock longer than this pauses the job (tried again after --poll) instead of blocking other sessions', positiveInt('--lock-wait-ms'), 1000)
     .option('--no-notify', 'do not deliver deletion events to webhooks (deletion-kit notify deliver does it elsewhere)')
     .option('--json', 'one JSON line per event even on a terminal')
     .action(async (options: WorkerOptions) => {
@@ -144,7 +147,7 @@ export function register(program: Command) {
       try {
         await runWorker({
           pool, concurrency: options.concurrency, signal: stop.signal, once: options.once, chunkRows: options.chunkRows, chunkMs: options.chunkMs,
-          leaseSeconds: options.lease, pollMs: options.poll, backoffMs: options.backoffMs, maxReplicaLagBytes: options.maxReplicaLag,
+          leaseSeconds: options.lease, pollMs: options.poll, backoffMs: options.backoffMs, maxReplicaLagBytes: options.maxReplicaLag, lockWaitMs: options.lockWaitMs,
           // The audit seal key comes from the environment only (never an option: it would show in ps).
           // Erasure jobs sign their report with the operator's key: from the environment only, too.
           erasureKey: process.env.DELETION_KIT_ERASURE_KEY || undefined,

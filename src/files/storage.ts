@@ -3,7 +3,7 @@
 // after deleting but before reporting deletes again and succeeds).
 import { lstat, readlink, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface FileStorage {
   /** A short description for logs ("local /srv/files", "s3 bucket photos"). */
@@ -143,28 +143,37 @@ export interface S3Options {
 /** S3 or S3-compatible object storage. S3 answers 204 for a key that does not exist: that is "deleted". */
 export class S3Storage implements FileStorage {
   readonly description: string;
-  private readonly client: S3Client;
+  // The AWS SDK is loaded on first use, not when the CLI starts (it is a third of its start-up time).
+  private client?: Promise<{ client: S3Client; DeleteObjectCommand: typeof import('@aws-sdk/client-s3').DeleteObjectCommand }>;
 
   constructor(private readonly options: S3Options) {
     this.description = `s3 bucket ${options.bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
-    this.client = new S3Client({
-      endpoint: options.endpoint,
-      region: options.region ?? 'us-east-1',
-      forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
-      credentials: options.credentials,
-      // DeleteObject has no body; send checksums only when an operation requires them, which keeps
-      // older S3-compatible servers happy.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+  }
+
+  private sdk() {
+    this.client ??= import('@aws-sdk/client-s3').then(({ S3Client, DeleteObjectCommand }) => ({
+      client: new S3Client({
+        endpoint: this.options.endpoint,
+        region: this.options.region ?? 'us-east-1',
+        forcePathStyle: this.options.forcePathStyle ?? Boolean(this.options.endpoint),
+        credentials: this.options.credentials,
+        // DeleteObject has no body; send checksums only when an operation requires them, which keeps
+        // older S3-compatible servers happy.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
+      DeleteObjectCommand,
+    }));
+    return this.client;
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: `${this.options.prefix ?? ''}${key}` }));
+    const { client, DeleteObjectCommand } = await this.sdk();
+    await client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: `${this.options.prefix ?? ''}${key}` }));
   }
 
-  close() {
-    this.client.destroy();
+  async close() {
+    (await this.client?.catch(() => undefined))?.client.destroy();
   }
 }
 

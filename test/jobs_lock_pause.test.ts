@@ -1,0 +1,67 @@
+// A worker pauses while its chunks wait on locks: with another session holding a lock on a row of
+// the tree, a chunk waits --lock-wait-ms (lock_timeout) and gives up, and the worker pauses the job
+// (event "paused", reason "locks"; the job views say paused, the health view stays healthy, no
+// attempt is spent) and tries again after --poll, until the lock is released; then it resumes by
+// itself (event "resumed") and the job ends done.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { client, freshDatabase } from './helpers.ts';
+
+const CLI = path.resolve('bin/deletion-kit.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a chunk waiting on a lock pauses the job, which resumes and finishes once the lock is released', async () => {
+  const db = await freshDatabase();
+  const c = await client(db.url);
+  const locker = await client(db.url);
+  try {
+    await c.query(`
+      INSERT INTO users (id, email, name) OVERRIDING SYSTEM VALUE VALUES (1, 'ann@example.com', 'Ann');
+      INSERT INTO workspaces (id, name, slug) OVERRIDING SYSTEM VALUE VALUES (1, 'a', 'a');
+      INSERT INTO issues (workspace_id, creator_id, title) SELECT 1, 1, 'i' FROM generate_series(1, 300) g;
+      INSERT INTO comments (issue_id, author_id, body) SELECT id, 1, 'c' FROM issues;`);
+    const job = Number((await c.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true) AS id`)).rows[0].id);
+    // Another session holds a row of the tree: every issue, as an application's long transaction might.
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM issues WHERE workspace_id = 1 FOR UPDATE');
+
+    const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json', '--chunk-rows', '100', '--chunk-ms', '50',
+      '--lock-wait-ms', '200', '--poll', '100'], { env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((r) => child.on('exit', r));
+    const events = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+    for (let i = 0; i < 300 && !events().some((e) => e.event === 'paused'); i++) await sleep(100);
+    const paused = events().find((e) => e.event === 'paused');
+    assert.ok(paused, 'the worker reports the job paused');
+    assert.is(paused.reason, 'locks', 'because its chunk waited on a lock');
+    assert.is(paused.job, job);
+    const view = (await c.query('SELECT status, paused_reason, attempts, error FROM deletion.vw_deletion_jobs WHERE id = $1', [job])).rows[0];
+    assert.equal([view.status, view.paused_reason, view.attempts, view.error], ['running', 'locks', 0, null],
+      'the job view: running, paused for locks, no attempt spent, no error');
+    const health = (await c.query('SELECT paused::int, healthy, failed::int FROM deletion.vw_deletion_jobs_status')).rows[0];
+    assert.equal(health, { paused: 1, healthy: true, failed: 0 }, 'the health view counts it paused, and healthy');
+    await sleep(600);
+    assert.is(events().filter((e) => e.event === 'paused').length, 1, 'one paused line for the whole pause, however many tries');
+    assert.not.ok(events().some((e) => ['retry', 'failed', 'done'].includes(e.event)), 'while the lock is held: no retry, no failure, not done');
+
+    await locker.query('ROLLBACK');
+    assert.is(await exited, 0, 'the worker exits 0 (--once) once the job is done');
+    const all = events();
+    const resumed = all.findIndex((e) => e.event === 'resumed');
+    assert.ok(resumed > all.findIndex((e) => e.event === 'paused'), 'it resumed by itself after the pause');
+    assert.ok(all.find((e) => e.event === 'done' && e.job === job), 'and the job ended done');
+    const end = (await c.query('SELECT status, attempts, paused_since FROM deletion.deletion_jobs WHERE id = $1', [job])).rows[0];
+    assert.equal([end.status, end.attempts, end.paused_since], ['done', 0, null], 'done, no attempt spent, no longer paused');
+    assert.is((await c.query('SELECT count(*)::int AS n FROM issues WHERE workspace_id = 1')).rows[0].n, 0, 'the tree is gone');
+  } finally {
+    await locker.end().catch(() => {});
+    await c.end();
+    await db.drop();
+  }
+});
+
+test.run();
