@@ -132,6 +132,17 @@ async function waitSel(page: Page, selector: string, timeout = 15000) {
   }
 }
 
+/** Waits for a success message that says what the last action did (earlier ones may still be shown). */
+async function waitToast(page: Page, pattern: RegExp, timeout = 15000) {
+  try {
+    await page.waitForFunction((source: string) => [...document.querySelectorAll('.toast.ok')].some((t) => new RegExp(source).test(t.textContent ?? '')),
+      { timeout }, pattern.source);
+  } catch (err) {
+    const shown = await page.evaluate(() => document.getElementById('toasts')?.innerText ?? '').catch(() => '?');
+    throw new Error(`${(err as Error).message}: no message matching ${pattern}; the page shows: ${shown.slice(0, 1000)}`);
+  }
+}
+
 const texts = (page: Page, selector: string) => page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
 
 /** Per table and action, the rows the page's plan table lists. */
@@ -354,8 +365,7 @@ test('an operator previews a delete, schedules it, watches the worker finish it,
   await shot(page, 'trash-restore-dry-run');
   assert.ok((await sql('SELECT 1 FROM public.workspaces WHERE id = 1 AND deleted_at IS NOT NULL')).length === 1, 'the dry run changed nothing');
   await page.click('dialog[open] button[data-value=restore]');
-  await waitSel(page, '.toast.ok');
-  assert.match((await texts(page, '.toast.ok')).join(), /Restored/);
+  await waitToast(page, /Restored/);
   assert.ok((await sql('SELECT 1 FROM public.workspaces WHERE id = 1 AND deleted_at IS NULL')).length === 1, 'the workspace is back');
   assert.is((await sql<{ n: number }>('SELECT count(*)::int AS n FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 1 AND c.deleted_at IS NOT NULL'))[0].n, 0, 'with its comments');
   assert.is((await sql<{ n: number }>('SELECT count(*)::int AS n FROM deletion.vw_trash WHERE op = $1', [op]))[0].n, 0, 'and out of the trash');
@@ -407,8 +417,7 @@ test('an operator sees a failed file in the queue and retries it', async () => {
   assert.match((await texts(page, '#file-list tr[data-file] td')).join(' '), /console\/stuck\.jpg/);
   await shot(page, 'files');
   await page.click('#retry-all');
-  await waitSel(page, '.toast.ok');
-  assert.match((await texts(page, '.toast.ok')).join(), /1 files due again/);
+  await waitToast(page, /1 files due again/);
   const row = (await sql<{ failed_at: Date | null }>(`SELECT failed_at FROM deletion.pending_file_deletions WHERE storage_key = 'console/stuck.jpg'`))[0];
   assert.is(row.failed_at, null, 'the file waits again');
   await context.close();
@@ -454,7 +463,7 @@ test('an admin watches the live progress of a hard job, then undoes it after a d
     assert.match(await page.$eval('dialog[open]', (d) => d.textContent!), /Dry run: [\d,]+ rows would come back/);
     assert.is((await sql('SELECT 1 FROM public.workspaces WHERE id = 2')).length, 0, 'the dry run changed nothing');
     await page.click('dialog[open] button[data-value=undo]');
-    await waitSel(page, '.toast.ok');
+    await waitToast(page, /undone: [\d,]+ rows restored/, 30000);
     await waitFor('the workspace back', async () => (await sql('SELECT 1 FROM public.workspaces WHERE id = 2')).length === 1);
     await context.close();
   } finally {

@@ -10,8 +10,8 @@
 
 CREATE TABLE public.wiki_pages (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  workspace_id   bigint      NOT NULL REFERENCES public.workspaces (id) ON DELETE CASCADE,
-  parent_page_id bigint      REFERENCES public.wiki_pages (id) ON DELETE SET NULL,
+  workspace_id   bigint      NOT NULL CONSTRAINT fk_wiki_pages_workspace_id REFERENCES public.workspaces (id) ON DELETE CASCADE,
+  parent_page_id bigint      CONSTRAINT fk_wiki_pages_parent_page_id REFERENCES public.wiki_pages (id) ON DELETE SET NULL,
   slug           text        NOT NULL,
   title          text        NOT NULL,
   created_at     timestamptz NOT NULL DEFAULT now(),
@@ -28,7 +28,7 @@ COMMENT ON COLUMN public.wiki_pages.created_at IS 'When the page was created.';
 
 CREATE TABLE public.wiki_page_revisions (
   id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  page_id    bigint      NOT NULL REFERENCES public.wiki_pages (id) ON DELETE CASCADE,
+  page_id    bigint      NOT NULL CONSTRAINT fk_wiki_page_revisions_page_id REFERENCES public.wiki_pages (id) ON DELETE CASCADE,
   body       text        NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );

@@ -110,6 +110,7 @@ export async function deliverNotifications(options: DeliverOptions): Promise<Del
   let owned: pg.Client | undefined;          // a client we opened (connect), ended at the end
   let listener: pg.PoolClient | undefined;   // the pool's connection that LISTENs
   let wake: (() => void) | undefined;
+  let opened = false;
   const onNotification = () => wake?.();
 
   // One client runs one query at a time: the reports of requests sent together wait their turn.
@@ -130,6 +131,18 @@ export async function deliverNotifications(options: DeliverOptions): Promise<Del
     }
     if (options.listen === false || once) return;
     const target: pg.ClientBase = client ?? (listener = await pool!.connect());
+    // A checked-out pool connection has no error listener of the pool's: a server restart would
+    // otherwise crash the process; the next query reports it and the loop reconnects.
+    if (listener) {
+      const broken = listener;
+      broken.on('error', () => {
+        if (listener !== broken) return;
+        listener = undefined;           // listen again on a new connection at the next turn
+        broken.release(true);
+        opened = false;
+        wake?.();
+      });
+    }
     target.on('notification', onNotification);
     await target.query('LISTEN deletion_events');
   }
@@ -209,7 +222,6 @@ export async function deliverNotifications(options: DeliverOptions): Promise<Del
               next_attempt_at: gaveUp || !rows[0] ? null : new Date(rows[0].next_attempt_at).toISOString(), seconds });
   }
 
-  let opened = false;
   try {
     for (;;) {
       if (signal?.aborted) break;

@@ -91,9 +91,12 @@ SELECT results_eq(
        ('team_memberships',      'team_id',           'teams',      'fk_team_memberships_team_id',             'CASCADE'),
        ('team_memberships',      'user_id',           'users',      'fk_team_memberships_user_id',             'CASCADE'),
        ('teams',                 'workspace_id',      'workspaces', 'fk_teams_workspace_id',                   'CASCADE'),
+       ('wiki_page_revisions',   'page_id',           'wiki_pages', 'fk_wiki_page_revisions_page_id',          'CASCADE'),
+       ('wiki_pages',            'parent_page_id',    'wiki_pages', 'fk_wiki_pages_parent_page_id',            'SET NULL'),
+       ('wiki_pages',            'workspace_id',      'workspaces', 'fk_wiki_pages_workspace_id',              'CASCADE'),
        ('workspace_memberships', 'user_id',           'users',      'fk_workspace_memberships_user_id',        'CASCADE'),
        ('workspace_memberships', 'workspace_id',      'workspaces', 'fk_workspace_memberships_workspace_id',   'CASCADE') $$,
-  'the product has exactly these 35 foreign keys, each with its name and ON DELETE action'
+  'the product has exactly these 38 foreign keys, each with its name and ON DELETE action'
 );
 
 SELECT is_empty(

@@ -134,8 +134,8 @@ SELECT results_eq(
        FROM pg_trigger t JOIN pg_constraint c ON c.oid = t.tgconstraint
       WHERE t.tgrelid = 'public.workspaces'::regclass AND (t.tgtype & 8) <> 0   -- ON DELETE action triggers
       ORDER BY t.tgname COLLATE "C" $$,
-  $$ VALUES ('issues'), ('labels'), ('projects'), ('teams'), ('workspace_memberships') $$,
-  'a workspace delete cascades to its issues first, then labels, projects, teams and memberships'
+  $$ VALUES ('issues'), ('labels'), ('projects'), ('teams'), ('workspace_memberships'), ('wiki_pages') $$,
+  'a workspace delete cascades to its issues first, then labels, projects, teams, memberships and the wiki'
 );
 
 CREATE TEMPORARY TABLE updated_before AS

@@ -51,7 +51,7 @@ SELECT is(deletion.cancel(:job), 'running', 'a cancel once rows changed is taken
 SELECT set_config('test.job', :'job', true) AS ignored \gset
 CREATE TEMPORARY TABLE chunks AS SELECT 1 AS n, deletion.run_chunk(:job, 2, 1000) AS r;
 DO $$ BEGIN
-  FOR i IN 2 .. 40 LOOP
+  FOR i IN 2 .. 400 LOOP
     EXIT WHEN (SELECT r ->> 'status' FROM chunks ORDER BY n DESC LIMIT 1) <> 'running';
     INSERT INTO chunks SELECT i, deletion.run_chunk(current_setting('test.job')::bigint, 2, 1000);
   END LOOP;
