@@ -108,6 +108,9 @@ BEGIN
   IF TG_TABLE_NAME = 'issues' AND TG_OP = 'DELETE' THEN
     IF to_regclass('pg_temp.product_deleted_issues') IS NULL THEN
       CREATE TEMPORARY TABLE product_deleted_issues (id bigint NOT NULL, closed boolean NOT NULL) ON COMMIT DELETE ROWS;
+      -- The cascade's triggers run as the referencing table's owner, not as the role that created
+      -- it: every role of this session may use it (a temporary table is this session's alone).
+      GRANT SELECT, INSERT ON pg_temp.product_deleted_issues TO PUBLIC;
     END IF;
     INSERT INTO pg_temp.product_deleted_issues (id, closed)
     SELECT o.id, o.status IN ('done', 'canceled') FROM old_rows o;
@@ -134,6 +137,9 @@ BEGIN
     SELECT array_agg(DISTINCT o.label_id) INTO touched FROM old_rows o;
     IF to_regclass('pg_temp.product_deleted_issues') IS NULL THEN
       CREATE TEMPORARY TABLE product_deleted_issues (id bigint NOT NULL, closed boolean NOT NULL) ON COMMIT DELETE ROWS;
+      -- The cascade's triggers run as the referencing table's owner, not as the role that created
+      -- it: every role of this session may use it (a temporary table is this session's alone).
+      GRANT SELECT, INSERT ON pg_temp.product_deleted_issues TO PUBLIC;
     END IF;
     SELECT array_agg(DISTINCT o.label_id) INTO unknown
       FROM old_rows o
