@@ -98,7 +98,11 @@ BEGIN
       FROM deletion.table_policies tp
       JOIN pg_namespace n ON n.nspname = tp.table_schema
       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = tp.table_name
-     WHERE age(tp.xmin) <= age((pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text::xid)
+     -- written by this transaction (or one of its subtransactions): a visible row whose writer is
+     -- still in progress can only be our own. xmin is a 32-bit xid: its epoch is the snapshot's.
+     CROSS JOIN (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x) AS snap
+     WHERE pg_xact_status(((((snap.x >> 32) - CASE WHEN tp.xmin::text::bigint > (snap.x & 4294967295) THEN 1 ELSE 0 END) << 32)
+                            | tp.xmin::text::bigint)::text::xid8) = 'in progress'
   ), touched AS (
     SELECT oid FROM locked WHERE oid IN (SELECT oid FROM registered)
     UNION SELECT oid FROM written
