@@ -300,11 +300,10 @@ test('the admin\'s own DELETE under SET LOCAL deletion.mode = \'hard\' is hard a
   const admin = await as('admin');
   const owner = await as('owner');
   // The admins were granted DELETE on public.issues above (scheduling needs it). A DELETE of its own
-  // also runs the product's triggers as the admin: the example's statistics triggers write milestones.
+  // also runs the product's triggers as the admin: the example's statistics triggers may write
+  // milestones and labels (only those the deleted issue counts in), so the admin also holds the
+  // application's table privileges here.
   const hardDelete = `BEGIN; SET LOCAL deletion.mode = 'hard'; DELETE FROM public.issues WHERE id = ${Number(ids.cancel)}; COMMIT`;
-  const refused = await sqlstate(admin, hardDelete);
-  await admin.query('ROLLBACK');
-  assert.is(refused, '42501', 'without the application\'s table privileges the product\'s own triggers refuse');
   await owner.query(`GRANT deletion_app TO ${ROLES.admin.name}`);
   await admin.query(hardDelete);
   assert.is((await owner.query('SELECT count(*)::int AS n FROM public.issues WHERE id = $1', [ids.cancel])).rows[0].n, 0, 'gone for good');
