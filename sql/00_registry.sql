@@ -65,10 +65,28 @@ END
 $$;
 COMMENT ON FUNCTION deletion.rewire_tables(regclass[]) IS 'deletion.rewire() for the given registered tables only (NULL: every one).';
 
+-- Stamps a registry row with the top-level transaction that writes it, so that migrate can tell the
+-- tables a product migration registered or changed (deletion.touched_tables), whatever function or
+-- statement wrote the row. jsonb_populate_record leaves a row without the column (a database
+-- migrated down below the migration that adds it) as it is.
+CREATE OR REPLACE FUNCTION deletion.note_registry_write()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  NEW := jsonb_populate_record(NEW, jsonb_build_object('written_in', pg_current_xact_id()::text));
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION deletion.note_registry_write() IS 'Trigger function: sets table_policies.written_in to the writing transaction (read by deletion.touched_tables).';
+
+CREATE OR REPLACE TRIGGER deletion_00_registry_written_in BEFORE INSERT OR UPDATE ON deletion.table_policies
+  FOR EACH ROW EXECUTE FUNCTION deletion.note_registry_write();
+
 -- The registered tables whose wiring the current transaction may have changed: those it holds a lock
 -- on stronger than a read's (ACCESS SHARE), a partition counting as its registered ancestor; those
--- whose registry row it wrote (or that some transaction wrote since the oldest one still running
--- began: an over-approximation that costs a few extra tables, never a missed one); and the
+-- whose registry row it inserted or updated (table_policies.written_in); and the
 -- registered tables referencing or referenced by any of these (their live-parent triggers and the
 -- engine's grants follow the keys between them). Computed from pg_locks of this backend, so a
 -- product migration that altered a table, added a foreign key or attached a partition is seen
@@ -94,15 +112,13 @@ BEGIN
      WHERE l.locktype = 'relation' AND l.pid = pg_backend_pid() AND l.granted
        AND l.mode <> 'AccessShareLock' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   ), written AS (
+    -- registry rows this transaction inserted or updated, in any of its subtransactions
+    -- (written_in is the top-level id, set by deletion.note_registry_write)
     SELECT c.oid
       FROM deletion.table_policies tp
       JOIN pg_namespace n ON n.nspname = tp.table_schema
       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = tp.table_name
-     -- written by this transaction (or one of its subtransactions): a visible row whose writer is
-     -- still in progress can only be our own. xmin is a 32-bit xid: its epoch is the snapshot's.
-     CROSS JOIN (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x) AS snap
-     WHERE pg_xact_status(((((snap.x >> 32) - CASE WHEN tp.xmin::text::bigint > (snap.x & 4294967295) THEN 1 ELSE 0 END) << 32)
-                            | tp.xmin::text::bigint)::text::xid8) = 'in progress'
+     WHERE tp.written_in = pg_current_xact_id_if_assigned()
   ), touched AS (
     SELECT oid FROM locked WHERE oid IN (SELECT oid FROM registered)
     UNION SELECT oid FROM written

@@ -89,7 +89,7 @@ AS $$
     || coalesce((
          SELECT deletion.md_table(ARRAY['Setting', 'Value'], coalesce(array_agg(ARRAY[e.key, e.value] ORDER BY e.key), '{}'))
            FROM deletion.policy_of(target) tp
-           CROSS JOIN LATERAL jsonb_each_text(to_jsonb(tp) - 'table_schema' - 'table_name' - 'created_at') e
+           CROSS JOIN LATERAL jsonb_each_text(to_jsonb(tp) - 'table_schema' - 'table_name' - 'created_at' - 'written_in') e
           WHERE tp.table_name IS NOT NULL
          HAVING count(*) > 0),
          CASE WHEN (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target)

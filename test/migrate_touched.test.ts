@@ -62,6 +62,18 @@ test('a product migration rewires only what it touched: the table it enabled, a 
     await c.query('ROLLBACK');
     assert.equal(touched, ['later'], 'a read is no touch; a lock for DDL is');
 
+    // A registry row written after the transaction's snapshot was taken (REPEATABLE READ: the
+    // snapshot's xmax lies below the transaction's own id) and inside a subtransaction (its own id).
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await c.query('SELECT count(*) FROM public.untouched');
+    await c.query('SAVEPOINT registry');
+    await c.query(`UPDATE deletion.table_policies SET description = 'notes' WHERE table_schema = 'public' AND table_name = 'notes'`);
+    await c.query('RELEASE SAVEPOINT registry');
+    const written = await c.query(`SELECT t::text AS t FROM deletion.touched_tables() t ORDER BY 1`).then((r) => r.rows.map((x) => x.t), (e) => e);
+    await c.query('ROLLBACK');
+    assert.ok(Array.isArray(written), `touched_tables reads it without error: ${written}`);
+    assert.ok(written.includes('notes'), `the table whose row a subtransaction wrote after the snapshot: ${written}`);
+
     // A change to the engine's code rewires every table again, and puts back what was lost.
     await c.query(`DELETE FROM deletion_kit.sql_modules WHERE name = '34_monitoring.sql'`);
     const full = await migrateUp(c, { appDir: dir });
