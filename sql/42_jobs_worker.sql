@@ -88,25 +88,24 @@ END
 $$;
 COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
 
--- A soft job's rows per table, for its operation's log row: `base` (what a soft delete marked itself,
--- in soft_delete_operations.rows_per_table's shape) plus what the job's chunks marked, kept in each
--- plan step as "marked". Internal.
-CREATE OR REPLACE FUNCTION deletion.job_soft_rows(base jsonb, plan jsonb)
+-- Two counts of rows per table (soft_delete_operations.rows_per_table's shape) added together: a
+-- soft job's operation gets what each chunk marked added to what it holds, so the count survives a
+-- plan made again half-way (the plan's own counts go with it). Internal.
+CREATE OR REPLACE FUNCTION deletion.sum_row_counts(counts jsonb, more jsonb)
 RETURNS jsonb
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT coalesce(jsonb_object_agg(t.table_name, t.row_count), '{}')
-    FROM (SELECT c.table_name, sum(c.row_count) AS row_count
-            FROM (SELECT b.key AS table_name, b.value::bigint AS row_count FROM jsonb_each_text(coalesce(base, '{}')) b
+  SELECT coalesce(jsonb_object_agg(c.table_name, c.row_count), '{}')
+    FROM (SELECT e.key AS table_name, sum(e.value::bigint) AS row_count
+            FROM (SELECT * FROM jsonb_each_text(coalesce(counts, '{}'))
                   UNION ALL
-                  SELECT s ->> 'table', (s ->> 'marked')::bigint
-                    FROM jsonb_array_elements(coalesce(plan, '[]')) s
-                   WHERE coalesce((s ->> 'marked')::bigint, 0) > 0) c
-           GROUP BY c.table_name) t
+                  SELECT * FROM jsonb_each_text(coalesce(more, '{}'))) e
+           GROUP BY e.key
+          HAVING sum(e.value::bigint) <> 0) c
 $$;
-COMMENT ON FUNCTION deletion.job_soft_rows(jsonb, jsonb) IS 'A soft job''s rows per table: a soft delete''s rows_per_table plus what the job''s chunks marked (the plan steps'' "marked").';
+COMMENT ON FUNCTION deletion.sum_row_counts(jsonb, jsonb) IS 'Two rows-per-table counts ({"table": n}) added together (tables that come to 0 left out).';
 
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
@@ -164,6 +163,8 @@ DECLARE
   root_found boolean;
   root_op uuid;
   soft_op uuid;
+  chunk_marked jsonb := '{}';  -- a soft job's rows marked by this chunk, per table
+  marked_before jsonb;
   stop_reason text;
   erasure_chunk jsonb;
 BEGIN
@@ -342,8 +343,7 @@ BEGIN
                                  format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid,
                                  now(), job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker;
         GET DIAGNOSTICS n = ROW_COUNT;
-        job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'marked'],
-                              to_jsonb(coalesce((job.plan -> job.plan_step ->> 'marked')::bigint, 0) + n));
+        chunk_marked := deletion.sum_row_counts(chunk_marked, jsonb_build_object(step_table::text, n));
       END IF;
       deleted := deleted + n;
       last_batch := job.plan_cursor - low_place;
@@ -353,6 +353,13 @@ BEGIN
       job.plan := jsonb_set(job.plan, ARRAY[job.plan_step::text, 'rate'], to_jsonb(round(rate, 3)));
       job.rows_remaining := greatest(0, job.rows_remaining - n);
     END LOOP;
+
+    -- A soft job's operation lists what its chunks marked so far, so that a cancel (or a blocker)
+    -- that restores the operation brings back every row of it, and the trash shows the progress.
+    IF chunk_marked <> '{}' THEN
+      UPDATE deletion.soft_delete_operations o SET rows_per_table = deletion.sum_row_counts(o.rows_per_table, chunk_marked)
+       WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
+    END IF;
 
     -- The root's DELETE fires every foreign key of the root table and cascades over whatever joined
     -- the tree since it was planned: it gets a chunk of its own unless this one has used less than
@@ -391,6 +398,9 @@ BEGIN
         -- added under them since the plan is marked now; the operation's rows_per_table, which this
         -- call rewrites with what it marked itself, then gets the chunks' rows added back.
         PERFORM deletion.require_soft_delete_table(target);
+        -- (the root itself, which the marker counts, is counted again by that call)
+        marked_before := (SELECT deletion.sum_row_counts(o.rows_per_table, jsonb_build_object(target::text, -1))
+                            FROM deletion.soft_delete_operations o WHERE o.op = marker);
         soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
                                              job.created_by::text, coalesce(job.reason, format('deletion job %s', job_id)), marker);
         IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
@@ -399,7 +409,7 @@ BEGIN
         ELSE
           deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
                                  WHERE o.op = soft_op);
-          UPDATE deletion.soft_delete_operations o SET rows_per_table = deletion.job_soft_rows(o.rows_per_table, job.plan)
+          UPDATE deletion.soft_delete_operations o SET rows_per_table = deletion.sum_row_counts(o.rows_per_table, marked_before)
            WHERE o.op = soft_op;
           soft_op := NULL;  -- counted
         END IF;
@@ -435,14 +445,6 @@ BEGIN
                               'planned', job.rows_planned, 'error', stop_reason,
                               'chunk_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000));
   END;
-
-  -- A soft job's operation lists what its chunks marked so far, so that a cancel (or a blocker)
-  -- that restores the operation brings back every row of it, and the trash shows the progress.
-  IF NOT job.hard_delete AND marker IS NOT NULL AND job.phase = 'delete' THEN
-    UPDATE deletion.soft_delete_operations o
-       SET rows_per_table = deletion.job_soft_rows(jsonb_build_object(target::text, 1), job.plan)
-     WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
-  END IF;
 
   -- A chunk that deleted (or marked) rows records its transaction and its time: what
   -- deletion.undo_job restores, and what /metrics draws its histogram from.
