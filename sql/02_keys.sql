@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION deletion.primary_key_columns(target regclass)
 RETURNS TABLE (column_name name, type_name text)
 LANGUAGE sql
 STABLE
+ROWS 2
 SET search_path = pg_catalog
 AS $$
   SELECT a.attname, format_type(a.atttypid, a.atttypmod)

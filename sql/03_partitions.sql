@@ -46,6 +46,7 @@ CREATE OR REPLACE FUNCTION deletion.partitions_of(target regclass)
 RETURNS SETOF regclass
 LANGUAGE sql
 STABLE
+ROWS 10
 SET search_path = pg_catalog
 AS $$
   SELECT t.relid::regclass FROM pg_partition_tree(target) t WHERE t.relid <> target::oid ORDER BY t.level, t.relid::regclass::text

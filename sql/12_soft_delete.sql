@@ -31,7 +31,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  key_columns name[];
   steps record;
   stepped bigint;
 BEGIN
@@ -50,6 +50,7 @@ BEGIN
   IF steps.columns IS NULL THEN
     RETURN 0;
   END IF;
+  key_columns := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
   EXECUTE format($q$
     WITH kept AS (
       INSERT INTO deletion.soft_delete_kept_values (op, table_name, row_key, kept)
@@ -72,6 +73,24 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION deletion.step_aside_deleted_rows(regclass, uuid) IS 'Soft-deleted rows of a table give up their unique values (a suffix; the originals are kept for restore), so plain UNIQUE constraints ignore them; internal.';
+
+-- The rows of a JSON array of key objects, typed as the table's rows (jsonb_populate_recordset), for
+-- a join by key. jsonb_populate_recordset is estimated at 100 rows, so a soft delete of one row
+-- joined them to the whole table by a hash over a sequential scan; estimated at one row (this
+-- function is PL/pgSQL, so the planner keeps the estimate), the join goes by the primary key's index,
+-- which serves a statement's many rows as well.
+CREATE OR REPLACE FUNCTION deletion.key_rows(template anyelement, keys jsonb)
+RETURNS SETOF anyelement
+LANGUAGE plpgsql
+STABLE
+ROWS 1
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM jsonb_populate_recordset(template, keys);
+END
+$$;
+COMMENT ON FUNCTION deletion.key_rows(anyelement, jsonb) IS 'jsonb_populate_recordset estimated at one row, for joins by key; internal.';
 
 -- Marks the given rows of `target` (a JSON array of primary-key objects) and their cascade, as one
 -- new operation; returns its id, or NULL when none of the rows was active. Runs as the engine's owner:
@@ -102,7 +121,7 @@ DECLARE
   has_cycle boolean := false;
   carried name[];
 BEGIN
-  EXECUTE format('UPDATE %1$s AS t SET %2$s FROM jsonb_populate_recordset(NULL::%1$s, $5) AS r '
+  EXECUTE format('UPDATE %1$s AS t SET %2$s FROM deletion.key_rows(NULL::%1$s, $5) AS r '
                  'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6)',
                  target, deletion.soft_delete_stamp(target), deletion.columns_equal('t', key_columns, 'r', key_columns))
     USING stamped_at, actor, reason, op, root_keys, continue_op;
