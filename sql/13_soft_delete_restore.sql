@@ -14,6 +14,7 @@ CREATE OR REPLACE FUNCTION deletion.soft_delete_operation_tables(op uuid)
 RETURNS SETOF regclass
 LANGUAGE plpgsql
 STABLE
+ROWS 5
 SET search_path = pg_catalog
 AS $$
 BEGIN
@@ -207,7 +208,10 @@ COMMENT ON FUNCTION deletion.restore_conflicts(uuid) IS 'Why a soft-delete opera
 
 -- Restores exactly the rows of one operation, all or nothing; returns how many rows came back.
 -- Errors: P0002 unknown operation; 55000 already restored or purged; PD110 conflicts (listed).
-CREATE OR REPLACE FUNCTION deletion.restore(op uuid)
+-- parents_checked: the caller has just checked the operation's parents (the restoring UPDATE's row
+-- trigger runs deletion.restore_conflicts before its statement trigger gets here), so they are not
+-- read again; a statement's own restores can only bring parents back, never take them away.
+CREATE OR REPLACE FUNCTION deletion.restore_operation(op uuid, parents_checked boolean)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -220,7 +224,7 @@ DECLARE
   restored bigint := 0;
   n bigint;
 BEGIN
-  SELECT * INTO operation FROM deletion.soft_delete_operations o WHERE o.op = restore.op FOR UPDATE;
+  SELECT * INTO operation FROM deletion.soft_delete_operations o WHERE o.op = restore_operation.op FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no soft-delete operation %', op
       USING ERRCODE = 'P0002', HINT = 'deletion.vw_trash lists the operations that can be restored';
@@ -237,7 +241,7 @@ BEGIN
     RETURN deletion.restore_archived(op);
   END IF;
 
-  conflicts := ARRAY(SELECT c FROM deletion.restore_parent_conflicts(op) AS c ORDER BY 1);
+  conflicts := CASE WHEN parents_checked THEN '{}' ELSE ARRAY(SELECT c FROM deletion.restore_parent_conflicts(op) AS c ORDER BY 1) END;
   IF cardinality(conflicts) = 0 THEN
     BEGIN
       FOR target IN SELECT deletion.soft_delete_operation_tables(op) LOOP
@@ -253,7 +257,7 @@ BEGIN
         restored := restored + n;
       END LOOP;
       IF to_regclass('deletion.soft_delete_kept_values') IS NOT NULL THEN
-        DELETE FROM deletion.soft_delete_kept_values kv WHERE kv.op = restore.op;
+        DELETE FROM deletion.soft_delete_kept_values kv WHERE kv.op = restore_operation.op;
       END IF;
     EXCEPTION WHEN unique_violation THEN
       -- Rolled back to before the first UPDATE; now name every conflict, not only the first one.
@@ -271,9 +275,21 @@ BEGIN
 
   UPDATE deletion.soft_delete_operations o
      SET restored_at = now(), restored_by = deletion.current_actor()
-   WHERE o.op = restore.op;
+   WHERE o.op = restore_operation.op;
   RETURN restored;
 END
+$$;
+COMMENT ON FUNCTION deletion.restore_operation(uuid, boolean) IS 'deletion.restore(op), its parents'' check left out when the caller has just made it; internal.';
+
+-- Restores exactly the rows of one operation, all or nothing, after checking for deleted parents
+-- and taken unique keys; returns how many rows came back.
+CREATE OR REPLACE FUNCTION deletion.restore(op uuid)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+  SELECT deletion.restore_operation(op, false)
 $$;
 COMMENT ON FUNCTION deletion.restore(uuid) IS 'Restores exactly the rows of one soft-delete operation, all or nothing, after checking for deleted parents and taken unique keys (PD110 lists each).';
 
@@ -372,7 +388,7 @@ BEGIN
   FOR op IN
     DELETE FROM deletion.soft_delete_restore_requests r WHERE r.xact_id = pg_current_xact_id() RETURNING r.op
   LOOP
-    PERFORM deletion.restore(op);
+    PERFORM deletion.restore_operation(op, true);  -- its conflicts were checked by deletion.restore_on_update
   END LOOP;
 END
 $$;
