@@ -10,7 +10,11 @@
 //   (c) our worker: `deletion-kit worker --once` (a real process) on a scheduled hard-delete job.
 // Also: the longest chunk transaction of (c) (the planning transaction reported beside it), and
 // the write throughput on ANOTHER workspace (single-row updates, one transaction each) while idle,
-// during (c) and during (a).
+// during (c) and during (a). Then, on workspace 2 (the same tree, generated alike):
+//   (d) a soft job (`worker --once` on a scheduled soft delete) against (e) one deletion.soft_delete
+//       of the same tree on another copy, and the soft job's longest chunk;
+//   (f) a hard job while a writer inserts under another workspace and under the tree being deleted
+//       (comments on its issues): the job's longest deleting chunk, and that nothing is left.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
@@ -61,6 +65,57 @@ async function idleRate(url: string, ms: number) {
   const load = writeLoad(url);
   await new Promise((r) => setTimeout(r, ms));
   return load.stop();
+}
+
+/**
+ * Inserts until stopped, one transaction each: an issue with a comment in another workspace, and a
+ * comment on a random issue of the tree being deleted (refused once the job has taken that issue:
+ * a foreign key or live-parent error, counted). Returns how many of each.
+ */
+function treeWriter(url: string, otherWorkspace: number, treeWorkspace: number) {
+  let stop = false;
+  const counts = { other: 0, underTree: 0, refused: 0 };
+  const done = (async () => {
+    const c = await connectTo(url);
+    const { rows } = await c.query(`SELECT (SELECT min(id) FROM public.users)::bigint AS author,
+                                           (SELECT min(id) FROM public.issues WHERE workspace_id = $1)::bigint AS lo,
+                                           (SELECT max(id) FROM public.issues WHERE workspace_id = $1)::bigint AS hi`, [treeWorkspace]);
+    const { author, lo, hi } = rows[0];
+    while (!stop) {
+      await c.query(`WITH i AS (INSERT INTO public.issues (workspace_id, creator_id, title, status) VALUES ($1, $2, 'written during the job', 'todo') RETURNING id)
+                     INSERT INTO public.comments (issue_id, author_id, body) SELECT id, $2, 'a comment' FROM i`, [otherWorkspace, author]);
+      counts.other++;
+      try {
+        await c.query(`INSERT INTO public.comments (issue_id, author_id, body) VALUES ($1, $2, 'late comment')`,
+                      [Number(lo) + Math.floor(Math.random() * (Number(hi) - Number(lo) + 1)), author]);
+        counts.underTree++;
+      } catch {
+        counts.refused++;
+      }
+    }
+    await c.end();
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await done;
+      return counts;
+    },
+  };
+}
+
+/** The chunks of a worker run: the planning ones (before the first that deleted or marked a row) and the rest. */
+function chunkFigures(chunks: { ms: number; deleted: number }[]) {
+  const planned = Math.max(1, chunks.findIndex((e) => e.deleted > 0));
+  const planning = chunks.slice(0, planned).map((e) => e.ms);
+  const deleting = chunks.slice(planned).map((e) => e.ms).sort((x, y) => x - y);
+  return {
+    planning,
+    longestPlan: Math.max(...planning),
+    longest: deleting.at(-1) ?? 0,
+    p50: deleting[Math.floor(deleting.length / 2)] ?? 0,
+    p99: deleting[Math.floor(deleting.length * 0.99)] ?? 0,
+  };
 }
 
 /** The worker as a real process; returns wall time and its chunk events. */
@@ -122,7 +177,7 @@ async function sentryPerRow(c: pg.Client, ctx: BenchContext): Promise<Record<str
 
 export default {
   name: 'jobs',
-  description: 'deleting a 1M-row workspace: one cascading DELETE vs Sentry-style row by row vs the chunked worker',
+  description: 'deleting a 1M-row workspace: one cascading DELETE vs Sentry-style row by row vs the chunked worker; a soft job vs one soft_delete; a job under a writer',
   async run(ctx) {
     const issues = ctx.scale === 'small' ? 10_000 : 150_000;
     const source = await ctx.database();
@@ -160,16 +215,13 @@ export default {
       if (left !== 0) throw new Error(`the worker left ${left} issues of workspace 1`);
       await cc.end();
       // The chunks before the first that deleted a row planned the tree, a table or more each.
-      const planned = Math.max(1, worker.chunks.findIndex((e) => e.deleted > 0));
-      const planChunks = worker.chunks.slice(0, planned).map((e) => e.ms);
-      const longestPlan = Math.max(...planChunks);
-      const slowest = [...worker.chunks.slice(planned)].sort((x, y) => y.ms - x.ms).slice(0, 3);
+      const hard = chunkFigures(worker.chunks);
+      const longest = hard.longest;
+      const slowest = [...worker.chunks.slice(hard.planning.length)].sort((x, y) => y.ms - x.ms).slice(0, 3);
       ctx.log(`(c) slowest deleting chunks: ${slowest.map((e) => `${e.ms} ms (${e.deleted} rows, ${e.remaining} left)`).join(', ')}`);
-      const deleteChunks = worker.chunks.slice(planned).map((e) => e.ms).sort((x, y) => x - y);
-      const longest = deleteChunks.at(-1) ?? 0;
-      ctx.log(`(c) worker: ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning: ${planChunks.length} transactions, ` +
-        `${planChunks.reduce((a, b) => a + b, 0)} ms in all, longest ${longestPlan} ms; ` +
-        `deleting chunks p50 ${deleteChunks[Math.floor(deleteChunks.length / 2)]} ms, p99 ${deleteChunks[Math.floor(deleteChunks.length * 0.99)]} ms, max ${longest} ms`);
+      ctx.log(`(c) worker: ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning: ${hard.planning.length} transactions, ` +
+        `${hard.planning.reduce((a, b) => a + b, 0)} ms in all, longest ${hard.longestPlan} ms; ` +
+        `deleting chunks p50 ${hard.p50} ms, p99 ${hard.p99} ms, max ${longest} ms`);
       ctx.log(`writes on workspace 2: idle ${idleC.toFixed(0)}/s, during (c) ${duringC.toFixed(0)}/s`);
 
       // (a) one DELETE, with the same writes going on.
@@ -198,14 +250,57 @@ export default {
       const bMs = Object.entries(treeRows).reduce((sum, [t, n]) => sum + n * (perRow[t] ?? meanPerRow), 0);
       ctx.log(`(b) Sentry style, ESTIMATED from ${SAMPLE} rows of each of ${sampled.length} tables: ${(bMs / 1000).toFixed(0)} s for ${total} rows`);
 
+      // (d) a soft job on copy a's workspace 2 against (e) one deletion.soft_delete of it on copy b:
+      // the same tree (the generator makes both workspaces alike), one run each at this size.
+      const da = await connectTo(urlA);
+      const eb = await connectTo(urlB);
+      await da.query('VACUUM ANALYZE');
+      await eb.query('VACUUM ANALYZE');
+      await da.query('BEGIN');
+      const softRows = Number((await da.query(`SELECT sum((s ->> 'rows')::bigint) + 1 AS n FROM jsonb_array_elements(deletion.make_plan(0, 'public.workspaces', '2')) s`)).rows[0].n);
+      await da.query('ROLLBACK');
+      await da.query(`SELECT deletion.schedule('public.workspaces', '2', reason => 'bench soft job')`);
+      const softJob = await runWorker(urlA);
+      const softLeft = (await da.query('SELECT count(*)::int AS n FROM public.issues WHERE workspace_id = 2 AND deleted_at IS NULL')).rows[0].n;
+      if (softLeft !== 0) throw new Error(`the soft job left ${softLeft} issues of workspace 2 active`);
+      await da.end();
+      const softDeleteMs = await timed(() => eb.query(`SELECT deletion.soft_delete('public.workspaces', '2', 'bench soft delete')`));
+      await eb.end();
+      const soft = chunkFigures(softJob.chunks);
+      ctx.log(`(d) soft job: ${(softJob.ms / 1000).toFixed(1)} s, ${softJob.chunks.length} chunks; planning ${soft.planning.length} transactions, longest ${soft.longestPlan} ms; ` +
+              `marking chunks p50 ${soft.p50} ms, p99 ${soft.p99} ms, max ${soft.longest} ms; (e) one deletion.soft_delete of the same ${softRows}-row tree: ${(softDeleteMs / 1000).toFixed(1)} s`);
+
+      // (f) a hard job on copy c's workspace 2 while a writer inserts under another workspace (3, made
+      // here) and under the tree being deleted.
+      const fc = await connectTo(urlC);
+      await fc.query(`INSERT INTO public.workspaces (id, name, slug) OVERRIDING SYSTEM VALUE VALUES (3, 'Other tenant', 'other-tenant')`);
+      await fc.query('VACUUM ANALYZE');
+      await fc.query(`SELECT deletion.schedule('public.workspaces', '2', hard => true, reason => 'bench job under writers')`);
+      const writer = treeWriter(urlC, 3, 2);
+      const writtenJob = await runWorker(urlC);
+      const written = await writer.stop();
+      const writtenLeft = (await fc.query(`SELECT (SELECT count(*) FROM public.issues WHERE workspace_id = 2)
+                                                + (SELECT count(*) FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 2) AS n`)).rows[0].n;
+      await fc.end();
+      if (Number(writtenLeft) !== 0) throw new Error(`the job under writers left ${writtenLeft} rows of workspace 2`);
+      const underWriters = chunkFigures(writtenJob.chunks);
+      ctx.log(`(f) hard job under a writer: ${(writtenJob.ms / 1000).toFixed(1)} s, ${writtenJob.chunks.length} chunks; deleting chunks p50 ${underWriters.p50} ms, ` +
+              `p99 ${underWriters.p99} ms, max ${underWriters.longest} ms; the writer: ${written.other} issues with a comment in workspace 3, ` +
+              `${written.underTree} comments under the tree taken by the job, ${written.refused} refused`);
+
       ctx.record(`(c) worker total time vs (a) one DELETE of the same ${total}-row tree on the same (audited) tables`, worker.ms, aMs, 'ms', '<= 1.2');
       ctx.record(`(c) worker total time vs the plain DELETE of the ${total}-row tree on a copy with no engine objects`, worker.ms, plainMs, 'ms', 'none');
       ctx.record(`(a) one DELETE on the audited tables vs the same DELETE on the plain copy`, aMs, plainMs, 'ms', 'none');
       ctx.record('(b) Sentry row by row on the plain copy (estimated) vs (c) worker', bMs, worker.ms, 'ms', '>= 20');
       ctx.record('(c) longest deleting chunk transaction vs 200 ms', longest, 200, 'ms', '<= 1');
-      ctx.record('(c) longest planning transaction (reads only) vs 200 ms', longestPlan, 200, 'ms', '<= 1');
+      ctx.record('(c) longest planning transaction (reads only) vs 200 ms', hard.longestPlan, 200, 'ms', '<= 1');
       ctx.record('writes/s on another workspace during (c) vs idle', duringC, idleC, 'writes/s', '>= 0.8');
       ctx.record('writes/s on another workspace during (a) vs idle', duringA, idleA, 'writes/s', '>= 0');
+      ctx.record(`(d) soft job total time vs (e) one deletion.soft_delete of the same ${softRows}-row tree`, softJob.ms, softDeleteMs, 'ms', '<= 1.3');
+      ctx.record('(d) soft job: longest marking chunk transaction vs 200 ms', soft.longest, 200, 'ms', '<= 1');
+      ctx.record('(d) soft job: longest planning transaction (reads only) vs 200 ms', soft.longestPlan, 200, 'ms', '<= 1');
+      ctx.record('(f) hard job under a writer (inserts in another workspace and under the tree): longest deleting chunk vs 200 ms', underWriters.longest, 200, 'ms', '<= 1');
+      ctx.record('(f) hard job under a writer: longest deleting chunk vs (c) the same job without one', underWriters.longest, longest, 'ms', 'none');
     } finally {
       for (const name of copies) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
       await admin.end();
