@@ -256,16 +256,19 @@ export default {
       const eb = await connectTo(urlB);
       await da.query('VACUUM ANALYZE');
       await eb.query('VACUUM ANALYZE');
-      await da.query('BEGIN');
-      const softRows = Number((await da.query(`SELECT sum((s ->> 'rows')::bigint) + 1 AS n FROM jsonb_array_elements(deletion.make_plan(0, 'public.workspaces', '2')) s`)).rows[0].n);
-      await da.query('ROLLBACK');
-      await da.query(`SELECT deletion.schedule('public.workspaces', '2', reason => 'bench soft job')`);
+      const softJobId = (await da.query(`SELECT deletion.schedule('public.workspaces', '2', reason => 'bench soft job') AS id`)).rows[0].id;
       const softJob = await runWorker(urlA);
       const softLeft = (await da.query('SELECT count(*)::int AS n FROM public.issues WHERE workspace_id = 2 AND deleted_at IS NULL')).rows[0].n;
       if (softLeft !== 0) throw new Error(`the soft job left ${softLeft} issues of workspace 2 active`);
+      const softRows = Number((await da.query('SELECT rows_deleted FROM deletion.deletion_jobs WHERE id = $1', [softJobId])).rows[0].rows_deleted);
       await da.end();
-      const softDeleteMs = await timed(() => eb.query(`SELECT deletion.soft_delete('public.workspaces', '2', 'bench soft delete')`));
+      let softOp = '';
+      const softDeleteMs = await timed(async () => {
+        softOp = (await eb.query(`SELECT deletion.soft_delete('public.workspaces', '2', 'bench soft delete') AS op`)).rows[0].op;
+      });
+      const softDeleted = Number((await eb.query(`SELECT sum(value::bigint) AS n FROM deletion.soft_delete_operations, jsonb_each_text(rows_per_table) WHERE op = $1`, [softOp])).rows[0].n);
       await eb.end();
+      if (softDeleted !== softRows) throw new Error(`the soft job marked ${softRows} rows, the soft delete of the same tree ${softDeleted}`);
       const soft = chunkFigures(softJob.chunks);
       ctx.log(`(d) soft job: ${(softJob.ms / 1000).toFixed(1)} s, ${softJob.chunks.length} chunks; planning ${soft.planning.length} transactions, longest ${soft.longestPlan} ms; ` +
               `marking chunks p50 ${soft.p50} ms, p99 ${soft.p99} ms, max ${soft.longest} ms; (e) one deletion.soft_delete of the same ${softRows}-row tree: ${(softDeleteMs / 1000).toFixed(1)} s`);
