@@ -74,6 +74,25 @@ END
 $$;
 COMMENT ON FUNCTION deletion.step_aside_deleted_rows(regclass, uuid) IS 'Soft-deleted rows of a table give up their unique values (a suffix; the originals are kept for restore), so plain UNIQUE constraints ignore them; internal.';
 
+-- Two counts of rows per table (soft_delete_operations.rows_per_table's shape) added together: how
+-- a soft delete counts what each of its statements marked, and how a soft job's operation gets what
+-- each chunk marked added to what it holds (so the count survives a plan made again half-way).
+CREATE OR REPLACE FUNCTION deletion.sum_row_counts(counts jsonb, more jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT coalesce(jsonb_object_agg(c.table_name, c.row_count), '{}')
+    FROM (SELECT e.key AS table_name, sum(e.value::bigint) AS row_count
+            FROM (SELECT * FROM jsonb_each_text(coalesce(counts, '{}'))
+                  UNION ALL
+                  SELECT * FROM jsonb_each_text(coalesce(more, '{}'))) e
+           GROUP BY e.key
+          HAVING sum(e.value::bigint) <> 0) c
+$$;
+COMMENT ON FUNCTION deletion.sum_row_counts(jsonb, jsonb) IS 'Two rows-per-table counts ({"table": n}) added together (tables that come to 0 left out).';
+
 -- The rows of a JSON array of key objects, typed as the table's rows (jsonb_populate_recordset), for
 -- a join by key. jsonb_populate_recordset is estimated at 100 rows, so a soft delete of one row
 -- joined them to the whole table by a hash over a sequential scan; estimated at one row (this
@@ -160,8 +179,7 @@ BEGIN
       END IF;
       GET DIAGNOSTICS marked = ROW_COUNT;
       IF marked > 0 THEN
-        rows_per_table := jsonb_set(rows_per_table, ARRAY[edge.child::text],
-                                    to_jsonb(coalesce((rows_per_table ->> edge.child::text)::bigint, 0) + marked));
+        rows_per_table := deletion.sum_row_counts(rows_per_table, jsonb_build_object(edge.child::text, marked));
         marked_this_pass := marked_this_pass + marked;
       END IF;
     END LOOP;

@@ -88,25 +88,6 @@ END
 $$;
 COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
 
--- Two counts of rows per table (soft_delete_operations.rows_per_table's shape) added together: a
--- soft job's operation gets what each chunk marked added to what it holds, so the count survives a
--- plan made again half-way (the plan's own counts go with it). Internal.
-CREATE OR REPLACE FUNCTION deletion.sum_row_counts(counts jsonb, more jsonb)
-RETURNS jsonb
-LANGUAGE sql
-IMMUTABLE
-SET search_path = pg_catalog
-AS $$
-  SELECT coalesce(jsonb_object_agg(c.table_name, c.row_count), '{}')
-    FROM (SELECT e.key AS table_name, sum(e.value::bigint) AS row_count
-            FROM (SELECT * FROM jsonb_each_text(coalesce(counts, '{}'))
-                  UNION ALL
-                  SELECT * FROM jsonb_each_text(coalesce(more, '{}'))) e
-           GROUP BY e.key
-          HAVING sum(e.value::bigint) <> 0) c
-$$;
-COMMENT ON FUNCTION deletion.sum_row_counts(jsonb, jsonb) IS 'Two rows-per-table counts ({"table": n}) added together (tables that come to 0 left out).';
-
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
 --     no longer hides (someone restored the marker operation from the trash: the row is wanted
