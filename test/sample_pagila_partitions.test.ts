@@ -4,9 +4,10 @@
 // deleted as the application, hidden on every partition, audited, restored, planned as deleted, and a
 // month attached later is wired.
 import { readFileSync } from 'node:fs';
+import type pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PLAN_MATCHES_DELETE, count, migration, one, psqlFile, psqlGzip, sampleFiles, sampleSuite } from './samples.ts';
+import { PLAN_MATCHES_DELETE, count, migration, one, planLines, psqlFile, psqlGzip, recreateForeignKey, sampleFiles, sampleSuite, workJob } from './samples.ts';
 
 const files = sampleFiles('pagila/schema.sql', 'pagila/data.sql.gz');
 const suite = sampleSuite('sample_pagila_parts', files, async (url) => { await psqlFile(url, files![0]); await psqlGzip(url, files![1]); });
@@ -120,6 +121,78 @@ it('Pagila payment: a bulk rule on payment binds a DELETE on a month; the keys i
                     [live.customer_id, live.staff_id, live.rental_id]);
     assert.is(await count(su, `SELECT count(*) FROM payment_p2022_04 WHERE rental_id = ${live.rental_id} AND amount = 1.99`), 1,
               'a payment for a live rental goes in');
+  });
+});
+
+// A team's migration of its own: a customer's rentals and payments go with the customer. Pagila
+// declares the payment keys on each month (January to June; July declares none), so they are made
+// CASCADE there, month by month.
+const MONTHS = ['01', '02', '03', '04', '05', '06'];
+const CUSTOMER_TREE = [
+  recreateForeignKey('public.rental', 'rental_customer_id_fkey', 'customer_id', 'public.customer', 'customer_id', 'CASCADE'),
+  ...MONTHS.flatMap((m) => [
+    recreateForeignKey(`public.payment_p2022_${m}`, `payment_p2022_${m}_customer_id_fkey`, 'customer_id', 'public.customer', 'customer_id', 'CASCADE'),
+    recreateForeignKey(`public.payment_p2022_${m}`, `payment_p2022_${m}_rental_id_fkey`, 'rental_id', 'public.rental', 'rental_id', 'CASCADE'),
+  ]),
+].join('\n');
+
+/** A customer whose payments are in at least three of the months that declare keys, none in July. */
+async function customerAcrossMonths(su: pg.Client, skip: number[] = []) {
+  return one(su, `SELECT p.customer_id, count(DISTINCT p.tableoid)::int AS months, count(*)::int AS payments,
+                         (SELECT count(*)::int FROM rental r WHERE r.customer_id = p.customer_id) AS rentals
+                    FROM payment p
+                   WHERE p.customer_id <> ALL ($1::int[])
+                   GROUP BY p.customer_id
+                  HAVING count(DISTINCT p.tableoid) >= 3 AND bool_and(p.tableoid <> 'public.payment_p2022_07'::regclass)
+                   ORDER BY p.customer_id LIMIT 1`, [skip]);
+}
+
+it('Pagila payment: a hard job on a customer deletes its rentals and its payments in every month, in small chunks, as planned; audited under payment', async () => {
+  await onCopy(async ({ su, admin }) => {
+    await migration(su, `${ADOPT} ${CUSTOMER_TREE}
+                         SELECT deletion.register_table('public.customer'); SELECT deletion.register_table('public.rental');`);
+    const c = await customerAcrossMonths(su);
+    const lines = await planLines(admin, 'public.customer', String(c.customer_id));
+    const months = (await su.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM payment WHERE customer_id = $1 GROUP BY 1 ORDER BY 1`,
+                                   [c.customer_id])).rows;
+    assert.equal(lines.filter((l) => l.includes('payment_p2022_')),
+                 months.map((m) => `1 public.${m.part} delete ${m.n} ${m.part}_customer_id_fkey`),
+                 'the plan reaches each month through the key that month declares, with its payments');
+    const job = Number((await one(admin, `SELECT deletion.schedule('public.customer', $1, hard => true, reason => 'account closed') AS id`, [String(c.customer_id)])).id);
+    const chunks = await workJob(admin, job, 5);
+    assert.is(chunks.at(-1)!.status, 'done', 'the job is done');
+    assert.ok(chunks.every((ch) => Number(ch.deleted) <= 5), `no chunk deleted more than 5 rows (${chunks.map((ch) => ch.deleted).join(', ')})`);
+    assert.is(await count(su, 'SELECT count(*) FROM payment WHERE customer_id = $1', [c.customer_id]), 0, `its ${c.payments} payments are gone from ${c.months} months`);
+    assert.is(await count(su, 'SELECT count(*) FROM rental WHERE customer_id = $1', [c.customer_id]), 0, `its ${c.rentals} rentals are gone`);
+    assert.equal(await one(su, `SELECT status, rows_deleted::int FROM deletion.deletion_jobs WHERE id = $1`, [job]),
+                 { status: 'done', rows_deleted: 1 + c.payments + c.rentals }, 'the job counted every row it deleted');
+    assert.is(await count(su, `SELECT count(*) FROM audit.log WHERE action = 'DELETE' AND table_name = 'public.payment' AND (old_data ->> 'customer_id')::int = $1`,
+                          [c.customer_id]), c.payments, 'every payment is in the audit log, under payment');
+  });
+});
+
+it('Pagila payment: a soft job on a customer marks its rentals and its payments in every month as one operation; restore brings them back to their months', async () => {
+  await onCopy(async ({ su, app, admin }) => {
+    await migration(su, `${ADOPT} ${CUSTOMER_TREE}
+                         SELECT deletion.enable_soft_delete('public.customer'); SELECT deletion.enable_soft_delete('public.rental');`);
+    const c = await customerAcrossMonths(su);
+    const perMonth = (await su.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM payment WHERE customer_id = $1 GROUP BY 1 ORDER BY 1`,
+                                     [c.customer_id])).rows;
+    const job = Number((await one(admin, `SELECT deletion.schedule('public.customer', $1, reason => 'account closed') AS id`, [String(c.customer_id)])).id);
+    const chunks = await workJob(admin, job, 5);
+    assert.is(chunks.at(-1)!.status, 'done', 'the job is done');
+    assert.ok(chunks.length >= 3, `in several chunks (${chunks.length})`);
+    assert.is(await count(app, 'SELECT count(*) FROM payment WHERE customer_id = $1', [c.customer_id]), 0, 'the application sees none of its payments');
+    assert.is(await count(app, 'SELECT count(*) FROM rental WHERE customer_id = $1', [c.customer_id]), 0, 'nor its rentals');
+    const ops = (await su.query(`SELECT DISTINCT deletion_op FROM payment WHERE customer_id = $1
+                                 UNION SELECT deletion_op FROM rental WHERE customer_id = $1
+                                 UNION SELECT deletion_op FROM customer WHERE customer_id = $1`, [c.customer_id])).rows;
+    assert.is(ops.length, 1, 'the customer, its rentals and its payments are under one operation');
+    assert.ok(ops[0].deletion_op, 'a soft delete\'s');
+    await admin.query('SELECT deletion.restore($1)', [ops[0].deletion_op]);
+    assert.equal((await app.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM payment WHERE customer_id = $1 GROUP BY 1 ORDER BY 1`,
+                                  [c.customer_id])).rows, perMonth, 'restore brings every payment back, in its month');
+    assert.is(await count(app, 'SELECT count(*) FROM rental WHERE customer_id = $1', [c.customer_id]), c.rentals, 'and every rental');
   });
 });
 
