@@ -9,9 +9,10 @@
 --                                   change: the same for a row moved under a deleted parent
 -- The refusal looks like the foreign key's own (23503, "is not present in table"), so to a role that
 -- may not see deleted rows a deleted parent and a missing one look alike; an admin is told that the
--- parent is soft-deleted, and by which operation. The check locks the parents it found active FOR
--- SHARE, so a soft delete of one of them waits for the inserting transaction and its cascade then
--- finds the new row. Rows that already reference a parent when it is soft-deleted are untouched, and
+-- parent is soft-deleted, and by which operation. The check locks the parents FOR SHARE before it
+-- reads them: a soft delete of one of them that comes later waits for the inserting transaction, and
+-- its cascade then finds the new row; one that came first, and has not committed yet, makes the check
+-- wait, and the check then sees the parent deleted and refuses the row. Rows that already reference a parent when it is soft-deleted are untouched, and
 -- the engine's own writes (restore, audit restore, a job's chunks: the role deletion_owner, and
 -- superusers) are not checked: the triggers' WHEN clause lets them through without a call.
 -- A root that a deletion job will hard-delete later is not hidden, and rows may still be added under
@@ -126,11 +127,15 @@ BEGIN
     ELSE
       checks := deletion.live_parent_checks(fk, source);
     END IF;
+    -- The parents are locked first and read after: a soft delete of one of them that is under way
+    -- (its UPDATE done, not yet committed) makes the lock wait, and the read that follows, a
+    -- statement of its own, sees it committed. Read first, the parent would still look active, and
+    -- the new row would go in under a row deleted a moment later, outside its operation.
+    EXECUTE checks.lock_active USING to_jsonb(NEW);
     EXECUTE checks.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
     IF offending IS NOT NULL THEN
       PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
     END IF;
-    EXECUTE checks.lock_active USING to_jsonb(NEW);
   END LOOP;
   RETURN NEW;
 END
