@@ -88,6 +88,67 @@ END
 $$;
 COMMENT ON FUNCTION deletion.held_job(bigint) IS 'The locked job row when this session holds its lease; PD403 otherwise.';
 
+-- The soft-delete cascade edges of a soft job's tree (deletion.soft_delete_cascade_plan of its root),
+-- as JSON for deletion.soft_job_mark_below: read once a chunk rather than once a statement.
+CREATE OR REPLACE FUNCTION deletion.soft_job_edges(root regclass)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('parent', e.parent::oid, 'child', e.child::oid,
+                                               'parent_columns', e.parent_columns, 'child_columns', e.child_columns) ORDER BY e.step), '[]')
+    FROM deletion.soft_delete_cascade_plan(root) e
+$$;
+COMMENT ON FUNCTION deletion.soft_job_edges(regclass) IS 'The soft-delete cascade edges of a tree as JSON (parent and child oids, their columns), in walk order; internal.';
+
+-- A soft job's chunk marks a range of planned rows of one table at a time, leaves first; a row added
+-- since the plan under a row not yet marked (a comment on an issue of the tree, while the job marked
+-- the comments) is in no plan. The chunk that marks the parent takes it, right after marking: the
+-- active rows below the rows just marked, through the soft-delete cascade edges of the job's tree
+-- (`edges`, the root's deletion.soft_delete_cascade_plan as JSON, read once a chunk), level by level
+-- until a level finds none, each with the chunk's stamp. Once a row is marked, the live-parent checks
+-- refuse a new row under it (sql/16_soft_delete_live_parents.sql), so the job never walks its whole
+-- tree again: its last chunk marks the root alone. `marked_rows` is a query of the rows just marked,
+-- all their columns. Returns the rows it marked, per table.
+CREATE OR REPLACE FUNCTION deletion.soft_job_mark_below(edges jsonb, marked_table regclass, marked_rows text,
+                                                        stamped_at timestamptz, actor text, reason text, op uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  sources jsonb := jsonb_build_object(marked_table::oid::text, jsonb_build_array(marked_rows));  -- table oid -> queries of its rows marked at this level
+  next_sources jsonb;
+  edge record;
+  found bigint;
+  found_rows jsonb;
+  counts jsonb := '{}';
+BEGIN
+  WHILE sources <> '{}' LOOP
+    next_sources := '{}';
+    FOR edge IN SELECT e.* FROM jsonb_to_recordset(edges) AS e(parent oid, child oid, parent_columns name[], child_columns name[])
+                 WHERE sources ? e.parent::text LOOP
+      EXECUTE format('WITH marked AS (UPDATE %1$s AS c SET %2$s FROM (%3$s) AS p WHERE %4$s AND c.deleted_at IS NULL RETURNING c.*) '
+                     'SELECT count(*), jsonb_agg(to_jsonb(marked)) FROM marked',
+                     edge.child::regclass, deletion.soft_delete_stamp(edge.child::regclass),
+                     (SELECT string_agg(q, ' UNION ALL ') FROM jsonb_array_elements_text(sources -> edge.parent::text) q),
+                     deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
+         INTO found, found_rows USING stamped_at, actor, reason, op;
+      IF found > 0 THEN
+        counts := deletion.sum_row_counts(counts, jsonb_build_object(edge.child::regclass::text, found));
+        next_sources := jsonb_set(next_sources, ARRAY[edge.child::text],
+                                  coalesce(next_sources -> edge.child::text, '[]')
+                                  || to_jsonb(format('SELECT * FROM deletion.key_rows(NULL::%s, %L)', edge.child::regclass, found_rows)));
+      END IF;
+    END LOOP;
+    sources := next_sources;
+  END LOOP;
+  RETURN counts;
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_job_mark_below(jsonb, regclass, text, timestamptz, text, text, uuid) IS 'A soft job''s chunk: marks the active rows below the rows it just marked (added under them since the plan), through the tree''s soft-delete cascade edges, with the chunk''s stamp; returns the rows marked per table; internal.';
+
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
 --     no longer hides (someone restored the marker operation from the trash: the row is wanted
@@ -145,7 +206,11 @@ DECLARE
   root_op uuid;
   soft_op uuid;
   chunk_marked jsonb := '{}';  -- a soft job's rows marked by this chunk, per table
-  marked_before jsonb;
+  edges jsonb;                 -- a soft job's cascade edges (deletion.soft_job_mark_below)
+  below jsonb;                 -- rows marked below a statement's rows, per table
+  marked_rows_sql text;        -- a soft job's query of the rows its current statement marked
+  actor text := job.created_by::text;
+  stamp_reason text := coalesce(job.reason, format('deletion job %s', job_id));
   stop_reason text;
   erasure_chunk jsonb;
 BEGIN
@@ -303,6 +368,13 @@ BEGIN
                              deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
                              deletion.plan_table(job_id, (step ->> 'step')::integer),
                              CASE WHEN job.hard_delete THEN '' ELSE ' AND t.deleted_at IS NULL' END);
+        -- A soft job's query of the rows a statement marked (its TID range left as %1$L, %2$L), for
+        -- deletion.soft_job_mark_below.
+        marked_rows_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
+                                       THEN 'SELECT p.* FROM %1$s p WHERE %2$s = ANY (ARRAY(SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid)) AND p.deletion_op = %5$L::uuid'
+                                       ELSE 'SELECT p.* FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid) AND p.deletion_op = %5$L::uuid' END,
+                                  step_table, deletion.key_column_list(step_table, 'p'), deletion.key_column_list(step_table, 'w'),
+                                  deletion.plan_table(job_id, (step ->> 'step')::integer), marker);
         delete_sql_step := job.plan_step;
       END IF;
       -- The next statement's size: what fits in the time left at the last statement's rate (kept in
@@ -322,9 +394,17 @@ BEGIN
       ELSE
         EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
                                  format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid,
-                                 now(), job.created_by, coalesce(job.reason, format('deletion job %s', job_id)), marker;
+                                 now(), actor, stamp_reason, marker;
         GET DIAGNOSTICS n = ROW_COUNT;
         chunk_marked := deletion.sum_row_counts(chunk_marked, jsonb_build_object(step_table::text, n));
+        -- What was added under these rows since the plan goes with them.
+        edges := coalesce(edges, deletion.soft_job_edges(target));
+        below := deletion.soft_job_mark_below(edges, step_table,
+                                              format(marked_rows_sql, format('(%s,%s)', low_place / per_page, low_place % per_page + 1),
+                                                     format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)),
+                                              now(), actor, stamp_reason, marker);
+        chunk_marked := deletion.sum_row_counts(chunk_marked, below);
+        deleted := deleted + (SELECT coalesce(sum(b.value::bigint), 0) FROM jsonb_each_text(below) b);
       END IF;
       deleted := deleted + n;
       last_batch := job.plan_cursor - low_place;
@@ -373,26 +453,32 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         deleted := deleted + n;
       ELSIF marker IS NOT NULL THEN
-        -- The root is hidden by the job's marker: the marker operation goes on into the soft delete of
-        -- the whole tree, with the job's actor and reason, as one operation.
-        -- Rows the chunks marked are passed through (their deletion_op is the marker), so what was
-        -- added under them since the plan is marked now; the operation's rows_per_table, which this
-        -- call rewrites with what it marked itself, then gets the chunks' rows added back.
+        -- The root is hidden by the job's marker, and the chunks marked its tree, each taking what had
+        -- been added under the rows it marked. Left to do: the root, restamped with the job's time,
+        -- actor and reason; rows added right under it since the plan (only roles the live-parent
+        -- checks let through can add them: the engine's own, superusers), with their trees; the unique
+        -- values of every marked row stepped aside; and the operation's log row, which now stands for
+        -- the whole tree, so that restoring it brings the whole tree back.
         PERFORM deletion.require_soft_delete_table(target);
-        -- (the root itself, which the marker counts, is counted again by that call)
-        marked_before := (SELECT deletion.sum_row_counts(o.rows_per_table, jsonb_build_object(target::text, -1))
-                            FROM deletion.soft_delete_operations o WHERE o.op = marker);
-        soft_op := deletion.soft_delete_rows(target, (SELECT o.root_key FROM deletion.soft_delete_operations o WHERE o.op = marker),
-                                             job.created_by::text, coalesce(job.reason, format('deletion job %s', job_id)), marker);
-        IF soft_op IS NULL THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
+        EXECUTE format('UPDATE %s r SET %s WHERE %s AND r.deletion_op = $4', target, deletion.soft_delete_stamp(target),
+                       deletion.key_predicate(target, job.entity_pk, 'r'))
+          USING now(), actor, stamp_reason, marker;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n = 0 THEN  -- the row is gone (hard-deleted meanwhile): its marker has nothing left to hide
           UPDATE deletion.soft_delete_operations o SET purged_at = now()
            WHERE o.op = marker AND o.restored_at IS NULL AND o.purged_at IS NULL;
         ELSE
-          deleted := deleted + (SELECT sum(r.row_count::bigint) FROM deletion.soft_delete_operations o, jsonb_each_text(o.rows_per_table) AS r(table_name, row_count)
-                                 WHERE o.op = soft_op);
-          UPDATE deletion.soft_delete_operations o SET rows_per_table = deletion.sum_row_counts(o.rows_per_table, marked_before)
-           WHERE o.op = soft_op;
-          soft_op := NULL;  -- counted
+          edges := coalesce(edges, deletion.soft_job_edges(target));
+          below := deletion.soft_job_mark_below(edges, target, format('SELECT p.* FROM %s p WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'p')),
+                                                now(), actor, stamp_reason, marker);
+          deleted := deleted + n + (SELECT coalesce(sum(b.value::bigint), 0) FROM jsonb_each_text(below) b);
+          UPDATE deletion.soft_delete_operations o
+             SET rows_per_table = deletion.sum_row_counts(o.rows_per_table, below), deleted_by = actor,
+                 deletion_reason = stamp_reason, performed_at = now()
+           WHERE o.op = marker;
+          PERFORM deletion.step_aside_deleted_rows(t::regclass, marker)
+             FROM deletion.soft_delete_operations o, jsonb_object_keys(o.rows_per_table) AS t
+            WHERE o.op = marker;
         END IF;
       ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
         BEGIN
