@@ -5,7 +5,7 @@
 -- cannot step aside become partial, and lint says that a plain upsert cannot name them. On the
 -- example product and the lab schema.
 BEGIN;
-SELECT plan(30);
+SELECT plan(35);
 
 CREATE ROLE c621_app LOGIN IN ROLE deletion_app;
 CREATE FUNCTION pg_temp.row_count(statement text) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -109,6 +109,28 @@ DELETE FROM lab.documents WHERE deleted_at IS NULL;
 RESET deletion.mode;
 SELECT is(deletion.restore('lab.folders', '["a0000000-0000-4000-8000-000000000000", 1]'), 2::bigint, 'the folder and its document come back');
 SELECT is((SELECT slug::text FROM lab.documents), 'a-slug-of-exactly-thirty-chars', 'the cut value is restored whole');
+
+-- A soft job marks the tree in chunks: every row it marked steps aside as a soft delete's would, and
+-- restoring the job's operation puts the values back.
+INSERT INTO lab.orgs (id, name) VALUES ('b0000000-0000-4000-8000-000000000000', 'B');
+INSERT INTO lab.folders (org_id, id, name) VALUES ('b0000000-0000-4000-8000-000000000000', 3, 'three');
+INSERT INTO lab.documents (org_id, folder_id, slug)
+SELECT 'b0000000-0000-4000-8000-000000000000', 3, 'doc-' || n FROM generate_series(1, 6) n;
+SELECT deletion.schedule('lab.orgs', 'b0000000-0000-4000-8000-000000000000', reason => 'closing') AS job621 \gset
+SELECT is((deletion.claim_job('test621')).id, :'job621'::bigint, 'a soft job on a lab org is claimed');
+SELECT set_config('test.job621', :'job621', true);
+DO $$ BEGIN
+  FOR i IN 1 .. 20 LOOP
+    EXIT WHEN deletion.run_chunk(current_setting('test.job621')::bigint, 2, 10000) ->> 'status' <> 'running';
+  END LOOP;
+END $$;
+SELECT is((SELECT status || '/' || chunks FROM deletion.deletion_jobs WHERE id = :job621) LIKE 'done/%'
+          AND (SELECT chunks FROM deletion.deletion_jobs WHERE id = :job621) >= 3, true, 'it is done, in chunks of 2 rows');
+SELECT is((SELECT count(*)::int FROM lab.documents WHERE org_id = 'b0000000-0000-4000-8000-000000000000' AND slug LIKE 'doc-_~%'), 6,
+          'every document the chunks marked stepped its slug aside');
+SELECT is(deletion.restore((SELECT deletion_op FROM lab.orgs WHERE id = 'b0000000-0000-4000-8000-000000000000')), 8::bigint, 'restoring the job''s operation brings the tree back');
+SELECT is((SELECT array_agg(slug::text ORDER BY slug) FROM lab.documents WHERE org_id = 'b0000000-0000-4000-8000-000000000000'),
+          ARRAY['doc-1', 'doc-2', 'doc-3', 'doc-4', 'doc-5', 'doc-6'], 'with their slugs whole');
 
 SELECT * FROM finish();
 ROLLBACK;
