@@ -27,7 +27,12 @@ $$;
 COMMENT ON FUNCTION deletion.soft_delete_operation_tables(uuid) IS 'The existing tables a soft-delete operation marked rows in.';
 
 -- Rows of the operation whose cascade parent stays deleted: one line per conflict (at most 20 per
--- foreign key, then a count).
+-- foreign key, then a count). Each row of the operation looks its parent up by key alone (a LATERAL
+-- subquery behind OFFSET 0, which the planner keeps as a lookup a row, by the parent's key): right
+-- after a big soft delete the statistics still say that no row has an operation id and hardly any is
+-- deleted, and a plain join, planned for one row of the operation and LIMIT 20, read every deleted
+-- parent once a row of the operation (over 10 minutes for a workspace of 80,000 rows, where no row
+-- had a conflict).
 CREATE OR REPLACE FUNCTION deletion.restore_parent_conflicts(op uuid)
 RETURNS SETOF text
 LANGUAGE plpgsql
@@ -48,7 +53,8 @@ BEGIN
         SELECT format('%%s row %%s: its parent %%s row %%s is still deleted (operation %%s)',
                       %1$L, deletion.key_of(%1$L::regclass, to_jsonb(c)), %2$L, deletion.key_of(%2$L::regclass, to_jsonb(p)), p.deletion_op),
                count(*) OVER ()
-          FROM %1$s AS c JOIN %2$s AS p ON %3$s
+          FROM %1$s AS c
+         CROSS JOIN LATERAL (SELECT p.* FROM %2$s AS p WHERE %3$s OFFSET 0) AS p
          WHERE c.deletion_op = $1 AND p.deleted_at IS NOT NULL AND p.deletion_op IS DISTINCT FROM $1
          LIMIT 20$q$, edge.child, edge.parent, deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
       USING op
