@@ -369,10 +369,12 @@ BEGIN
                              deletion.plan_table(job_id, (step ->> 'step')::integer),
                              CASE WHEN job.hard_delete THEN '' ELSE ' AND t.deleted_at IS NULL' END);
         -- A soft job's query of the rows a statement marked (its TID range left as %1$L, %2$L), for
-        -- deletion.soft_job_mark_below.
+        -- deletion.soft_job_mark_below: found by key (OFFSET 0 keeps the operation's test out of the
+        -- scan: the statistics, older than the job, say no row has its operation id, and the planner
+        -- would read every row the job marked so far through the operation's index, at every statement).
         marked_rows_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
-                                       THEN 'SELECT p.* FROM %1$s p WHERE %2$s = ANY (ARRAY(SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid)) AND p.deletion_op = %5$L::uuid'
-                                       ELSE 'SELECT p.* FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid) AND p.deletion_op = %5$L::uuid' END,
+                                       THEN 'SELECT p.* FROM (SELECT p.* FROM %1$s p WHERE %2$s = ANY (ARRAY(SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid)) OFFSET 0) p WHERE p.deletion_op = %5$L::uuid'
+                                       ELSE 'SELECT p.* FROM (SELECT p.* FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid) OFFSET 0) p WHERE p.deletion_op = %5$L::uuid' END,
                                   step_table, deletion.key_column_list(step_table, 'p'), deletion.key_column_list(step_table, 'w'),
                                   deletion.plan_table(job_id, (step ->> 'step')::integer), marker);
         delete_sql_step := job.plan_step;
