@@ -209,7 +209,7 @@ DECLARE
   edges jsonb;                 -- a soft job's cascade edges (deletion.soft_job_mark_below)
   below jsonb;                 -- rows marked below a statement's rows, per table
   marked_rows_sql text;        -- a soft job's query of the rows its current statement marked
-  actor text := job.created_by::text;
+  actor text := job.created_by::text;  -- who the job's rows are deleted by, and why
   stamp_reason text := coalesce(job.reason, format('deletion job %s', job_id));
   stop_reason text;
   erasure_chunk jsonb;
@@ -261,7 +261,7 @@ BEGIN
     'deletion.mode', current_setting('deletion.mode', true), 'deletion.reason', current_setting('deletion.reason', true),
     'deletion.actor', current_setting('deletion.actor', true), 'deletion.job_id', current_setting('deletion.job_id', true));
   PERFORM set_config('deletion.mode', CASE WHEN job.hard_delete THEN 'hard' ELSE '' END, true);
-  PERFORM set_config('deletion.reason', coalesce(job.reason, format('deletion job %s', job_id)), true);
+  PERFORM set_config('deletion.reason', stamp_reason, true);
   PERFORM set_config('deletion.actor', coalesce(job.created_by::text, ''), true);
   PERFORM set_config('deletion.job_id', job_id::text, true);
 
@@ -485,7 +485,7 @@ BEGIN
       ELSIF to_regprocedure('deletion.soft_delete(regclass, text, text)') IS NOT NULL THEN
         BEGIN
           EXECUTE 'SELECT deletion.soft_delete($1, $2, $3)'
-             INTO soft_op USING target, job.entity_pk, coalesce(job.reason, format('deletion job %s', job_id));
+             INTO soft_op USING target, job.entity_pk, stamp_reason;
         EXCEPTION WHEN object_not_in_prerequisite_state THEN
           NULL;  -- 55000: already soft-deleted, which is what the job asked for
         END;
