@@ -110,9 +110,12 @@ COMMENT ON FUNCTION deletion.soft_job_edges(regclass) IS 'The soft-delete cascad
 -- until a level finds none, each with the chunk's stamp. Once a row is marked, the live-parent checks
 -- refuse a new row under it (sql/16_soft_delete_live_parents.sql), so the job never walks its whole
 -- tree again: its last chunk marks the root alone. `marked_rows` is a query of the rows just marked,
--- all their columns. Returns the rows it marked, per table.
+-- all their columns, run with the stamp ($1 to $4: stamped_at, actor, reason, op) and `range_low`,
+-- `range_high` as $5, $6 (the chunk's statement's TID range in its plan table). Returns the rows it
+-- marked, per table.
 CREATE OR REPLACE FUNCTION deletion.soft_job_mark_below(edges jsonb, marked_table regclass, marked_rows text,
-                                                        stamped_at timestamptz, actor text, reason text, op uuid)
+                                                        stamped_at timestamptz, actor text, reason text, op uuid,
+                                                        range_low tid, range_high tid)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog
@@ -134,7 +137,7 @@ BEGIN
                      edge.child::regclass, deletion.soft_delete_stamp(edge.child::regclass),
                      (SELECT string_agg(q, ' UNION ALL ') FROM jsonb_array_elements_text(sources -> edge.parent::text) q),
                      deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
-         INTO found, found_rows USING stamped_at, actor, reason, op;
+         INTO found, found_rows USING stamped_at, actor, reason, op, range_low, range_high;
       IF found > 0 THEN
         counts := deletion.sum_row_counts(counts, jsonb_build_object(edge.child::regclass::text, found));
         next_sources := jsonb_set(next_sources, ARRAY[edge.child::text],
@@ -147,7 +150,7 @@ BEGIN
   RETURN counts;
 END
 $$;
-COMMENT ON FUNCTION deletion.soft_job_mark_below(jsonb, regclass, text, timestamptz, text, text, uuid) IS 'A soft job''s chunk: marks the active rows below the rows it just marked (added under them since the plan), through the tree''s soft-delete cascade edges, with the chunk''s stamp; returns the rows marked per table; internal.';
+COMMENT ON FUNCTION deletion.soft_job_mark_below(jsonb, regclass, text, timestamptz, text, text, uuid, tid, tid) IS 'A soft job''s chunk: marks the active rows below the rows it just marked (added under them since the plan), through the tree''s soft-delete cascade edges, with the chunk''s stamp; returns the rows marked per table; internal.';
 
 -- One chunk of a job, in the caller's transaction (the worker runs each call in its own). In order:
 --   * a cancel request ends the job as cancelled; so does a root row that its pending-deletion marker
@@ -208,7 +211,10 @@ DECLARE
   chunk_marked jsonb := '{}';  -- a soft job's rows marked by this chunk, per table
   edges jsonb;                 -- a soft job's cascade edges (deletion.soft_job_mark_below)
   below jsonb;                 -- rows marked below a statement's rows, per table
+  in_range text;               -- the current step's rows in a TID range of its plan table ($5, $6)
   marked_rows_sql text;        -- a soft job's query of the rows its current statement marked
+  low_tid tid;                 -- the current statement's TID range in the plan table
+  high_tid tid;
   actor text := job.created_by::text;  -- who the job's rows are deleted by, and why
   stamp_reason text := coalesce(job.reason, format('deletion job %s', job_id));
   stop_reason text;
@@ -355,28 +361,23 @@ BEGIN
         per_page := (step ->> 'per_page')::bigint;
         rate := (step ->> 'rate')::numeric;  -- measured by an earlier chunk; NULL for a table not begun
         last_batch := NULL;
+        -- The rows a statement takes: those whose keys are at a range of places in the plan table,
+        -- $5 to $6 (a TID range), after the soft-delete stamp's $1 to $4.
+        in_range := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
+                                THEN '%s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $5 AND w.ctid < $6))'
+                                ELSE '(%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $5 AND w.ctid < $6)' END,
+                           deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
+                           deletion.plan_table(job_id, (step ->> 'step')::integer));
         -- A soft job marks the rows instead, with the stamp of its marker operation (deletion_op
         -- set in the same UPDATE, so the soft-delete trigger does not turn it into a cascade of its own).
-        delete_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
-                                  THEN $f$%s t %s WHERE %s = ANY (ARRAY(SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2))%s$f$
-                                  ELSE $f$%s t %s WHERE (%s) IN (SELECT %s FROM %s w WHERE w.ctid >= $1 AND w.ctid < $2)%s$f$ END,
-                             CASE WHEN job.hard_delete THEN 'DELETE FROM ' ELSE 'UPDATE ' END || step_table,
-                             CASE WHEN job.hard_delete THEN ''
-                                  -- the soft-delete stamp ($1..$4 there), its parameters after the TID range's
-                                  ELSE 'SET ' || replace(replace(replace(replace(deletion.soft_delete_stamp(step_table),
-                                                   '$4', '$6'), '$3', '$5'), '$2', '$4'), '$1', '$3') END,
-                             deletion.key_column_list(step_table, 't'), deletion.key_column_list(step_table, 'w'),
-                             deletion.plan_table(job_id, (step ->> 'step')::integer),
-                             CASE WHEN job.hard_delete THEN '' ELSE ' AND t.deleted_at IS NULL' END);
-        -- A soft job's query of the rows a statement marked (its TID range left as %1$L, %2$L), for
-        -- deletion.soft_job_mark_below: found by key (OFFSET 0 keeps the operation's test out of the
-        -- scan: the statistics, older than the job, say no row has its operation id, and the planner
-        -- would read every row the job marked so far through the operation's index, at every statement).
-        marked_rows_sql := format(CASE WHEN (SELECT count(*) FROM deletion.primary_key_columns(step_table)) = 1
-                                       THEN 'SELECT p.* FROM (SELECT p.* FROM %1$s p WHERE %2$s = ANY (ARRAY(SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid)) OFFSET 0) p WHERE p.deletion_op = %5$L::uuid'
-                                       ELSE 'SELECT p.* FROM (SELECT p.* FROM %1$s p WHERE (%2$s) IN (SELECT %3$s FROM %4$s w WHERE w.ctid >= %%1$L::tid AND w.ctid < %%2$L::tid) OFFSET 0) p WHERE p.deletion_op = %5$L::uuid' END,
-                                  step_table, deletion.key_column_list(step_table, 'p'), deletion.key_column_list(step_table, 'w'),
-                                  deletion.plan_table(job_id, (step ->> 'step')::integer), marker);
+        delete_sql := CASE WHEN job.hard_delete THEN format('DELETE FROM %s t WHERE %s', step_table, in_range)
+                           ELSE format('UPDATE %s t SET %s WHERE %s AND t.deleted_at IS NULL',
+                                       step_table, deletion.soft_delete_stamp(step_table), in_range) END;
+        -- A soft job's query of the rows a statement marked, for deletion.soft_job_mark_below: found by
+        -- key (OFFSET 0 keeps the operation's test, $4, out of the scan: the statistics, older than the
+        -- job, say no row has its operation id, and the planner would read every row the job marked so
+        -- far through the operation's index, at every statement).
+        marked_rows_sql := format('SELECT t.* FROM (SELECT t.* FROM %s t WHERE %s OFFSET 0) t WHERE t.deletion_op = $4', step_table, in_range);
         delete_sql_step := job.plan_step;
       END IF;
       -- The next statement's size: what fits in the time left at the last statement's rate (kept in
@@ -389,22 +390,15 @@ BEGIN
                           ELSE least(2 * last_batch, greatest(10, floor((max_ms - elapsed_ms) * rate * 0.9))) END);
       low_place := greatest(0, job.plan_cursor - batch);
       statement_started := clock_timestamp();
-      IF job.hard_delete THEN
-        EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
-                                 format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
-        GET DIAGNOSTICS n = ROW_COUNT;
-      ELSE
-        EXECUTE delete_sql USING format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid,
-                                 format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid,
-                                 now(), actor, stamp_reason, marker;
-        GET DIAGNOSTICS n = ROW_COUNT;
+      low_tid := format('(%s,%s)', low_place / per_page, low_place % per_page + 1)::tid;
+      high_tid := format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)::tid;
+      EXECUTE delete_sql USING now(), actor, stamp_reason, marker, low_tid, high_tid;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF NOT job.hard_delete THEN
         chunk_marked := deletion.sum_row_counts(chunk_marked, jsonb_build_object(step_table::text, n));
         -- What was added under these rows since the plan goes with them.
         edges := coalesce(edges, deletion.soft_job_edges(target));
-        below := deletion.soft_job_mark_below(edges, step_table,
-                                              format(marked_rows_sql, format('(%s,%s)', low_place / per_page, low_place % per_page + 1),
-                                                     format('(%s,%s)', job.plan_cursor / per_page, job.plan_cursor % per_page + 1)),
-                                              now(), actor, stamp_reason, marker);
+        below := deletion.soft_job_mark_below(edges, step_table, marked_rows_sql, now(), actor, stamp_reason, marker, low_tid, high_tid);
         chunk_marked := deletion.sum_row_counts(chunk_marked, below);
         deleted := deleted + (SELECT coalesce(sum(b.value::bigint), 0) FROM jsonb_each_text(below) b);
       END IF;
@@ -472,7 +466,7 @@ BEGIN
         ELSE
           edges := coalesce(edges, deletion.soft_job_edges(target));
           below := deletion.soft_job_mark_below(edges, target, format('SELECT p.* FROM %s p WHERE %s', target, deletion.key_predicate(target, job.entity_pk, 'p')),
-                                                now(), actor, stamp_reason, marker);
+                                                now(), actor, stamp_reason, marker, NULL, NULL);
           deleted := deleted + n + (SELECT coalesce(sum(b.value::bigint), 0) FROM jsonb_each_text(below) b);
           UPDATE deletion.soft_delete_operations o
              SET rows_per_table = deletion.sum_row_counts(o.rows_per_table, below), deleted_by = actor,
