@@ -12,9 +12,10 @@
 -- parent is soft-deleted, and by which operation. The check locks the parents FOR SHARE before it
 -- reads them: a soft delete of one of them that comes later waits for the inserting transaction, and
 -- its cascade then finds the new row; one that came first, and has not committed yet, makes the check
--- wait, and the check then sees the parent deleted and refuses the row. Rows that already reference a parent when it is soft-deleted are untouched, and
--- the engine's own writes (restore, audit restore, a job's chunks: the role deletion_owner, and
--- superusers) are not checked: the triggers' WHEN clause lets them through without a call.
+-- wait, and the check then sees the parent deleted and refuses the row. Rows that already reference
+-- a parent when it is soft-deleted are untouched, and the engine's own writes (restore, audit
+-- restore, a job's chunks: the role deletion_owner, and superusers) are not checked: the triggers'
+-- WHEN clause lets them through without a call.
 -- A root that a deletion job will hard-delete later is not hidden, and rows may still be added under
 -- it until the job runs; the job takes them with the tree (docs/jobs.md).
 
