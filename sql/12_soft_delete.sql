@@ -135,16 +135,35 @@ DECLARE
   key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
   rows_per_table jsonb;
   marked bigint;
+  to_stamp bigint;
+  -- a root already stamped by this run ($1-$4: time, actor, reason, operation)
+  already_stamped constant text := 'coalesce(t.deletion_op = $4 AND t.deleted_at = $1 AND t.deleted_by::text IS NOT DISTINCT FROM $2 '
+                                   'AND t.deletion_reason IS NOT DISTINCT FROM $3, false)';
   marked_this_pass bigint;
   edge record;
   has_cycle boolean := false;
   carried name[];
 BEGIN
-  EXECUTE format('UPDATE %1$s AS t SET %2$s FROM deletion.key_rows(NULL::%1$s, $5) AS r '
-                 'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6)',
-                 target, deletion.soft_delete_stamp(target), deletion.columns_equal('t', key_columns, 'r', key_columns))
+  -- The roots: active ones, and those of the operation continued. A root that already carries this
+  -- run's stamp is counted, not updated again: the statement trigger's case, where the client's
+  -- UPDATE stamped its rows a moment ago with this operation, this transaction's time, actor and
+  -- reason. A second UPDATE of them would fire every trigger of the table once more, foreign-key
+  -- checks included (the keys of a row this transaction wrote are checked again).
+  EXECUTE format('SELECT count(*) FILTER (WHERE %3$s), count(*) FILTER (WHERE NOT %3$s) '
+                 'FROM %1$s AS t JOIN deletion.key_rows(NULL::%1$s, $5) AS r ON %2$s '
+                 'WHERE t.deleted_at IS NULL OR t.deletion_op = $6',
+                 target, deletion.columns_equal('t', key_columns, 'r', key_columns), already_stamped)
+    INTO marked, to_stamp
     USING stamped_at, actor, reason, op, root_keys, continue_op;
-  GET DIAGNOSTICS marked = ROW_COUNT;
+  IF to_stamp > 0 THEN
+    EXECUTE format('UPDATE %1$s AS t SET %2$s FROM deletion.key_rows(NULL::%1$s, $5) AS r '
+                   'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6) AND NOT %4$s',
+                   target, deletion.soft_delete_stamp(target), deletion.columns_equal('t', key_columns, 'r', key_columns),
+                   already_stamped)
+      USING stamped_at, actor, reason, op, root_keys, continue_op;
+    GET DIAGNOSTICS to_stamp = ROW_COUNT;
+    marked := marked + to_stamp;
+  END IF;
   IF marked = 0 THEN
     RETURN NULL;
   END IF;

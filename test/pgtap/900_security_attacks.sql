@@ -71,13 +71,18 @@ SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.
           'PUBLIC may execute no engine function (default deny)');
 
 -- The owner of a product table puts a trigger of its own on it, then lets the engine write the
--- table: the trigger runs with deletion_owner's rights, which cannot make anyone a superuser.
+-- table (a soft delete's cascade marks its rows): the trigger runs with deletion_owner's rights,
+-- which cannot make anyone a superuser.
 CREATE ROLE sec_owner LOGIN IN ROLE deletion_app;
 GRANT USAGE, CREATE ON SCHEMA lab TO sec_owner;
-CREATE TABLE lab.owned (id int PRIMARY KEY, name text);
+CREATE TABLE lab.owned_parent (id int PRIMARY KEY);
+CREATE TABLE lab.owned (id int PRIMARY KEY, name text, parent_id int REFERENCES lab.owned_parent ON DELETE CASCADE);
+ALTER TABLE lab.owned_parent OWNER TO sec_owner;
 ALTER TABLE lab.owned OWNER TO sec_owner;
+SELECT deletion.enable_soft_delete('lab.owned_parent');
 SELECT deletion.enable_soft_delete('lab.owned');
-INSERT INTO lab.owned VALUES (1, 'x');
+INSERT INTO lab.owned_parent VALUES (1);
+INSERT INTO lab.owned VALUES (1, 'x', 1);
 SET LOCAL ROLE sec_owner;
 CREATE FUNCTION lab.owner_evil() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
@@ -89,7 +94,7 @@ BEGIN
   RETURN NEW;
 END $f$;
 CREATE TRIGGER evil BEFORE UPDATE ON lab.owned FOR EACH ROW EXECUTE FUNCTION lab.owner_evil();
-SELECT lives_ok($$ SELECT deletion.soft_delete('lab.owned', '1') $$, 'the owner soft-deletes through the engine');
+SELECT lives_ok($$ SELECT deletion.soft_delete('lab.owned_parent', '1') $$, 'the owner soft-deletes through the engine');
 RESET ROLE;
 SELECT is(current_setting('sec.refused_as', true), 'deletion_owner', 'its trigger ran as deletion_owner, and was refused');
 SELECT ok(NOT (SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_owner'), 'so the table owner is no superuser either');
