@@ -1,6 +1,7 @@
 // The benchmark convention (GUIDE.md): each bench measures ours and the reference side by side in one
 // run, on the same data, prints a table, and writes bench/results/NAME.json as a list of
 // { metric, ours, reference, unit, ratio, goal, holds }.
+import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,3 +264,59 @@ export async function useGenericCapture(c: pg.Client, schema = 'public'): Promis
                    FROM deletion.table_policies WHERE table_schema = $1 AND audit
                     AND to_regclass(format('%I.%I', table_schema, table_name)) IS NOT NULL`, [schema]);
 }
+
+/** A connected client of the database at url (errors of a connection the server drops are ignored). */
+export async function connectTo(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+/** The URL of database `name` on the server of adminUrl. */
+export function urlOf(adminUrl: string, name: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const CLI = path.join(BENCH_DIR, '..', 'bin', 'deletion-kit.js');
+
+/** `deletion-kit worker --once --json` as a real process on the database at url: wall time and its chunk events. */
+export function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; phase: string; deleted: number; remaining: number }[] }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json'], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`worker exited ${code}: ${err}`));
+      const events = out.trim().split('\n').map((l) => JSON.parse(l));
+      resolve({ ms: Date.now() - t0, chunks: events.filter((e) => e.event === 'chunk').map((e) => ({ ...e, ms: Math.round(Number(e.seconds) * 1000) })) });
+    });
+  });
+}
+
+const HAND_OP = '00000000-0000-4000-8000-00000000b3b3';
+
+/** Runs sql in a transaction that is rolled back, then vacuums; returns the milliseconds the statements took. */
+export async function inRolledBack(c: pg.Client, sql: string, generic = false): Promise<number> {
+  await c.query('BEGIN');
+  try {
+    if (generic) await useGenericCapture(c);   // the capture before it was generated for each table
+    return await timed(() => c.query(sql));
+  } finally {
+    await c.query('ROLLBACK');
+    await c.query('VACUUM');
+  }
+}
+
+// The hand-written soft delete of workspace $ws on the copy: the rows the cascade reaches, one UPDATE per table.
+export const handSoftDelete = (ws: number, op = HAND_OP) => `
+  UPDATE plain.workspaces SET deleted_at = now(), deletion_op = '${op}' WHERE id = ${ws} AND deleted_at IS NULL;
+  UPDATE plain.projects SET deleted_at = now(), deletion_op = '${op}' WHERE workspace_id = ${ws} AND deleted_at IS NULL;
+  UPDATE plain.issues SET deleted_at = now(), deletion_op = '${op}' WHERE workspace_id = ${ws} AND deleted_at IS NULL;
+  UPDATE plain.comments c SET deleted_at = now(), deletion_op = '${op}'
+    FROM plain.issues i WHERE i.workspace_id = ${ws} AND c.issue_id = i.id AND c.deleted_at IS NULL;`;

@@ -15,26 +15,10 @@
 //       of the same tree on another copy, and the soft job's longest chunk;
 //   (f) a hard job while a writer inserts under another workspace and under the tree being deleted
 //       (comments on its issues): the job's longest deleting chunk, and that nothing is left.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import pg from 'pg';
-import { BENCH_DIR, plainCopy, timed, type Bench, type BenchContext } from './harness.ts';
+import { connectTo, plainCopy, runWorker, timed, urlOf, type Bench, type BenchContext } from './harness.ts';
 
-const CLI = path.join(BENCH_DIR, '..', 'bin', 'deletion-kit.js');
 const SAMPLE = 2000;
-
-async function connectTo(url: string) {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-function urlOf(adminUrl: string, name: string) {
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 /** Single-row updates of issues in workspace 2, one transaction each, until stopped: writes per second. */
 function writeLoad(url: string) {
@@ -116,23 +100,6 @@ function chunkFigures(chunks: { ms: number; deleted: number }[]) {
     p50: deleting[Math.floor(deleting.length / 2)] ?? 0,
     p99: deleting[Math.floor(deleting.length * 0.99)] ?? 0,
   };
-}
-
-/** The worker as a real process; returns wall time and its chunk events. */
-function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; phase: string; deleted: number; remaining: number }[] }> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json'], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`worker exited ${code}: ${err}`));
-      const events = out.trim().split('\n').map((l) => JSON.parse(l));
-      resolve({ ms: Date.now() - t0, chunks: events.filter((e) => e.event === 'chunk').map((e) => ({ ...e, ms: Math.round(Number(e.seconds) * 1000) })) });
-    });
-  });
 }
 
 /** Sentry's default deletion of the four big tables' rows, on a sample: ms per row for each table. */

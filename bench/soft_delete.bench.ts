@@ -10,30 +10,7 @@
 //   3. restore of it with deletion.restore (conflict checks included) vs UPDATEs of the copy.
 // Each timed statement runs in a transaction that is rolled back; the sides alternate and their order
 // is reversed every round (harness.ts alternate); the median of the rounds is recorded.
-import type pg from 'pg';
-import { alternate, installGenericCapture, plainCopy, timed, useGenericCapture, type Bench } from './harness.ts';
-
-const OP = '00000000-0000-4000-8000-00000000b3b3';
-
-/** Runs sql in a transaction that is rolled back, then vacuums; returns the milliseconds the statements took. */
-async function inRolledBack(c: pg.Client, sql: string, generic = false): Promise<number> {
-  await c.query('BEGIN');
-  try {
-    if (generic) await useGenericCapture(c);   // the capture before it was generated for each table
-    return await timed(() => c.query(sql));
-  } finally {
-    await c.query('ROLLBACK');
-    await c.query('VACUUM');
-  }
-}
-
-// The hand-written soft delete of workspace $ws on the copy: the rows the cascade reaches, one UPDATE per table.
-const handSoftDelete = (ws: number, op = OP) => `
-  UPDATE plain.workspaces SET deleted_at = now(), deletion_op = '${op}' WHERE id = ${ws} AND deleted_at IS NULL;
-  UPDATE plain.projects SET deleted_at = now(), deletion_op = '${op}' WHERE workspace_id = ${ws} AND deleted_at IS NULL;
-  UPDATE plain.issues SET deleted_at = now(), deletion_op = '${op}' WHERE workspace_id = ${ws} AND deleted_at IS NULL;
-  UPDATE plain.comments c SET deleted_at = now(), deletion_op = '${op}'
-    FROM plain.issues i WHERE i.workspace_id = ${ws} AND c.issue_id = i.id AND c.deleted_at IS NULL;`;
+import { alternate, handSoftDelete, inRolledBack, installGenericCapture, plainCopy, timed, type Bench } from './harness.ts';
 
 // The hand-written restore of an operation on the copy: clear the marks of its rows, one UPDATE per table.
 const handRestore = (op: string) =>
