@@ -5,7 +5,7 @@
 -- granted deletion_restorer, and as an attacker granted nothing of it. On the example product and
 -- on the lab schema.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 CREATE ROLE c620_app LOGIN IN ROLE deletion_app;
 CREATE ROLE c620_support LOGIN IN ROLE deletion_app;
@@ -37,10 +37,22 @@ INSERT INTO comments (id, issue_id, author_id, parent_comment_id, body) OVERRIDI
   (1, 1, 2, NULL, 'question'), (2, 1, 1, 1, 'answer'), (3, 2, 2, NULL, 'other'), (4, 2, 1, NULL, 'spam');
 UPDATE comments SET created_at = now() - interval '60 days';
 
--- 1. Soft delete by UPDATE, as the application role.
+-- 1. Soft delete by UPDATE, as the application role. A trigger of the product's own on issues
+-- counts the updates of each row: the client's UPDATE is the only one the root gets (the cascade
+-- counts the row its UPDATE stamped and does not update it again).
+CREATE FUNCTION public.c620_count_updates() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('c620.updates', (coalesce(nullif(current_setting('c620.updates', true), ''), '0')::int + 1)::text, true);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER c620_count_updates BEFORE UPDATE ON issues FOR EACH ROW EXECUTE FUNCTION public.c620_count_updates();
 SET LOCAL ROLE c620_app;
 SELECT is(pg_temp.row_count($$ UPDATE issues SET deleted_at = now() WHERE id = 1 $$), 1::bigint,
           'UPDATE issues SET deleted_at = now() WHERE id = 1 reports UPDATE 1 (an ORM''s row-count check passes)');
+RESET ROLE;
+SELECT is(current_setting('c620.updates', true), '1', 'the soft-deleted row was updated once: by the client''s statement, not again by the cascade');
+DROP TRIGGER c620_count_updates ON issues;
+SET LOCAL ROLE c620_app;
 SELECT is((SELECT count(*)::int FROM issues WHERE id = 1), 0, 'after the statement the row is hidden from the application role');
 SELECT is((SELECT count(*)::int FROM comments WHERE issue_id = 1), 0, 'and its comments went with it (the cascade)');
 RESET ROLE;
