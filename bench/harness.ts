@@ -320,3 +320,23 @@ export const handSoftDelete = (ws: number, op = HAND_OP) => `
   UPDATE plain.issues SET deleted_at = now(), deletion_op = '${op}' WHERE workspace_id = ${ws} AND deleted_at IS NULL;
   UPDATE plain.comments c SET deleted_at = now(), deletion_op = '${op}'
     FROM plain.issues i WHERE i.workspace_id = ${ws} AND c.issue_id = i.id AND c.deleted_at IS NULL;`;
+
+/** Rows of workspace `ws`'s hard tree per table, from the engine's own plan (made and thrown away in a rolled-back transaction); the root row is not in it. */
+export async function planRowsPerTable(c: pg.Client, ws = 1): Promise<Record<string, number>> {
+  await c.query('BEGIN');
+  try {
+    const plan = (await c.query(`SELECT deletion.make_plan(0, 'public.workspaces', $1) AS p`, [String(ws)])).rows[0].p as { table: string; rows: number }[];
+    return Object.fromEntries(plan.map((s) => [s.table, Number(s.rows)]));
+  } finally {
+    await c.query('ROLLBACK');
+  }
+}
+
+/** Rows of workspace `ws` in the soft-delete tables: what deletion.soft_delete of it marks. */
+export async function softTreeRows(c: pg.Client, ws: number): Promise<number> {
+  const { rows } = await c.query(`
+    SELECT (SELECT count(*) FROM public.workspaces WHERE id = $1) + (SELECT count(*) FROM public.projects WHERE workspace_id = $1)
+         + (SELECT count(*) FROM public.issues WHERE workspace_id = $1)
+         + (SELECT count(*) FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = $1) AS n`, [ws]);
+  return Number(rows[0].n);
+}

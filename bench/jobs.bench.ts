@@ -16,7 +16,7 @@
 //   (f) a hard job while a writer inserts under another workspace and under the tree being deleted
 //       (comments on its issues): the job's longest deleting chunk, and that nothing is left.
 import pg from 'pg';
-import { connectTo, plainCopy, runWorker, timed, urlOf, type Bench, type BenchContext } from './harness.ts';
+import { connectTo, plainCopy, planRowsPerTable, runWorker, timed, urlOf, type Bench, type BenchContext } from './harness.ts';
 
 const SAMPLE = 2000;
 
@@ -163,11 +163,7 @@ export default {
 
       // The tree's size, per table, from the engine's own plan (run on copy b, then thrown away).
       const cb = await connectTo(urlB);
-      const treeRows: Record<string, number> = {};
-      await cb.query('BEGIN');
-      const plan = (await cb.query(`SELECT deletion.make_plan(0, 'public.workspaces', '1') AS p`)).rows[0].p;
-      await cb.query('ROLLBACK');
-      for (const s of plan) treeRows[s.table] = Number(s.rows);
+      const treeRows = await planRowsPerTable(cb);
       const total = Object.values(treeRows).reduce((a, b) => a + b, 0) + 1;
       ctx.log(`workspace 1's tree: ${total} rows: ${JSON.stringify(treeRows)}`);
 

@@ -20,21 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { migrateUp, SQL_DIR } from '../src/migrate.ts';
-import { timed, type Bench } from './harness.ts';
+import { connectTo, median, timed, type Bench } from './harness.ts';
 
 const GOAL_MS = 200;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function connect(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
 
 /**
  * The client: single-row SELECT by key and INSERT, alternately, until stopped; the longest statement in
@@ -46,8 +34,8 @@ async function connect(url: string): Promise<pg.Client> {
 function startClient(url: string, table: string, rows: number) {
   let stop = false;
   const done = (async () => {
-    const c = await connect(url);
-    const watcher = await connect(url);
+    const c = await connectTo(url);
+    const watcher = await connectTo(url);
     const pid: number = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     let longest = 0;
     let statements = 0;
@@ -133,7 +121,7 @@ export default {
     try {
       for (let round = 0; round < rounds; round++) {
         const db = await ctx.database();
-        const c = await connect(db.url);
+        const c = await connectTo(db.url);
         try {
           await makeTable(c, 'public.online_soft', rows);
           await makeTable(c, 'public.online_audit', rows);
@@ -178,7 +166,7 @@ export default {
 
           // 3. migrate changing one module while a 5-second reader holds the soft-delete table
           const reader = async () => {
-            const r = await connect(db.url);
+            const r = await connectTo(db.url);
             try { await r.query(`BEGIN; SELECT count(*) FROM public.online_soft; SELECT pg_sleep(5); COMMIT;`); } finally { await r.end(); }
           };
           const migrate = async () => whileClientRuns(db.url, 'public.online_soft', rows, async () => {

@@ -12,30 +12,9 @@
 // only, about 8). Sides alternate, their order reversed every round; medians of 5 rounds (3 small).
 // The goal is the issue's: at each size the cost per 100,000 rows within 20% of the others, ours
 // and, for reference, plain PostgreSQL's own.
-import type pg from 'pg';
-import { alternate, connectTo, handSoftDelete, inRolledBack, plainCopy, runWorker, urlOf, type Bench, type BenchContext } from './harness.ts';
+import { alternate, connectTo, handSoftDelete, inRolledBack, plainCopy, planRowsPerTable, runWorker, softTreeRows, urlOf, type Bench, type BenchContext } from './harness.ts';
 
 const ROWS_PER_ISSUE = { hard: 14.7, soft: 8.0 };
-
-/** Rows of workspace 1's hard tree (the engine's own plan, rolled back), the root included. */
-async function hardTreeRows(c: pg.Client): Promise<number> {
-  await c.query('BEGIN');
-  try {
-    const plan = (await c.query(`SELECT deletion.make_plan(0, 'public.workspaces', '1') AS p`)).rows[0].p as { rows: number }[];
-    return plan.reduce((sum, s) => sum + Number(s.rows), 1);
-  } finally {
-    await c.query('ROLLBACK');
-  }
-}
-
-/** Rows of workspace 1 in the soft-delete tables (what deletion.soft_delete marks). */
-async function softTreeRows(c: pg.Client): Promise<number> {
-  const { rows } = await c.query(`
-    SELECT (SELECT count(*) FROM public.workspaces WHERE id = 1) + (SELECT count(*) FROM public.projects WHERE workspace_id = 1)
-         + (SELECT count(*) FROM public.issues WHERE workspace_id = 1)
-         + (SELECT count(*) FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 1) AS n`);
-  return Number(rows[0].n);
-}
 
 const per100k = (ms: number, rows: number) => (ms / rows) * 100_000;
 
@@ -47,7 +26,7 @@ async function hardJob(ctx: BenchContext, target: number, rounds: number) {
   try {
     let c = await source.client();
     await ctx.generate(c, 2 * Math.round(target / ROWS_PER_ISSUE.hard), 2);
-    const rows = await hardTreeRows(c);
+    const rows = Object.values(await planRowsPerTable(c)).reduce((sum, n) => sum + n, 1);  // the root too
     await c.end();
     // the copies first: a database is copied only while nobody is connected to it
     for (let i = 0; i < rounds; i++) {
@@ -89,7 +68,7 @@ async function softDelete(ctx: BenchContext, target: number, rounds: number) {
   const c = await db.client();
   try {
     await ctx.generate(c, 2 * Math.round(target / ROWS_PER_ISSUE.soft), 2);
-    const rows = await softTreeRows(c);
+    const rows = await softTreeRows(c, 1);
     await plainCopy(c);
     await c.query('VACUUM ANALYZE');
     const m = await alternate(['ours', 'plain'] as const, rounds, (side) =>

@@ -10,7 +10,7 @@
 //   3. restore of it with deletion.restore (conflict checks included) vs UPDATEs of the copy.
 // Each timed statement runs in a transaction that is rolled back; the sides alternate and their order
 // is reversed every round (harness.ts alternate); the median of the rounds is recorded.
-import { alternate, handSoftDelete, inRolledBack, installGenericCapture, plainCopy, timed, type Bench } from './harness.ts';
+import { alternate, handSoftDelete, inRolledBack, installGenericCapture, plainCopy, softTreeRows, timed, type Bench } from './harness.ts';
 
 // The hand-written restore of an operation on the copy: clear the marks of its rows, one UPDATE per table.
 const handRestore = (op: string) =>
@@ -30,11 +30,8 @@ export default {
       const counts = await ctx.generate(c, small ? 2_000 : 30_000, 2);
       ctx.log(`generated ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
       const { rows: [ws] } = await c.query<{ id: number }>('SELECT id FROM public.workspaces ORDER BY id LIMIT 1');
-      const { rows: [subtree] } = await c.query<{ n: number }>(`
-        SELECT (SELECT count(*) FROM public.workspaces WHERE id = $1) + (SELECT count(*) FROM public.projects WHERE workspace_id = $1)
-             + (SELECT count(*) FROM public.issues WHERE workspace_id = $1)
-             + (SELECT count(*) FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = $1) AS n`, [ws.id]);
-      ctx.log(`workspace ${ws.id}: ${subtree.n} rows in soft-delete tables`);
+      const subtreeRows = await softTreeRows(c, ws.id);
+      ctx.log(`workspace ${ws.id}: ${subtreeRows} rows in soft-delete tables`);
 
       // 1. Lookup by unique key. The generator makes few users (N/200 per workspace); add enough that
       //    both sides use their unique index, then soft-delete one user in ten.
@@ -88,7 +85,7 @@ export default {
       await c.query('VACUUM ANALYZE');
       const del = await alternate(['ours', 'plain', 'generic'] as const, runs, (side) =>
         inRolledBack(c, side === 'plain' ? handSoftDelete(ws.id) : `SELECT deletion.soft_delete('public.workspaces', '${ws.id}')`, side === 'generic'));
-      ctx.record(`soft delete of a workspace subtree (${subtree.n} rows): deletion.soft_delete vs plain UPDATEs of a copy`,
+      ctx.record(`soft delete of a workspace subtree (${subtreeRows} rows): deletion.soft_delete vs plain UPDATEs of a copy`,
                  del.ours, del.plain, 'ms', '<= 1.5');
       ctx.record(`soft delete of that subtree: audit capture generated for each table vs the generic capture functions`,
                  del.ours, del.generic, 'ms', 'none');
