@@ -136,6 +136,7 @@ DECLARE
   rows_per_table jsonb;
   marked bigint;
   to_stamp bigint;
+  root_join text := deletion.columns_equal('t', key_columns, 'r', key_columns);  -- a root to its key
   -- a root already stamped by this run ($1-$4: time, actor, reason, operation)
   already_stamped constant text := 'coalesce(t.deletion_op = $4 AND t.deleted_at = $1 AND t.deleted_by::text IS NOT DISTINCT FROM $2 '
                                    'AND t.deletion_reason IS NOT DISTINCT FROM $3, false)';
@@ -152,14 +153,13 @@ BEGIN
   EXECUTE format('SELECT count(*) FILTER (WHERE %3$s), count(*) FILTER (WHERE NOT %3$s) '
                  'FROM %1$s AS t JOIN deletion.key_rows(NULL::%1$s, $5) AS r ON %2$s '
                  'WHERE t.deleted_at IS NULL OR t.deletion_op = $6',
-                 target, deletion.columns_equal('t', key_columns, 'r', key_columns), already_stamped)
+                 target, root_join, already_stamped)
     INTO marked, to_stamp
     USING stamped_at, actor, reason, op, root_keys, continue_op;
   IF to_stamp > 0 THEN
     EXECUTE format('UPDATE %1$s AS t SET %2$s FROM deletion.key_rows(NULL::%1$s, $5) AS r '
                    'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6) AND NOT %4$s',
-                   target, deletion.soft_delete_stamp(target), deletion.columns_equal('t', key_columns, 'r', key_columns),
-                   already_stamped)
+                   target, deletion.soft_delete_stamp(target), root_join, already_stamped)
       USING stamped_at, actor, reason, op, root_keys, continue_op;
     GET DIAGNOSTICS to_stamp = ROW_COUNT;
     marked := marked + to_stamp;
