@@ -307,9 +307,9 @@ BEGIN
   -- Besides active rows, every role sees the rows its own statement soft-deleted (own_ops): the
   -- UPDATE that soft-deletes a row must still see the new row (PostgreSQL checks it against the
   -- SELECT policies) and RETURNING returns it. Such a row's operation id begins with the
-  -- statement's identity (deletion.soft_delete_statement_op); the test uses built-in functions only
-  -- and runs only for deleted rows (deleted_at IS NULL is tested first).
-  own_ops := deletion.own_op_predicate();
+  -- statement's identity (deletion.soft_delete_statement_op); the test (sql/04_caller_predicates.sql)
+  -- runs only for deleted rows (deleted_at IS NULL is tested first).
+  own_ops := 'deletion.soft_deleted_by_this_statement(deletion_op)';
   restorer := CASE WHEN to_regrole('deletion_restorer') IS NOT NULL
                    THEN '(SELECT current_user = ''deletion_restorer''::name)' ELSE 'false' END;
   PERFORM deletion.ensure_policy(target, 'deletion_20_soft_delete_hide',
@@ -338,20 +338,15 @@ BEGIN
   PERFORM deletion.wire_engine_access(target);
 
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
-  -- table's owner, baked in by oid at wiring time) has set deletion.mode = 'hard': the hard path costs
-  -- one WHEN test per row and no function call. A foreign-key cascade runs as the child table's owner,
-  -- so inside one (trigger depth > 0) the session's own login must be privileged too: an application
-  -- role that sets deletion.mode and deletes a hard-delete parent gets PD103, not a hard delete of
-  -- the soft-delete rows below it.
+  -- table's owner, baked in by oid at wiring time) has set deletion.mode = 'hard'
+  -- (deletion.delete_stays_soft, sql/04_caller_predicates.sql): the hard path costs one short WHEN
+  -- test per row and no trigger call. Inside a foreign-key cascade the session's own login must be
+  -- privileged too: an application role that sets deletion.mode and deletes a hard-delete parent gets
+  -- PD103, not a hard delete of the soft-delete rows below it.
   key_args := (SELECT string_agg(quote_literal(k), ', ') FROM unnest(key_columns) k);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete', CASE WHEN policy.delete_becomes_soft THEN
            format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %1$s FOR EACH ROW
-                      WHEN (current_setting('deletion.mode', true) IS DISTINCT FROM 'hard'
-                            OR NOT (pg_has_role(current_user, 'deletion_admin'::name, 'MEMBER')
-                                    OR pg_has_role(current_user, %2$s::oid, 'MEMBER'))
-                            OR (pg_trigger_depth() > 0
-                                AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
-                                         OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
+                      WHEN (deletion.delete_stays_soft(%2$s::oid))
                       EXECUTE FUNCTION deletion.%4$s(%3$s)$t$, target, owner_oid, key_args,
                   CASE WHEN to_jsonb(policy) ->> 'plain_delete' = 'refuse' THEN 'refuse_plain_delete' ELSE 'soft_delete_on_delete' END) END);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_update',

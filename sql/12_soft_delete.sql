@@ -278,7 +278,7 @@ COMMENT ON FUNCTION deletion.refuse_plain_delete() IS 'BEFORE DELETE row trigger
 -- was stamped with (a pending request), else a new one. Its id begins with the statement's identity:
 -- the transaction id (its low 4 bytes) and the statement's start (8 bytes of microseconds), then 4
 -- bytes of a sequence (one statement identity covers every statement a function or DO block runs). So row-level security can show a statement the rows it soft-deleted itself (its
--- RETURNING) with nothing but built-in functions (deletion.own_op_predicate), and nothing a session
+-- RETURNING) with one short test (deletion.soft_deleted_by_this_statement), and nothing a session
 -- can choose widens it. Internal: called by the UPDATE row trigger.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_statement_op(target oid)
 RETURNS uuid
@@ -301,37 +301,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_statement_op(oid) IS 'The operation id of the current statement''s soft deletes of a table (new on its first row, beginning with the transaction id); internal.';
-
--- The current statement's identity, 12 bytes: the low 4 bytes of the transaction id and the
--- statement's start time (its binary form: microseconds since 2000). NULL in a transaction that has
--- written nothing. Written with the fewest built-in functions (the binary send functions, no text or
--- numeric conversion): the policy test below repeats this expression, and every execution of every
--- query on a soft-delete table pays for setting up each function in it (a permission check each).
-CREATE OR REPLACE FUNCTION deletion.statement_identity()
-RETURNS bytea
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog
-AS $$
-  SELECT substring(xid8send(pg_current_xact_id_if_assigned()) FROM 5 FOR 4) || timestamptz_send(statement_timestamp())
-$$;
-COMMENT ON FUNCTION deletion.statement_identity() IS 'The current statement''s identity (transaction id and start time), the first 12 bytes of the operation id its soft deletes get.';
-
--- The row-level-security test "this row was soft-deleted by the current statement": its operation id
--- begins with the statement's identity (deletion.statement_identity, inlined here: built-in functions
--- only, so it runs for any role without an EXECUTE grant, and only for deleted rows, since
--- deleted_at IS NULL is tested first). Rows a transaction soft-deleted in earlier statements are
--- hidden from it again, as from everyone.
-CREATE OR REPLACE FUNCTION deletion.own_op_predicate()
-RETURNS text
-LANGUAGE sql
-IMMUTABLE
-SET search_path = pg_catalog
-AS $$
-  SELECT 'substring(uuid_send(deletion_op) FROM 1 FOR 12) = '
-         '(substring(xid8send(pg_current_xact_id_if_assigned()) FROM 5 FOR 4) || timestamptz_send(statement_timestamp()))'
-$$;
-COMMENT ON FUNCTION deletion.own_op_predicate() IS 'The policy expression that admits rows soft-deleted by the current statement (their operation id begins with its identity).';
 
 -- Row trigger, BEFORE UPDATE OF deleted_at, when a client sets deleted_at on an active row without an
 -- operation id (UPDATE t SET deleted_at = now()): stamps the row with the statement's operation (and
@@ -480,6 +449,5 @@ COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes 
 
 REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid), deletion.soft_delete_statement_op(oid),
                            deletion.step_aside_deleted_rows(regclass, uuid),
-                           deletion.own_op_predicate(), deletion.statement_identity(),
                            deletion.refuse_plain_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

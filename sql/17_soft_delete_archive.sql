@@ -195,12 +195,7 @@ BEGIN
   END IF;
   PERFORM deletion.ensure_trigger(target, 'deletion_70_archive',
     format($t$CREATE TRIGGER deletion_70_archive AFTER DELETE ON %1$s REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-               WHEN (current_setting('deletion.mode', true) IS DISTINCT FROM 'hard'
-                     OR NOT (pg_has_role(current_user, 'deletion_admin'::name, 'MEMBER')
-                             OR pg_has_role(current_user, %2$s::oid, 'MEMBER'))
-                     OR (pg_trigger_depth() > 0
-                         AND NOT (pg_has_role(session_user, 'deletion_admin'::name, 'MEMBER')
-                                  OR pg_has_role(session_user, %2$s::oid, 'MEMBER'))))
+               WHEN (deletion.delete_stays_soft(%2$s::oid))
                EXECUTE FUNCTION deletion.archive_operation(%3$L, 'root')$t$, target, owner_oid, target::text));
 END
 $$;

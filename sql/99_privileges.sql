@@ -3,7 +3,8 @@
 --
 -- 1. Default deny. PostgreSQL lets PUBLIC execute every new function. Here PUBLIC loses EXECUTE on
 --    every function of the engine's schemas, now and on every rebuild, and by default on any function
---    deletion_owner creates later. The modules' own GRANTs (to deletion_app, deletion_admin) are the
+--    deletion_owner creates later, except the two caller predicates that triggers and policies call
+--    (granted back below). The modules' own GRANTs (to deletion_app, deletion_admin) are the
 --    only way in; a trigger function is granted to nobody, because a trigger does not need EXECUTE
 --    to fire, only to be created, and only the engine's wiring creates its triggers.
 -- 2. One owner. Every schema, table, sequence, view and function of the engine is handed to
@@ -14,6 +15,11 @@
 --    changes nothing here takes no lock on the engine's tables.
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA deletion, audit FROM PUBLIC;
+
+-- The one exception: the tests that trigger WHEN clauses and row-level policies call run as whoever
+-- reads or writes a table, so every role needs them (sql/04_caller_predicates.sql says why they are
+-- safe to share).
+GRANT EXECUTE ON FUNCTION deletion.delete_stays_soft(oid), deletion.soft_deleted_by_this_statement(uuid) TO PUBLIC;
 
 DO $owner$
 DECLARE

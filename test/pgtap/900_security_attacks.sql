@@ -2,7 +2,7 @@
 -- CONNECT, USAGE and the right to make temporary tables; a member of deletion_app; the owner of a
 -- product table. Each is refused with a clear error and changes nothing.
 BEGIN;
-SELECT plan(37);
+SELECT plan(42);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents']::regclass[]) t;
@@ -38,9 +38,10 @@ SELECT throws_ok($$ CREATE TRIGGER c AFTER DELETE ON t REFERENCING OLD TABLE AS 
 SELECT throws_ok($$ CREATE TRIGGER d AFTER DELETE ON t REFERENCING OLD TABLE AS deleted_rows FOR EACH STATEMENT
                     EXECUTE FUNCTION deletion.queue_files_of_deleted_rows('id') $$,
                  '42501', NULL, 'nor the file queue''s');
-SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege(p.oid, 'EXECUTE')), 0,
-          'it may execute no engine function at all');
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY 1),
+          ARRAY['deletion.delete_stays_soft(oid)', 'deletion.soft_deleted_by_this_statement(uuid)'],
+          'it may execute no engine function but the two caller predicates that triggers and policies call');
 RESET ROLE;
 SELECT ok(NOT (SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_nobody'), 'and it is no superuser');
 
@@ -66,9 +67,14 @@ SELECT is((SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c
             WHERE n.nspname IN ('deletion', 'audit', 'deletion_work') AND c.relkind IN ('r', 'p', 'v', 'm')
               AND c.relowner <> 'deletion_owner'::regrole), 0,
           'and every engine table and view');
-SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege('public', p.oid, 'EXECUTE')), 0,
-          'PUBLIC may execute no engine function (default deny)');
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1),
+          ARRAY['deletion.delete_stays_soft(oid)', 'deletion.soft_deleted_by_this_statement(uuid)'],
+          'PUBLIC may execute no engine function but the caller predicates (default deny)');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.oid IN ('deletion.delete_stays_soft(oid)'::regprocedure, 'deletion.soft_deleted_by_this_statement(uuid)'::regprocedure)
+              AND NOT p.prosecdef AND p.proconfig IS NULL), 2,
+          'and those run as their caller (SECURITY INVOKER), with no settings of their own');
 
 -- The owner of a product table puts a trigger of its own on it, then lets the engine write the
 -- table (a soft delete's cascade marks its rows): the trigger runs with deletion_owner's rights,
@@ -183,6 +189,34 @@ SELECT is((SELECT count(*)::int FROM lab.documents WHERE folder_id = 2), 0, 'not
 SELECT is(deletion.restore((SELECT deletion_op FROM lab.folders WHERE id = 2)), 1::bigint, 'the deleted folder still restores');
 SELECT lives_ok($$ INSERT INTO lab.documents (org_id, folder_id, slug) VALUES ('a0000000-0000-4000-8000-000000000000', 2, 'after restore') $$,
                 'and once restored, rows may be added under it again');
+
+-- 7. The caller predicates run with the caller's search_path: an application role with a schema of
+--    its own puts look-alikes of every function and operator they could resolve before pg_catalog,
+--    then sets deletion.mode = 'hard' and deletes, and looks for a row it soft-deleted earlier.
+CREATE SCHEMA sec_evil AUTHORIZATION sec_app;
+SET LOCAL ROLE sec_app;
+CREATE FUNCTION sec_evil.pg_has_role(name, name, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE FUNCTION sec_evil.pg_has_role(name, oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE FUNCTION sec_evil.current_setting(text, boolean) RETURNS text LANGUAGE sql AS $$ SELECT 'hard' $$;
+CREATE FUNCTION sec_evil.texteq(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE FUNCTION sec_evil.int4gt(integer, integer) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+CREATE FUNCTION sec_evil.pg_trigger_depth() RETURNS integer LANGUAGE sql AS 'SELECT 0';
+CREATE FUNCTION sec_evil.byteaeq(bytea, bytea) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE FUNCTION sec_evil.always(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR sec_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sec_evil.always);
+CREATE OPERATOR sec_evil.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = sec_evil.always);
+SET LOCAL search_path = sec_evil, pg_catalog, public, tap;
+SET LOCAL deletion.mode = 'hard';
+SELECT lives_ok($$ DELETE FROM lab.documents WHERE slug = 'under an active folder' $$,
+                'the application role''s DELETE with look-alikes first on its search_path and deletion.mode = hard');
+SELECT is((SELECT count(*)::int FROM lab.documents WHERE slug = 'under an active folder'), 0,
+          'its next statement does not see the row (the policy''s statement test ignores the look-alikes)');
+SELECT is((SELECT count(*)::int FROM lab.documents WHERE deleted_at IS NOT NULL), 0, 'nor any other deleted row');
+RESET deletion.mode;
+RESET search_path;
+RESET ROLE;
+SELECT is((SELECT deleted_at IS NOT NULL FROM lab.documents WHERE slug = 'under an active folder'), true,
+          'the row was soft-deleted, not hard-deleted');
 
 SELECT * FROM finish();
 ROLLBACK;
