@@ -22,11 +22,12 @@
 --   * They belong to deletion_owner, so nobody else can replace them.
 
 -- The soft-delete DELETE trigger's test (and the archive trigger's): true when this DELETE must stay
--- soft, that is unless the session's deletion.mode is 'hard' and the session is privileged: a member of
--- deletion_admin or of the table's owner (superusers are members of every role). A foreign-key
--- cascade runs as the child table's owner, so inside a trigger (depth > 0) the session's own login
--- must be privileged too: an application role that sets deletion.mode and deletes a hard-delete
--- parent gets the soft delete, or the refusal, not a hard delete of the soft-delete rows below it.
+-- soft, that is unless the session's deletion.mode is 'hard' and the session is privileged: a
+-- member of deletion_admin or of the table's owner (superusers are members of every role). A
+-- foreign-key cascade runs as the child table's owner, so inside a trigger (depth > 0) the session's
+-- own login must be privileged too: an application role that sets deletion.mode and deletes a
+-- hard-delete parent gets the soft delete, or the refusal, not a hard delete of the soft-delete rows
+-- below it.
 CREATE OR REPLACE FUNCTION deletion.delete_stays_soft(table_owner oid)
 RETURNS boolean
 LANGUAGE plpgsql
