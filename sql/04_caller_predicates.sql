@@ -6,7 +6,8 @@
 -- of every trigger's WHEN clause of a table each time a statement on it starts, and a foreign-key
 -- cascade starts one statement for every parent row it deletes or sets to NULL. Written out, the
 -- soft-delete trigger's test alone was 4 KB of node text a table, copied and parsed again for every
--- parent row of a cascading delete; a function call is a tenth of that. A row-level policy is set up
+-- parent row of a cascading delete; a function call is a tenth of that. (Where a clause must name
+-- the row's own columns, as the live-parent update trigger's does, the columns stay in the clause.) A row-level policy is set up
 -- anew at every execution of every query on the table, one permission check for each function in
 -- it, so one call is cheaper there too.
 --
@@ -44,6 +45,34 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION deletion.delete_stays_soft(oid) IS 'WHEN clause of the soft-delete and archive DELETE triggers: true unless deletion.mode is ''hard'' in a privileged session (argument: the table''s owner). Executable by PUBLIC: it tells the caller only about its own session.';
+
+-- The live-parent triggers' test (sql/16_soft_delete_live_parents.sql): true when the writing role
+-- has the engine's rights (deletion_owner: the engine's own writes in a restore, an audit restore, a
+-- job's chunks; superusers; the migrating role, a member of deletion_owner), whose rows are not
+-- checked for deleted parents.
+CREATE OR REPLACE FUNCTION deletion.acts_with_engine_rights()
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+  RETURN pg_catalog.pg_has_role(current_user, 'deletion_owner'::pg_catalog.name, 'USAGE'::pg_catalog.text);
+END
+$$;
+COMMENT ON FUNCTION deletion.acts_with_engine_rights() IS 'WHEN clause of the live-parent triggers (negated): the current role has deletion_owner''s rights. Executable by PUBLIC: it tells the caller only about its own role.';
+
+-- The soft-delete statement trigger's test (deletion_20_soft_delete_flush): rows of the current
+-- statement wait for their cascade (the row triggers set deletion.soft_delete_pending).
+CREATE OR REPLACE FUNCTION deletion.soft_delete_pending()
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+  RETURN pg_catalog.texteq(pg_catalog.current_setting('deletion.soft_delete_pending'::pg_catalog.text, true), 'on'::pg_catalog.text) IS TRUE;
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_pending() IS 'WHEN clause of the soft-delete statement trigger: soft deletes of the current statement wait for their cascade. Executable by PUBLIC: it reads one of the caller''s own settings.';
 
 -- The current statement's identity, 12 bytes: the low 4 bytes of the transaction id and the
 -- statement's start time (its binary form: microseconds since 2000). NULL in a transaction that has

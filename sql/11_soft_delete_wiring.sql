@@ -361,7 +361,7 @@ BEGIN
                     EXECUTE FUNCTION deletion.restore_on_update()$t$, target) END);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_flush',
            format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
-                    WHEN (current_setting('deletion.soft_delete_pending', true) = 'on')
+                    WHEN (deletion.soft_delete_pending())
                     EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target));
 END
 $$;

@@ -15,7 +15,8 @@
 -- wait, and the check then sees the parent deleted and refuses the row. Rows that already reference
 -- a parent when it is soft-deleted are untouched, and the engine's own writes (restore, audit
 -- restore, a job's chunks: the role deletion_owner, and superusers) are not checked: the triggers'
--- WHEN clause lets them through without a call.
+-- WHEN clause (deletion.acts_with_engine_rights, sql/04_caller_predicates.sql) lets them through
+-- without a call of the check.
 -- A root that a deletion job will hard-delete later is not hidden, and rows may still be added under
 -- it until the job runs; the job takes them with the tree (docs/jobs.md).
 
@@ -175,10 +176,10 @@ BEGIN
     changed := deletion.ensure_trigger(target, 'deletion_05_live_parent_update', NULL) OR changed;
   ELSE
     wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-                            'FOR EACH STATEMENT WHEN (NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
+                            'FOR EACH STATEMENT WHEN (NOT deletion.acts_with_engine_rights()) '
                             'EXECUTE FUNCTION deletion.live_parent_check(%s)', target, key_names);
     wanted_update := format('CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF %s ON %s FOR EACH ROW '
-                            'WHEN ((%s) IS DISTINCT FROM (%s) AND NOT pg_has_role(CURRENT_USER, ''deletion_owner''::name, ''USAGE'')) '
+                            'WHEN ((%s) IS DISTINCT FROM (%s) AND NOT deletion.acts_with_engine_rights()) '
                             'EXECUTE FUNCTION deletion.live_parent_check(%s)',
                             deletion.column_list(NULL, fk_columns), target,
                             deletion.column_list('new', fk_columns), deletion.column_list('old', fk_columns), key_names);

@@ -3,7 +3,7 @@
 --
 -- 1. Default deny. PostgreSQL lets PUBLIC execute every new function. Here PUBLIC loses EXECUTE on
 --    every function of the engine's schemas, now and on every rebuild, and by default on any function
---    deletion_owner creates later, except the two caller predicates that triggers and policies call
+--    deletion_owner creates later, except the caller predicates that triggers and policies call
 --    (granted back below). The modules' own GRANTs (to deletion_app, deletion_admin) are the
 --    only way in; a trigger function is granted to nobody, because a trigger does not need EXECUTE
 --    to fire, only to be created, and only the engine's wiring creates its triggers.
@@ -19,7 +19,8 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA deletion, audit FROM PUBLIC;
 -- The one exception: the tests that trigger WHEN clauses and row-level policies call run as whoever
 -- reads or writes a table, so every role needs them (sql/04_caller_predicates.sql says why they are
 -- safe to share).
-GRANT EXECUTE ON FUNCTION deletion.delete_stays_soft(oid), deletion.soft_deleted_by_this_statement(uuid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION deletion.delete_stays_soft(oid), deletion.soft_deleted_by_this_statement(uuid),
+                          deletion.acts_with_engine_rights(), deletion.soft_delete_pending() TO PUBLIC;
 
 DO $owner$
 DECLARE

@@ -60,8 +60,8 @@ test('every engine function has the EXECUTE grant and the rights docs/security.m
       .map(([s, d]) => `${s}: catalog says ${d.runs} / [${d.grantees}], docs say ${doc.get(s)!.runs} / [${doc.get(s)!.grantees}]`);
     assert.equal(differing, [], 'functions whose grant or rights differ from docs/security.md');
     assert.equal(rows.filter((r) => r.grantees.split(', ').includes('PUBLIC')).map((r) => r.signature).sort(),
-                 ['deletion.delete_stays_soft(oid)', 'deletion.soft_deleted_by_this_statement(uuid)'],
-                 'PUBLIC executes no engine function but the two caller predicates');
+                 ['deletion.acts_with_engine_rights()', 'deletion.delete_stays_soft(oid)', 'deletion.soft_delete_pending()', 'deletion.soft_deleted_by_this_statement(uuid)'],
+                 'PUBLIC executes no engine function but the caller predicates');
   } finally {
     await c.end();
   }

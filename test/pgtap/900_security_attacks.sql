@@ -2,7 +2,7 @@
 -- CONNECT, USAGE and the right to make temporary tables; a member of deletion_app; the owner of a
 -- product table. Each is refused with a clear error and changes nothing.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents']::regclass[]) t;
@@ -39,9 +39,9 @@ SELECT throws_ok($$ CREATE TRIGGER d AFTER DELETE ON t REFERENCING OLD TABLE AS 
                     EXECUTE FUNCTION deletion.queue_files_of_deleted_rows('id') $$,
                  '42501', NULL, 'nor the file queue''s');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                 WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY 1),
-          ARRAY['deletion.delete_stays_soft(oid)', 'deletion.soft_deleted_by_this_statement(uuid)'],
-          'it may execute no engine function but the two caller predicates that triggers and policies call');
+                 WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY p.oid::regprocedure::text COLLATE "C"),
+          ARRAY['deletion.acts_with_engine_rights()', 'deletion.delete_stays_soft(oid)', 'deletion.soft_delete_pending()', 'deletion.soft_deleted_by_this_statement(uuid)'],
+          'it may execute no engine function but the caller predicates that triggers and policies call');
 RESET ROLE;
 SELECT ok(NOT (SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_nobody'), 'and it is no superuser');
 
@@ -68,12 +68,13 @@ SELECT is((SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c
               AND c.relowner <> 'deletion_owner'::regrole), 0,
           'and every engine table and view');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                 WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1),
-          ARRAY['deletion.delete_stays_soft(oid)', 'deletion.soft_deleted_by_this_statement(uuid)'],
+                 WHERE n.nspname IN ('deletion', 'audit') AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY p.oid::regprocedure::text COLLATE "C"),
+          ARRAY['deletion.acts_with_engine_rights()', 'deletion.delete_stays_soft(oid)', 'deletion.soft_delete_pending()', 'deletion.soft_deleted_by_this_statement(uuid)'],
           'PUBLIC may execute no engine function but the caller predicates (default deny)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
-            WHERE p.oid IN ('deletion.delete_stays_soft(oid)'::regprocedure, 'deletion.soft_deleted_by_this_statement(uuid)'::regprocedure)
-              AND NOT p.prosecdef AND p.proconfig IS NULL), 2,
+            WHERE p.oid IN ('deletion.delete_stays_soft(oid)'::regprocedure, 'deletion.soft_deleted_by_this_statement(uuid)'::regprocedure,
+                            'deletion.acts_with_engine_rights()'::regprocedure, 'deletion.soft_delete_pending()'::regprocedure)
+              AND NOT p.prosecdef AND p.proconfig IS NULL), 4,
           'and those run as their caller (SECURITY INVOKER), with no settings of their own');
 
 -- The owner of a product table puts a trigger of its own on it, then lets the engine write the
@@ -192,7 +193,10 @@ SELECT lives_ok($$ INSERT INTO lab.documents (org_id, folder_id, slug) VALUES ('
 
 -- 7. The caller predicates run with the caller's search_path: an application role with a schema of
 --    its own puts look-alikes of every function and operator they could resolve before pg_catalog,
---    then sets deletion.mode = 'hard' and deletes, and looks for a row it soft-deleted earlier.
+--    then sets deletion.mode = 'hard' and deletes, looks for a row it soft-deleted earlier, and
+--    inserts under a soft-deleted parent.
+INSERT INTO lab.folders (org_id, id, name) VALUES ('a0000000-0000-4000-8000-000000000000', 3, 'deleted again');
+SELECT deletion.soft_delete('lab.folders', '["a0000000-0000-4000-8000-000000000000", 3]') IS NOT NULL AS deleted_folder_3 \gset
 CREATE SCHEMA sec_evil AUTHORIZATION sec_app;
 SET LOCAL ROLE sec_app;
 CREATE FUNCTION sec_evil.pg_has_role(name, name, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
@@ -212,6 +216,8 @@ SELECT lives_ok($$ DELETE FROM lab.documents WHERE slug = 'under an active folde
 SELECT is((SELECT count(*)::int FROM lab.documents WHERE slug = 'under an active folder'), 0,
           'its next statement does not see the row (the policy''s statement test ignores the look-alikes)');
 SELECT is((SELECT count(*)::int FROM lab.documents WHERE deleted_at IS NOT NULL), 0, 'nor any other deleted row');
+SELECT throws_ok($$ INSERT INTO lab.documents (org_id, folder_id, slug) VALUES ('a0000000-0000-4000-8000-000000000000', 3, 'under a deleted folder, with look-alikes') $$,
+                 '23503', NULL, 'and a row under a soft-deleted parent is still refused (the live-parent test ignores them too)');
 RESET deletion.mode;
 RESET search_path;
 RESET ROLE;
