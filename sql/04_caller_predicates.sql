@@ -1,15 +1,15 @@
 -- The tests that every role runs: the engine's trigger WHEN clauses and row-level policies are
 -- evaluated with the privileges of whoever reads or writes the table, so the functions they call are
--- the engine's only functions that PUBLIC may execute (docs/security.md, "Default deny").
+-- the engine's only functions that PUBLIC may execute (docs/security.md, "The caller predicates").
 --
 -- Why functions, and not the same expressions written into each clause: PostgreSQL copies the text
 -- of every trigger's WHEN clause of a table each time a statement on it starts, and a foreign-key
 -- cascade starts one statement for every parent row it deletes or sets to NULL. Written out, the
 -- soft-delete trigger's test alone was 4 KB of node text a table, copied and parsed again for every
 -- parent row of a cascading delete; a function call is a tenth of that. (Where a clause must name
--- the row's own columns, as the live-parent update trigger's does, the columns stay in the clause.) A row-level policy is set up
--- anew at every execution of every query on the table, one permission check for each function in
--- it, so one call is cheaper there too.
+-- the row's own columns, as the live-parent update trigger's does, the columns stay in the clause.)
+-- A row-level policy is set up anew at every execution of every query on the table, one permission
+-- check for each function in it, so one call is cheaper there too.
 --
 -- What makes them safe to grant to everyone:
 --   * SECURITY INVOKER: they run as the caller and can do nothing the caller could not.
