@@ -340,9 +340,9 @@ BEGIN
   -- Triggers. The DELETE trigger fires unless a privileged role (deletion_admin, superuser or the
   -- table's owner, baked in by oid at wiring time) has set deletion.mode = 'hard'
   -- (deletion.delete_stays_soft, sql/04_caller_predicates.sql): the hard path costs one call of that
-  -- short test per row and no call of the trigger function. Inside a foreign-key cascade the session's own login must be
-  -- privileged too: an application role that sets deletion.mode and deletes a hard-delete parent gets
-  -- PD103, not a hard delete of the soft-delete rows below it.
+  -- short test per row and no call of the trigger function. Inside a foreign-key cascade the
+  -- session's own login must be privileged too: an application role that sets deletion.mode and
+  -- deletes a hard-delete parent gets PD103, not a hard delete of the soft-delete rows below it.
   key_args := (SELECT string_agg(quote_literal(k), ', ') FROM unnest(key_columns) k);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete', CASE WHEN policy.delete_becomes_soft THEN
            format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %1$s FOR EACH ROW

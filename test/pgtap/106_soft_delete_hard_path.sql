@@ -1,7 +1,7 @@
 -- The hard path that deletion jobs (issue 6) use: a SECURITY DEFINER function owned by a privileged
 -- role sets deletion.mode = 'hard' and deletes many rows by key in one statement; the soft-delete
--- trigger does not even fire (its WHEN test, deletion.delete_stays_soft, is false), and an application role gains nothing by
--- setting the same variable itself.
+-- trigger does not even fire (its WHEN test, deletion.delete_stays_soft, is false), and an
+-- application role gains nothing by setting the same variable itself.
 BEGIN;
 SELECT plan(11);
 
