@@ -1,11 +1,12 @@
 -- Deletion jobs, part 1: the plan. A job deletes a row and everything that ON DELETE CASCADE would
 -- take with it, leaves first, in short chunks. Finding those rows again for every chunk is what makes
 -- the naive way 10-20x slower than one DELETE (docs/jobs.md), so a job finds its tree ONCE: for each
--- table of the tree, parents before children, one CREATE UNLOGGED TABLE ... AS SELECT stores the
--- primary keys of that table's rows in the tree (deletion_work.job_<id>_<step>), found by one scan of
--- the table against its parents' plan tables. Chunks then walk the plan from the last step back
--- (children before parents), each step's plan table from its last page down (a TID range scan, no
--- index needed), and delete by primary key.
+-- table of the tree, parents before children, an unlogged table stores the primary keys of that
+-- table's rows in the tree (deletion_work.job_<id>_<step>), found by scanning the table against its
+-- parents' plan tables, a range of its pages per statement and a few statements per chunk, so that
+-- planning too is short transactions (deletion.plan_slices). Chunks then walk the plan from the last
+-- step back (children before parents), each step's plan table from its last page down (a TID range
+-- scan, no index needed), and delete by primary key.
 --
 -- The plan is an optimisation, never the source of truth: a row added to the tree after the plan was
 -- made is removed by the cascade when its planned parent is deleted, and the final DELETE of the
@@ -167,43 +168,74 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list for a step of a deletion plan: rows pointing at their own table last-deleted-first, then grouped by their parents in the plan (fewest first), then by key.';
 
--- Plans one table of a job's tree: the table at position `step` of deletion.cascade_tables(root)
--- (step 0 is the root's own table: the root row itself is not in the plan, a self-referencing
--- root's descendants in its own table are). `steps` is the plan so far, [{step, table, relid, rows,
--- pages, per_page}], one entry per earlier table that had rows; the function returns it with this table's
--- entry appended when the table has rows in the tree. One CREATE UNLOGGED TABLE ... AS SELECT stores
--- the primary keys of the table's rows that point, through any cascade foreign key, at the root or
--- at a row planned in an earlier step: one scan of the table with hashed lookups into its parents'
--- plans, stored in deletion.plan_order. A self-referencing table is walked with a recursive query,
--- deepest rows stored last so that they are deleted first. A step that finds no rows has no table.
--- Each call is short enough to be a transaction of its own, which is how the worker plans: a step
--- per call, as many calls per chunk as its time budget allows.
-CREATE OR REPLACE FUNCTION deletion.plan_step(job_id bigint, root regclass, pk text, step integer, steps jsonb)
+-- Plans one table of a job's tree, a slice at a time: the table at position `step` of
+-- deletion.cascade_tables(root) (step 0 is the root's own table: the root row itself is not in the
+-- plan, a self-referencing root's descendants in its own table are). `steps` is the plan so far,
+-- [{step, table, relid, rows, pages, per_page}], one entry per earlier table that had rows.
+--
+-- The step's plan table, deletion_work.job_<id>_<step>, receives the primary keys of the table's
+-- rows in the tree, in passes over the table:
+--   * pass 0 takes the rows that point, through any cascade foreign key, at the root or at a row
+--     planned in an earlier step (hashed lookups into the parents' plans), stored in
+--     deletion.plan_order: within each range of pages, rows that point at another row of their own
+--     table last (a reply after the comment it answers, which is mostly on an earlier page: rows
+--     are written in the order they are made), so that the chunks, which delete a plan table from
+--     its last row back, delete replies first; a reply stored before its comment is taken by the
+--     comment's cascade;
+--   * a table that references itself by a cascade (comment replies, a folder tree) is then walked a
+--     level per pass, for what is in the tree by that foreign key alone (a folder tree below the
+--     root, a reply on the tree's comment from an issue outside the tree): pass k takes the rows
+--     that point at a row the pass before stored (found in the plan table by their places, a TID
+--     range) and that pass 0 did not take. Each level is stored after the one before. The walk
+--     ends with a pass that finds nothing, or at level 1000 (which also ends a cycle in the data:
+--     deeper rows are left to the cascade of their planned ancestors). A row that two foreign keys
+--     to its own table reach at two levels is stored twice; deleting it the second time finds it gone.
+-- A pass reads the table in ranges of pages (a TID range scan), each one INSERT ... SELECT, as many
+-- as `max_ms` allows (at least one), sized from the rate of the one before, so that no transaction
+-- reads a big table whole; a pass that the statistics say takes few rows (its parents are few: a
+-- small tree) is one statement instead, left to the planner (an index probe a parent). `progress`
+-- says where the step is: {pass, page, pass_from, level_from, level_to, level_rows, pass_rows,
+-- rows, per_page, last, slice_pages, pages_per_ms}, NULL to begin it. Without `max_ms` the step
+-- is planned in one call, a statement a pass.
+--
+-- Returns {steps, progress}: progress NULL when the step is planned, and then steps has this table's
+-- entry appended when it has rows. A step that finds no rows has no table.
+CREATE OR REPLACE FUNCTION deletion.plan_slices(job_id bigint, root regclass, pk text, step integer, steps jsonb,
+                                                progress jsonb DEFAULT NULL, max_ms numeric DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
   tbl regclass := (SELECT ct.relid FROM deletion.cascade_tables(root) ct ORDER BY ct.level, ct.relid::text OFFSET step LIMIT 1);
-  root_key text := deletion.key_predicate(root, pk, 'r');
+  started timestamptz := clock_timestamp();
   -- A soft job's plan is what a soft delete marks: active rows of soft-delete tables, reached through
   -- cascades between soft-delete tables only (deletion.soft_delete_cascade_edges), never through a
   -- row that another operation deleted. The job's kind decides; a plan without a job (make_plan from a
   -- benchmark) is a hard one.
   soft boolean := coalesce((SELECT NOT j.hard_delete FROM deletion.deletion_jobs j WHERE j.id = job_id), false);
-  active text := '';
+  marker text := (SELECT to_jsonb(j) ->> 'pending_op' FROM deletion.deletion_jobs j WHERE j.id = job_id);
+  active text := '';          -- over alias c: the row is active (soft jobs)
   fk record;
   plan_table text := deletion.plan_table(job_id, step);
-  planned jsonb;        -- relid -> plan table of every earlier step with rows
-  planned_rows jsonb;   -- relid -> rows planned in that step
-  sources text[] := '{}';
-  self_joins text[] := '{}';
-  walked_columns name[] := '{}';  -- the columns of this table that its own rows point at
-  walk_list text;
-  key_list text;
-  found_rows bigint;
-  pages bigint;
-  per_page bigint;
+  planned jsonb;              -- relid -> plan table of every earlier step with rows
+  planned_rows jsonb;         -- relid -> rows planned in that step
+  seeds text[] := '{}';       -- over alias c: the row points at the root or at a planned parent
+  not_seeds text[] := '{}';   -- over alias c: it does not
+  self_keys jsonb := '[]';    -- the table's cascade foreign keys to itself: [{child_columns, parent_columns}]
+  self_referencing boolean;
+  parents_sql text;
+  sliced boolean;             -- whether passes read the table in ranges of pages
+  pass_sql_for integer;       -- the pass pass_sql was written for
+  estimated_rows numeric := 0;    -- what the statistics say pass 0 takes
+  pass_sql text;
+  slice_sql text;
+  table_pages bigint;
+  slice_pages bigint;
+  slice_started timestamptz;
+  stored bigint;
+  last_tid tid;
+  most_per_page bigint;
 BEGIN
   IF tbl IS NULL THEN
     RAISE EXCEPTION 'the cascade tree of % has no table at step %', root, step USING ERRCODE = '22023';
@@ -212,94 +244,161 @@ BEGIN
          coalesce(jsonb_object_agg(s ->> 'relid', (s ->> 'rows')::bigint), '{}')
     INTO planned, planned_rows
     FROM jsonb_array_elements(coalesce(steps, '[]')) s;
-  IF to_regclass(plan_table) IS NOT NULL THEN
-    EXECUTE format('DROP TABLE %s', plan_table);  -- a step planned again after a failed chunk
-  END IF;
-  key_list := deletion.key_column_list(tbl, 'c');
   IF soft THEN
     IF NOT deletion.is_soft_delete_table(tbl) THEN
-      RETURN steps;  -- a soft delete does not reach it
+      RETURN jsonb_build_object('steps', steps, 'progress', NULL);  -- a soft delete does not reach it
     END IF;
     -- Active rows, and rows this job already marked (a plan made again after a restart passes
     -- through them to what is below).
-    active := format(' AND (c.deleted_at IS NULL OR c.deletion_op = %L::uuid)',
-                     (SELECT to_jsonb(j) ->> 'pending_op' FROM deletion.deletion_jobs j WHERE j.id = job_id));
+    active := format(' AND (c.deleted_at IS NULL OR c.deletion_op = %L::uuid)', marker);
   END IF;
 
+  -- Pass 0's rows: those that point at the root or at a planned parent, by any cascade foreign key;
+  -- `seeds` says so as IN tests, `not_seeds` says the opposite as NOT EXISTS tests (a key with a
+  -- NULL in it points nowhere).
   FOR fk IN SELECT * FROM deletion.foreign_keys(tbl) k
-             WHERE k.on_delete = 'c' AND (NOT soft OR deletion.is_soft_delete_table(k.parent)) LOOP
-    IF fk.parent = tbl THEN
-      self_joins := self_joins || deletion.columns_equal('c', fk.child_columns, 't', fk.parent_columns);
-      walked_columns := walked_columns || fk.parent_columns;
-    END IF;
-    IF fk.parent = root AND tbl <> root THEN
-      sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
-                                                format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, root_key));
-    END IF;
-    IF planned ? fk.parent::oid::text AND fk.parent <> tbl THEN
-      sources := sources || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns,
-                                                format('SELECT * FROM %s', planned ->> fk.parent::oid::text));
-    END IF;
+             WHERE k.on_delete = 'c' AND k.parent <> tbl AND (NOT soft OR deletion.is_soft_delete_table(k.parent))
+               AND (k.parent = root OR planned ? k.parent::oid::text) LOOP
+    parents_sql := CASE WHEN fk.parent = root
+                        THEN format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, deletion.key_predicate(root, pk, 'r'))
+                        ELSE format('SELECT * FROM %s', planned ->> fk.parent::oid::text) END;
+    seeds := seeds || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns, parents_sql);
+    not_seeds := not_seeds || CASE WHEN fk.parent_columns = array(SELECT k.column_name FROM deletion.primary_key_columns(fk.parent) k)
+                                   THEN format('NOT EXISTS (SELECT FROM (%s) p WHERE %s)', parents_sql,
+                                               deletion.columns_equal('p', fk.parent_columns, 'c', fk.child_columns))
+                                   ELSE format('NOT EXISTS (SELECT FROM %s p WHERE %s AND (%s) IN (%s))',
+                                               fk.parent, deletion.columns_equal('p', fk.parent_columns, 'c', fk.child_columns),
+                                               deletion.key_column_list(fk.parent, 'p'), parents_sql) END;
+    -- The rows the parents have, by the statistics: the parents' rows times the child table's rows
+    -- per parent row (statistics not yet gathered read as many).
+    estimated_rows := estimated_rows + CASE WHEN fk.parent = root THEN 1 ELSE (planned_rows ->> fk.parent::oid::text)::numeric END
+                      * coalesce((SELECT CASE WHEN c.reltuples < 0 OR p.reltuples <= 0 THEN 'infinity' ELSE c.reltuples / p.reltuples END
+                                    FROM pg_class c, pg_class p WHERE c.oid = tbl AND p.oid = fk.parent), 'infinity');
   END LOOP;
+  -- The table's own cascade foreign keys, which the walk follows.
+  self_keys := coalesce((SELECT jsonb_agg(jsonb_build_object('child_columns', k.child_columns, 'parent_columns', k.parent_columns))
+                           FROM deletion.foreign_keys(tbl) k WHERE k.on_delete = 'c' AND k.parent = tbl), '[]');
+  self_referencing := jsonb_array_length(self_keys) > 0;
+  IF (tbl = root AND NOT self_referencing) OR (tbl <> root AND cardinality(seeds) = 0) THEN
+    RETURN jsonb_build_object('steps', steps, 'progress', NULL);  -- nothing of this table is in the tree (the root alone is deleted by key)
+  END IF;
+  -- Only a table's own pages are read in ranges: a partitioned table's are its partitions'.
+  sliced := max_ms IS NOT NULL AND (SELECT c.relkind = 'r' FROM pg_class c WHERE c.oid = tbl);
 
-  IF tbl = root THEN
-    IF cardinality(self_joins) = 0 THEN
-      RETURN steps;  -- the root alone: deleted by key in the root phase, nothing to plan
+  IF progress IS NULL THEN
+    IF to_regclass(plan_table) IS NOT NULL THEN
+      EXECUTE format('DROP TABLE %s', plan_table);  -- a step planned again after a failed chunk
     END IF;
-    sources := ARRAY[deletion.key_predicate(root, pk, 'c')];
-  END IF;
-  IF cardinality(sources) = 0 THEN
-    RETURN steps;
+    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WITH NO DATA', plan_table, deletion.key_column_list(tbl, 'c'), tbl);
+    -- The root's own table has no pass 0: its walk begins at the root row.
+    progress := jsonb_build_object('pass', CASE WHEN tbl = root THEN 1 ELSE 0 END, 'page', 0, 'pass_from', '(0,0)',
+                                   'level_from', '(0,0)', 'level_to', '(0,0)', 'level_rows', 1, 'pass_rows', 0,
+                                   'rows', 0, 'per_page', 0, 'last', '(0,0)');
   END IF;
 
-  IF cardinality(self_joins) = 0 THEN
-    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WHERE (%s)%s ORDER BY %s',
-                   plan_table, key_list, tbl, array_to_string(sources, ' OR '), active, deletion.plan_order(tbl, planned_rows));
-  ELSE
-    -- The table's own tree below the rows found above, level by level; a row reached twice is kept
-    -- once, at its deepest level, and stored deepest last. The walk carries only the key and the
-    -- columns its children point at, never whole rows. It stops at level 1000, which also ends a
-    -- cycle in the data (its rows come back level after level until then, and are kept once): rows
-    -- deeper than that are not planned, and the cascade of their planned ancestors deletes them.
-    -- (A CYCLE clause would end cycles at once, but its path array made the walk half again slower:
-    -- 3.1 s instead of 2.0 s for the product's 450,000 comments.)
-    walk_list := deletion.column_list('c', array(
-                   SELECT col FROM unnest(array(SELECT k.column_name::name FROM deletion.primary_key_columns(tbl) k) || walked_columns)
-                                   WITH ORDINALITY u(col, n)
-                    GROUP BY col ORDER BY min(n)));
-    EXECUTE format($f$CREATE UNLOGGED TABLE %1$s AS
-                      WITH RECURSIVE tree AS (
-                        SELECT %7$s, 0 AS deletion_depth FROM %2$s c WHERE (%3$s)%9$s
-                        UNION ALL
-                        SELECT %7$s, t.deletion_depth + 1 FROM %2$s c JOIN tree t ON (%4$s) WHERE t.deletion_depth < 1000%8$s
-                      )
-                      SELECT %5$s FROM tree c
-                       WHERE true %6$s
-                       GROUP BY %5$s
-                       ORDER BY max(c.deletion_depth)$f$,
-                   plan_table, tbl, array_to_string(sources, ' OR '), array_to_string(self_joins, ') OR ('),
-                   key_list,
-                   CASE WHEN tbl = root THEN format('AND NOT (%s)', deletion.key_predicate(root, pk, 'c')) ELSE '' END,
-                   walk_list, active, CASE WHEN tbl = root THEN '' ELSE active END);  -- the root itself is hidden by its marker
-  END IF;
-  GET DIAGNOSTICS found_rows = ROW_COUNT;
-  IF found_rows = 0 THEN
-    EXECUTE format('DROP TABLE %s', plan_table);
-    RETURN steps;
-  END IF;
-  -- Statistics, so that the next steps hash-join against this plan instead of probing an index
-  -- once per planned key (the planner cannot guess how many distinct keys a fresh table holds).
-  EXECUTE format('ANALYZE %s', plan_table);
-  -- Where the rows are: the pages that hold them (the file can be longer: a bulk write extends it many
-  -- pages at a time) and the most rows a page holds (the keys are of one width, so every page but the
-  -- last is full). Chunks number the rows by place, page x per_page + item - 1, and walk them down.
-  EXECUTE format('SELECT max((ctid::text::point)[0])::bigint + 1, max((ctid::text::point)[1])::bigint FROM %s', plan_table)
-     INTO pages, per_page;
-  RETURN coalesce(steps, '[]') || jsonb_build_array(jsonb_build_object(
-    'step', step, 'table', tbl::text, 'relid', tbl::oid, 'rows', found_rows, 'pages', pages, 'per_page', per_page));
+  LOOP
+    -- This pass's rows, over alias c, written once a pass.
+    IF pass_sql_for IS DISTINCT FROM (progress ->> 'pass')::integer THEN
+      pass_sql_for := (progress ->> 'pass')::integer;
+      IF pass_sql_for = 0 THEN
+        pass_sql := format('(%s)%s', array_to_string(seeds, ' OR '), active);
+      ELSE
+        -- The level before: the root row (the walk of the root's own table begins there), or the rows
+        -- the pass before stored, at their places in the plan table.
+        parents_sql := CASE WHEN tbl = root AND pass_sql_for = 1
+                            THEN format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, deletion.key_predicate(root, pk, 'r'))
+                            ELSE format('SELECT %s FROM %s w WHERE w.ctid > %L::tid AND w.ctid <= %L::tid', deletion.key_column_list(tbl, 'w'),
+                                        plan_table, progress ->> 'level_from', progress ->> 'level_to') END;
+        pass_sql := format('(%s)%s%s',
+                           (SELECT string_agg(deletion.fk_in_plan(array(SELECT jsonb_array_elements_text(k -> 'child_columns'))::name[], tbl,
+                                                                  array(SELECT jsonb_array_elements_text(k -> 'parent_columns'))::name[], parents_sql), ' OR ')
+                              FROM jsonb_array_elements(self_keys) k),
+                           active,
+                           CASE WHEN tbl = root THEN format(' AND NOT (%s)', deletion.key_predicate(root, pk, 'c'))
+                                ELSE ' AND ' || array_to_string(not_seeds, ' AND ') END);
+      END IF;
+    END IF;
+    table_pages := pg_relation_size(tbl) / current_setting('block_size')::bigint;
+    -- One statement for the whole pass when there is no time budget, when the table is small (a
+    -- range of pages would hold it all) or when the statistics say the pass takes few rows;
+    -- otherwise the next range of pages, sized to the time left.
+    IF NOT sliced OR table_pages <= 128
+       OR (CASE WHEN pass_sql_for = 0 THEN estimated_rows ELSE (progress ->> 'level_rows')::numeric END) <= 10000 THEN
+      slice_pages := NULL;
+      slice_sql := pass_sql;
+    ELSE
+      -- What fits in the time left at the last range's rate, at most twice the last range and 1024
+      -- pages (8 MB: pages differ in cost, those whose rows the pass takes are sorted and stored, and
+      -- a range of pages of rows outside the tree says little about the next), 128 pages to begin.
+      slice_pages := CASE WHEN progress ? 'pages_per_ms'
+                          THEN least(2 * (progress ->> 'slice_pages')::bigint, 1024,
+                                     greatest(32, floor((max_ms - extract(epoch FROM clock_timestamp() - started) * 1000)
+                                                        * (progress ->> 'pages_per_ms')::numeric * 0.9)))
+                          ELSE 128 END;
+      slice_sql := format('c.ctid >= %L::tid AND c.ctid < %L::tid AND %s',
+                          format('(%s,0)', progress ->> 'page'), format('(%s,0)', (progress ->> 'page')::bigint + slice_pages), pass_sql);
+    END IF;
+    slice_started := clock_timestamp();
+    EXECUTE format('WITH stored AS (INSERT INTO %s SELECT %s FROM %s c WHERE %s ORDER BY %s RETURNING ctid)
+                    SELECT count(*), max(ctid), max((ctid::text::point)[1])::bigint FROM stored',
+                   plan_table, deletion.key_column_list(tbl, 'c'), tbl, slice_sql, deletion.plan_order(tbl, planned_rows))
+       INTO stored, last_tid, most_per_page;
+    progress := progress || jsonb_build_object(
+      'page', CASE WHEN slice_pages IS NULL THEN table_pages ELSE (progress ->> 'page')::bigint + slice_pages END,
+      'pass_rows', (progress ->> 'pass_rows')::bigint + stored,
+      'rows', (progress ->> 'rows')::bigint + stored,
+      'per_page', greatest((progress ->> 'per_page')::bigint, most_per_page),
+      'last', coalesce(last_tid::text, progress ->> 'last'));
+    IF slice_pages IS NOT NULL THEN
+      progress := progress || jsonb_build_object('slice_pages', slice_pages, 'pages_per_ms',
+        round(slice_pages / greatest(extract(epoch FROM clock_timestamp() - slice_started) * 1000, 0.5), 3));
+    END IF;
+
+    IF (progress ->> 'page')::bigint >= table_pages THEN
+      -- The pass is done. The walk goes on from the rows it stored, if any; else the step is planned.
+      IF self_referencing AND (progress ->> 'pass_rows')::bigint > 0 AND (progress ->> 'pass')::integer < 1000 THEN
+        -- Statistics for the walk's joins against the rows just stored (without them the planner
+        -- hashes the whole level at every range of pages instead of the range).
+        EXECUTE format('ANALYZE %s', plan_table);
+        progress := progress || jsonb_build_object(
+          'pass', (progress ->> 'pass')::integer + 1, 'page', 0,
+          'level_from', progress ->> 'pass_from', 'level_to', progress ->> 'last', 'level_rows', progress -> 'pass_rows',
+          'pass_from', progress ->> 'last', 'pass_rows', 0);
+      ELSE
+        IF (progress ->> 'rows')::bigint = 0 THEN
+          EXECUTE format('DROP TABLE %s', plan_table);
+          RETURN jsonb_build_object('steps', steps, 'progress', NULL);
+        END IF;
+        -- Statistics, so that the next steps hash-join against this plan instead of probing an index
+        -- once per planned key (the planner cannot guess how many distinct keys a fresh table holds).
+        EXECUTE format('ANALYZE %s', plan_table);
+        -- Where the rows are: up to the page of the last one stored (the file can be longer: a bulk
+        -- write extends it many pages at a time), and the most rows a page holds (the keys are of one
+        -- width, so every page but the last is full). Chunks number the rows by place, page x
+        -- per_page + item - 1, and walk them down.
+        RETURN jsonb_build_object('progress', NULL, 'steps', coalesce(steps, '[]') || jsonb_build_array(jsonb_build_object(
+          'step', step, 'table', tbl::text, 'relid', tbl::oid, 'rows', (progress ->> 'rows')::bigint,
+          'pages', ((progress ->> 'last')::tid::text::point)[0]::bigint + 1, 'per_page', (progress ->> 'per_page')::bigint)));
+      END IF;
+    END IF;
+    -- Like a deleting chunk, the call ends when less than a fifth of its time is left.
+    EXIT WHEN max_ms IS NOT NULL AND extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms * 0.8;
+  END LOOP;
+  RETURN jsonb_build_object('steps', steps, 'progress', progress);
 END
 $$;
-COMMENT ON FUNCTION deletion.plan_step(bigint, regclass, text, integer, jsonb) IS 'Plans one table of a job''s tree (its position in deletion.cascade_tables) into an unlogged table of primary keys, deletion_work.job_<id>_<step>; returns the plan''s steps with it appended when it has rows.';
+COMMENT ON FUNCTION deletion.plan_slices(bigint, regclass, text, integer, jsonb, jsonb, numeric) IS 'Plans one table of a job''s tree (its position in deletion.cascade_tables) into an unlogged table of primary keys, deletion_work.job_<id>_<step>, in ranges of the table''s pages for at most max_ms; returns {steps, progress}: progress NULL once the step is planned (steps then has it appended when it has rows).';
+
+-- Plans one table of a job's tree in one call (deletion.plan_slices without a time budget); returns
+-- the plan's steps with it appended when it has rows.
+CREATE OR REPLACE FUNCTION deletion.plan_step(job_id bigint, root regclass, pk text, step integer, steps jsonb)
+RETURNS jsonb
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$
+  SELECT deletion.plan_slices(job_id, root, pk, step, steps) -> 'steps'
+$$;
+COMMENT ON FUNCTION deletion.plan_step(bigint, regclass, text, integer, jsonb) IS 'Plans one table of a job''s tree (its position in deletion.cascade_tables) into an unlogged table of primary keys, deletion_work.job_<id>_<step>, in one call; returns the plan''s steps with it appended when it has rows.';
 
 -- The end of a plan step's rows, as a place: rows are numbered page x per_page + item - 1 in the
 -- step's plan table, and a chunk deletes those below its cursor, starting from this one.

@@ -403,7 +403,7 @@ BEGIN
          finished_at = NULL, attempts = 0, next_attempt_at = NULL, cancel_requested = false,
          -- A new run plans afresh: nothing of the last run's plan, progress or figures is kept
          -- (a done job's phase 'finished' would otherwise end the new run at once, deleting nothing).
-         phase = 'plan', plan = NULL, plan_step = NULL, plan_cursor = NULL, plan_server_start = NULL,
+         phase = 'plan', plan = NULL, plan_step = NULL, plan_slice = NULL, plan_cursor = NULL, plan_server_start = NULL,
          rows_planned = 0, rows_remaining = NULL, rows_deleted = 0, chunks = 0, takeovers = 0,
          started_at = NULL, heartbeat_at = NULL, lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL
    WHERE j.status IN ('cancelled', 'failed', 'done')
@@ -452,7 +452,7 @@ BEGIN
   UPDATE deletion.deletion_jobs j
      SET status = final_status, finished_at = now(), error = failure,
          phase = CASE WHEN final_status = 'done' THEN 'finished' ELSE 'plan' END,
-         plan = NULL, plan_step = NULL, plan_cursor = NULL, plan_server_start = NULL,
+         plan = NULL, plan_step = NULL, plan_slice = NULL, plan_cursor = NULL, plan_server_start = NULL,
          rows_remaining = CASE WHEN final_status = 'done' THEN 0 ELSE j.rows_remaining END, cancel_requested = false,
          lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL, next_attempt_at = NULL
    WHERE j.id = job_id

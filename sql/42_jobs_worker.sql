@@ -203,6 +203,7 @@ DECLARE
   low_place bigint;
   tables_in_tree bigint;
   saved jsonb;
+  sliced jsonb;               -- what a call of deletion.plan_slices returned: {steps, progress}
   setting record;
   marker uuid := deletion.job_pending_op(job);
   root_found boolean;
@@ -279,6 +280,7 @@ BEGIN
           OR (job.phase = 'delete' AND NOT coalesce(job.plan -> 0 ? 'per_page', false))) THEN
     job.phase := 'plan';
     job.plan_step := NULL;
+    job.plan_slice := NULL;
   END IF;
 
   -- A soft job is planned and worked in chunks like a hard one, marking rows instead of deleting
@@ -300,12 +302,18 @@ BEGIN
         PERFORM deletion.drop_plan(job_id);
         job.plan := '[]';
         job.plan_step := 0;
+        job.plan_slice := NULL;
       END IF;
     END IF;
     tables_in_tree := (SELECT count(*) FROM deletion.cascade_tables(target));
     WHILE job.phase = 'plan' AND job.plan_step < tables_in_tree LOOP
-      job.plan := deletion.plan_step(job_id, target, job.entity_pk, job.plan_step, job.plan);
-      job.plan_step := job.plan_step + 1;
+      sliced := deletion.plan_slices(job_id, target, job.entity_pk, job.plan_step, job.plan, job.plan_slice,
+                                     max_ms - extract(epoch FROM clock_timestamp() - started) * 1000);
+      job.plan := sliced -> 'steps';
+      job.plan_slice := nullif(sliced -> 'progress', 'null');
+      IF job.plan_slice IS NULL THEN
+        job.plan_step := job.plan_step + 1;  -- the step is planned: on to the next table
+      END IF;
       EXIT WHEN extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms;
     END LOOP;
     job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
@@ -320,7 +328,7 @@ BEGIN
     -- counted: the root's cascade would delete them uncounted).
     IF job.phase = 'plan' OR (job.phase = 'delete' AND job.rows_planned >= max_rows) THEN
       UPDATE deletion.deletion_jobs j
-         SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor,
+         SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_slice = job.plan_slice, plan_cursor = job.plan_cursor,
              plan_server_start = pg_postmaster_start_time(), rows_planned = job.rows_planned,
              rows_remaining = job.rows_remaining, heartbeat_at = now(), chunks = j.chunks + 1
        WHERE j.id = job_id;
@@ -519,7 +527,7 @@ BEGIN
   END IF;
 
   UPDATE deletion.deletion_jobs j
-     SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
+     SET phase = job.phase, plan = job.plan, plan_step = job.plan_step, plan_slice = job.plan_slice, plan_cursor = job.plan_cursor, rows_planned = job.rows_planned,
          rows_remaining = job.rows_remaining, rows_deleted = j.rows_deleted + deleted, chunks = j.chunks + 1, heartbeat_at = now()
    WHERE j.id = job_id;
   IF job.phase = 'finished' THEN

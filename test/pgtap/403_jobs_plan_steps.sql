@@ -42,21 +42,23 @@ SELECT is(deletion.plan_order('lab.tasks', jsonb_build_object('lab.folders'::reg
           '(c.blocked_by IS NOT NULL), c.folder_org, c.folder_id, c.id',
           'tasks: those blocked by another task last, then by folder (a SET NULL key into the plan counts too), then by key');
 
--- Planning a step per chunk: a time budget of 0 ms still plans one table each time.
+-- Planning a pass over a table per chunk: a time budget of 0 ms still plans one each time.
 SELECT deletion.schedule('lab.orgs', '00000000-0000-0000-0000-0000000000a1', hard => true) AS job \gset
 SELECT is((SELECT count(*)::int FROM deletion.cascade_tables('lab.orgs')), 5, 'the tree of lab.orgs has five tables (orgs, folders, tasks, documents, approvals)');
 SELECT is((deletion.claim_job('test')).id, :'job'::bigint, 'the job is claimed');
 SELECT is(deletion.run_chunk(:job, 10, 0) ->> 'phase', 'plan', 'the first chunk plans one table and stays in the plan phase');
-SELECT is((SELECT plan_step FROM deletion.deletion_jobs WHERE id = :job), 1, 'plan_step is the next table to plan');
-SELECT is(deletion.run_chunk(:job, 10, 0) ->> 'phase', 'plan', 'the second chunk plans the next table');
-SELECT is((SELECT plan_step || ' ' || jsonb_array_length(plan) FROM deletion.deletion_jobs WHERE id = :job), '2 1',
-          'two tables planned; the root''s own table has no rows to plan (no self-reference below the root)');
+SELECT is((SELECT plan_step FROM deletion.deletion_jobs WHERE id = :job), 1,
+          'plan_step is the next table to plan: the root''s own table has no rows to plan (no self-reference below the root)');
+SELECT is(deletion.run_chunk(:job, 10, 0) ->> 'phase', 'plan', 'the second chunk plans the next table''s first pass');
+SELECT is((SELECT plan_step || ' ' || (plan_slice ->> 'pass') || ' ' || (plan_slice ->> 'rows') FROM deletion.deletion_jobs WHERE id = :job), '1 1 30',
+          'the folders are stored (pass 0: the 30 folders of the org), and the walk of their own tree (pass 1) is next');
 
 -- Released (SIGTERM between chunks) and claimed again: planning goes on where it stopped.
 SELECT is((deletion.release_job(:job)).status, 'pending', 'a released job is pending');
 SELECT is((deletion.claim_job('test')).id, :'job'::bigint, 'and claimed again');
-SELECT is(deletion.run_chunk(:job, 10, 0) ->> 'phase', 'plan', 'the next chunk plans the third table');
-SELECT is((SELECT plan_step FROM deletion.deletion_jobs WHERE id = :job), 3, 'planning resumed at the third table, not from the start');
+SELECT is(deletion.run_chunk(:job, 10, 0) ->> 'phase', 'plan', 'the next chunk walks the folder tree');
+SELECT is((SELECT plan_step || ' ' || (plan_slice IS NULL) || ' ' || jsonb_array_length(plan) FROM deletion.deletion_jobs WHERE id = :job), '2 true 1',
+          'planning resumed at the folders'' walk, not from the start: it found no folder below the 30, and the folders are planned');
 
 -- A plan begun before the server last started (its unlogged tables may be gone) is begun again.
 UPDATE deletion.deletion_jobs SET plan_server_start = '-infinity' WHERE id = :job;
@@ -64,7 +66,7 @@ SELECT is(deletion.run_chunk(:job, 10, 0) ->> 'phase', 'plan', 'after a restart 
 SELECT is((SELECT plan_step FROM deletion.deletion_jobs WHERE id = :job), 1, 'from its first table');
 SELECT is((SELECT count(*)::int FROM lab.documents), 180, 'planning deletes nothing');
 
-SELECT count(deletion.run_chunk(:job, 10, 0)) AS planning_chunks FROM generate_series(1, 4) \gset
+SELECT count(deletion.run_chunk(:job, 10, 0)) AS planning_chunks FROM generate_series(1, 5) \gset
 SELECT is((SELECT phase || ' ' || rows_planned FROM deletion.deletion_jobs WHERE id = :job), 'delete 160',
           'every table planned (30 folders, 90 documents, 40 tasks; no approvals): the job deletes next');
 SELECT format('deletion_work.job_%s_2', :job) AS documents_plan, format('deletion_work.job_%s_3', :job) AS tasks_plan \gset
