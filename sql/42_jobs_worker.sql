@@ -157,8 +157,9 @@ COMMENT ON FUNCTION deletion.soft_job_mark_below(jsonb, regclass, text, timestam
 --     no longer hides (someone restored the marker operation from the trash: the row is wanted
 --     back), and then a should_proceed hook that says no. Cancelling shows the root again
 --     (deletion.finish_job restores the marker);
---   * phase plan: the tree is found once, a table per step (deletion.plan_step), as many steps per
---     chunk as max_ms allows; the chunk that plans the last step ends there. A tree no bigger than
+--   * phase plan: the tree is found once, a table per step, a big table a range of its pages per
+--     statement (deletion.plan_slices), as many statements per chunk as max_ms allows; the chunk
+--     that plans the last step ends there. A tree no bigger than
 --     max_rows is then deleted right away by deleting its root; a bigger one is left for the
 --     following chunks;
 --   * phase delete: the plan's steps are worked from the last back (children before parents), each
@@ -290,8 +291,9 @@ BEGIN
     job.phase := 'root';
   END IF;
 
-  -- Planning: a table of the tree per step, as many steps as the time budget allows (at least one),
-  -- each chunk a short transaction of its own. plan_step is the next table to plan.
+  -- Planning: a table of the tree per step, in ranges of its pages, as much as the time budget
+  -- allows (at least one statement), each chunk a short transaction of its own. plan_step is the
+  -- next table to plan, plan_slice how far it has come.
   IF job.phase = 'plan' THEN
     IF job.plan_step IS NULL THEN
       EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE %s)', target, deletion.key_predicate(target, job.entity_pk, 'r'))
