@@ -327,11 +327,11 @@ BEGIN
       slice_pages := NULL;
       slice_sql := pass_sql;
     ELSE
-      -- What fits in the time left at the last range's rate, at most twice the last range and 512
-      -- pages (4 MB: pages differ in cost, those whose rows the pass takes are sorted and stored, and
+      -- What fits in the time left at the last range's rate, at most twice the last range and 1024
+      -- pages (8 MB: pages differ in cost, those whose rows the pass takes are sorted and stored, and
       -- a range of pages of rows outside the tree says little about the next), 128 pages to begin.
       slice_pages := CASE WHEN progress ? 'pages_per_ms'
-                          THEN least(2 * (progress ->> 'slice_pages')::bigint, 512,
+                          THEN least(2 * (progress ->> 'slice_pages')::bigint, 1024,
                                      greatest(32, floor((max_ms - extract(epoch FROM clock_timestamp() - started) * 1000)
                                                         * (progress ->> 'pages_per_ms')::numeric * 0.9)))
                           ELSE 128 END;
