@@ -159,9 +159,8 @@ COMMENT ON FUNCTION deletion.soft_job_mark_below(jsonb, regclass, text, timestam
 --     (deletion.finish_job restores the marker);
 --   * phase plan: the tree is found once, a table per step, a big table a range of its pages per
 --     statement (deletion.plan_slices), as many statements per chunk as max_ms allows; the chunk
---     that plans the last step ends there. A tree no bigger than
---     max_rows is then deleted right away by deleting its root; a bigger one is left for the
---     following chunks;
+--     that plans the last step ends there. A tree no bigger than max_rows is then deleted right
+--     away by deleting its root; a bigger one is left for the following chunks;
 --   * phase delete: the plan's steps are worked from the last back (children before parents), each
 --     step's plan table from its last row down; one DELETE per statement removes the rows whose keys
 --     are at a range of places in the plan table (a TID range), by primary key, many rows per
