@@ -142,11 +142,11 @@ COMMENT ON FUNCTION deletion.fk_in_plan(name[], regclass, name[], text) IS 'SQL 
 -- statement triggers that recount a parent's statistics (a label's issue count is recounted from
 -- all of its rows), ON DELETE SET NULL updates of rows the job will delete anyway, locks and pages
 -- of parent rows. So, as SQL text over alias c:
---   1. rows that point at another row of their own table through a foreign key that is not a
---      cascade (issues.parent_issue_id, ON DELETE SET NULL) last: the plan is deleted from its last
---      page back, so they go before the rows they point at, whose deletion then finds no child
---      left to set NULL (exact for one level of nesting, which is what such keys mostly hold;
---      cascade self-references are walked level by level instead, see make_plan);
+--   1. rows that point at another row of their own table last (issues.parent_issue_id, ON DELETE
+--      SET NULL; a reply's comment, a cascade): the plan is deleted from its last page back, so
+--      they go before the rows they point at, whose deletion then finds no child left to set NULL
+--      or to cascade to (exact for one level of nesting, which is what such keys mostly hold, and
+--      within one statement's range of pages: see plan_slices);
 --   2. then the foreign-key columns that point at other tables of the plan, the parent table with
 --      the fewest planned rows first (a label before an issue: a run of relations shares a label);
 --   3. then the primary key.
