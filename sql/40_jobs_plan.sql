@@ -113,10 +113,13 @@ $$;
 COMMENT ON FUNCTION deletion.drop_plan(bigint) IS 'Drops the plan tables of a job.';
 
 -- SQL text of a predicate on child rows (alias c) that holds when the row's foreign key points at a
--- row of `rows_sql`, a query returning the parent's primary key. When the key references the
--- parent's primary key, the child's columns are compared with the planned keys directly; otherwise
--- the parent table is looked up in between.
-CREATE OR REPLACE FUNCTION deletion.fk_in_plan(child_columns name[], parent regclass, parent_columns name[], rows_sql text)
+-- row of `rows_sql`, a query returning the parent's primary key; `negated`, when it does not (as NOT
+-- EXISTS, which the planner turns into an anti-join, and true for a key with a NULL in it, which
+-- points nowhere). When the key references the parent's primary key, the child's columns are
+-- compared with the planned keys directly; otherwise the parent table is looked up in between.
+DROP FUNCTION IF EXISTS deletion.fk_in_plan(name[], regclass, name[], text);
+CREATE OR REPLACE FUNCTION deletion.fk_in_plan(child_columns name[], parent regclass, parent_columns name[], rows_sql text,
+                                               negated boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
 STABLE
@@ -126,15 +129,22 @@ DECLARE
   pk_columns name[] := array(SELECT k.column_name FROM deletion.primary_key_columns(parent) k);
   child_list text := deletion.column_list('c', child_columns);
   parent_list text := deletion.column_list('p', parent_columns);
+  references_key boolean := cardinality(pk_columns) = cardinality(parent_columns) AND pk_columns @> parent_columns AND parent_columns @> pk_columns;
 BEGIN
-  IF cardinality(pk_columns) = cardinality(parent_columns) AND pk_columns @> parent_columns AND parent_columns @> pk_columns THEN
+  IF negated THEN
+    RETURN CASE WHEN references_key
+                THEN format('NOT EXISTS (SELECT FROM (%s) p WHERE %s)', rows_sql, deletion.columns_equal('p', parent_columns, 'c', child_columns))
+                ELSE format('NOT EXISTS (SELECT FROM %s p WHERE %s AND (%s) IN (%s))', parent,
+                            deletion.columns_equal('p', parent_columns, 'c', child_columns), deletion.key_column_list(parent, 'p'), rows_sql) END;
+  END IF;
+  IF references_key THEN
     RETURN format('(%s) IN (SELECT %s FROM (%s) p)', child_list, parent_list, rows_sql);
   END IF;
   RETURN format('(%s) IN (SELECT %s FROM %s p WHERE (%s) IN (%s))', child_list, parent_list, parent,
                 deletion.key_column_list(parent, 'p'), rows_sql);
 END
 $$;
-COMMENT ON FUNCTION deletion.fk_in_plan(name[], regclass, name[], text) IS 'SQL text: the child row''s foreign key points at one of the parent rows given by a query of parent keys.';
+COMMENT ON FUNCTION deletion.fk_in_plan(name[], regclass, name[], text, boolean) IS 'SQL text: the child row''s foreign key points at one of the parent rows given by a query of parent keys (negated: it does not).';
 
 -- The order in which a step's rows are stored in its plan table, and so deleted (from the last page
 -- back): a chunk deletes a run of consecutive rows, and this order makes that run share as few
@@ -222,9 +232,11 @@ DECLARE
   planned_rows jsonb;         -- relid -> rows planned in that step
   seeds text[] := '{}';       -- over alias c: the row points at the root or at a planned parent
   not_seeds text[] := '{}';   -- over alias c: it does not
-  self_keys jsonb := '[]';    -- the table's cascade foreign keys to itself: [{child_columns, parent_columns}]
   self_referencing boolean;
-  parents_sql text;
+  root_rows_sql text := format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, deletion.key_predicate(root, pk, 'r'));
+  parents_sql text;           -- a query of the parent rows a foreign key is tested against
+  key_list text;              -- the table's primary key over alias c
+  order_list text;            -- the order its rows are stored in (deletion.plan_order)
   sliced boolean;             -- whether passes read the table in ranges of pages
   pass_sql_for integer;       -- the pass pass_sql was written for
   estimated_rows numeric := 0;    -- what the statistics say pass 0 takes
@@ -254,42 +266,34 @@ BEGIN
   END IF;
 
   -- Pass 0's rows: those that point at the root or at a planned parent, by any cascade foreign key;
-  -- `seeds` says so as IN tests, `not_seeds` says the opposite as NOT EXISTS tests (a key with a
-  -- NULL in it points nowhere).
+  -- `seeds` says so, `not_seeds` says the opposite.
   FOR fk IN SELECT * FROM deletion.foreign_keys(tbl) k
              WHERE k.on_delete = 'c' AND k.parent <> tbl AND (NOT soft OR deletion.is_soft_delete_table(k.parent))
                AND (k.parent = root OR planned ? k.parent::oid::text) LOOP
-    parents_sql := CASE WHEN fk.parent = root
-                        THEN format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, deletion.key_predicate(root, pk, 'r'))
-                        ELSE format('SELECT * FROM %s', planned ->> fk.parent::oid::text) END;
+    parents_sql := CASE WHEN fk.parent = root THEN root_rows_sql ELSE format('SELECT * FROM %s', planned ->> fk.parent::oid::text) END;
     seeds := seeds || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns, parents_sql);
-    not_seeds := not_seeds || CASE WHEN fk.parent_columns = array(SELECT k.column_name FROM deletion.primary_key_columns(fk.parent) k)
-                                   THEN format('NOT EXISTS (SELECT FROM (%s) p WHERE %s)', parents_sql,
-                                               deletion.columns_equal('p', fk.parent_columns, 'c', fk.child_columns))
-                                   ELSE format('NOT EXISTS (SELECT FROM %s p WHERE %s AND (%s) IN (%s))',
-                                               fk.parent, deletion.columns_equal('p', fk.parent_columns, 'c', fk.child_columns),
-                                               deletion.key_column_list(fk.parent, 'p'), parents_sql) END;
+    not_seeds := not_seeds || deletion.fk_in_plan(fk.child_columns, fk.parent, fk.parent_columns, parents_sql, negated => true);
     -- The rows the parents have, by the statistics: the parents' rows times the child table's rows
     -- per parent row (statistics not yet gathered read as many).
     estimated_rows := estimated_rows + CASE WHEN fk.parent = root THEN 1 ELSE (planned_rows ->> fk.parent::oid::text)::numeric END
                       * coalesce((SELECT CASE WHEN c.reltuples < 0 OR p.reltuples <= 0 THEN 'infinity' ELSE c.reltuples / p.reltuples END
                                     FROM pg_class c, pg_class p WHERE c.oid = tbl AND p.oid = fk.parent), 'infinity');
   END LOOP;
-  -- The table's own cascade foreign keys, which the walk follows.
-  self_keys := coalesce((SELECT jsonb_agg(jsonb_build_object('child_columns', k.child_columns, 'parent_columns', k.parent_columns))
-                           FROM deletion.foreign_keys(tbl) k WHERE k.on_delete = 'c' AND k.parent = tbl), '[]');
-  self_referencing := jsonb_array_length(self_keys) > 0;
+  -- Whether the table has cascade foreign keys to itself, which the walk follows.
+  self_referencing := EXISTS (SELECT FROM deletion.foreign_keys(tbl) k WHERE k.on_delete = 'c' AND k.parent = tbl);
   IF (tbl = root AND NOT self_referencing) OR (tbl <> root AND cardinality(seeds) = 0) THEN
     RETURN jsonb_build_object('steps', steps, 'progress', NULL);  -- nothing of this table is in the tree (the root alone is deleted by key)
   END IF;
   -- Only a table's own pages are read in ranges: a partitioned table's are its partitions'.
   sliced := max_ms IS NOT NULL AND (SELECT c.relkind = 'r' FROM pg_class c WHERE c.oid = tbl);
+  key_list := deletion.key_column_list(tbl, 'c');
+  order_list := deletion.plan_order(tbl, planned_rows);
 
   IF progress IS NULL THEN
     IF to_regclass(plan_table) IS NOT NULL THEN
       EXECUTE format('DROP TABLE %s', plan_table);  -- a step planned again after a failed chunk
     END IF;
-    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WITH NO DATA', plan_table, deletion.key_column_list(tbl, 'c'), tbl);
+    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WITH NO DATA', plan_table, key_list, tbl);
     -- The root's own table has no pass 0: its walk begins at the root row.
     progress := jsonb_build_object('pass', CASE WHEN tbl = root THEN 1 ELSE 0 END, 'page', 0, 'pass_from', '(0,0)',
                                    'level_from', '(0,0)', 'level_to', '(0,0)', 'level_rows', 1, 'pass_rows', 0,
@@ -305,14 +309,12 @@ BEGIN
       ELSE
         -- The level before: the root row (the walk of the root's own table begins there), or the rows
         -- the pass before stored, at their places in the plan table.
-        parents_sql := CASE WHEN tbl = root AND pass_sql_for = 1
-                            THEN format('SELECT %s FROM %s r WHERE %s', deletion.key_column_list(root, 'r'), root, deletion.key_predicate(root, pk, 'r'))
+        parents_sql := CASE WHEN tbl = root AND pass_sql_for = 1 THEN root_rows_sql
                             ELSE format('SELECT %s FROM %s w WHERE w.ctid > %L::tid AND w.ctid <= %L::tid', deletion.key_column_list(tbl, 'w'),
                                         plan_table, progress ->> 'level_from', progress ->> 'level_to') END;
         pass_sql := format('(%s)%s%s',
-                           (SELECT string_agg(deletion.fk_in_plan(array(SELECT jsonb_array_elements_text(k -> 'child_columns'))::name[], tbl,
-                                                                  array(SELECT jsonb_array_elements_text(k -> 'parent_columns'))::name[], parents_sql), ' OR ')
-                              FROM jsonb_array_elements(self_keys) k),
+                           (SELECT string_agg(deletion.fk_in_plan(k.child_columns, tbl, k.parent_columns, parents_sql), ' OR ')
+                              FROM deletion.foreign_keys(tbl) k WHERE k.on_delete = 'c' AND k.parent = tbl),
                            active,
                            CASE WHEN tbl = root THEN format(' AND NOT (%s)', deletion.key_predicate(root, pk, 'c'))
                                 ELSE ' AND ' || array_to_string(not_seeds, ' AND ') END);
@@ -341,7 +343,7 @@ BEGIN
     slice_started := clock_timestamp();
     EXECUTE format('WITH stored AS (INSERT INTO %s SELECT %s FROM %s c WHERE %s ORDER BY %s RETURNING ctid)
                     SELECT count(*), max(ctid), max((ctid::text::point)[1])::bigint FROM stored',
-                   plan_table, deletion.key_column_list(tbl, 'c'), tbl, slice_sql, deletion.plan_order(tbl, planned_rows))
+                   plan_table, key_list, tbl, slice_sql, order_list)
        INTO stored, last_tid, most_per_page;
     progress := progress || jsonb_build_object(
       'page', CASE WHEN slice_pages IS NULL THEN table_pages ELSE (progress ->> 'page')::bigint + slice_pages END,

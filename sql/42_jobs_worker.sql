@@ -203,7 +203,7 @@ DECLARE
   low_place bigint;
   tables_in_tree bigint;
   saved jsonb;
-  sliced jsonb;               -- what a call of deletion.plan_slices returned: {steps, progress}
+  planned_slice jsonb;        -- what a call of deletion.plan_slices returned: {steps, progress}
   setting record;
   marker uuid := deletion.job_pending_op(job);
   root_found boolean;
@@ -308,10 +308,10 @@ BEGIN
     END IF;
     tables_in_tree := (SELECT count(*) FROM deletion.cascade_tables(target));
     WHILE job.phase = 'plan' AND job.plan_step < tables_in_tree LOOP
-      sliced := deletion.plan_slices(job_id, target, job.entity_pk, job.plan_step, job.plan, job.plan_slice,
-                                     max_ms - extract(epoch FROM clock_timestamp() - started) * 1000);
-      job.plan := sliced -> 'steps';
-      job.plan_slice := nullif(sliced -> 'progress', 'null');
+      planned_slice := deletion.plan_slices(job_id, target, job.entity_pk, job.plan_step, job.plan, job.plan_slice,
+                                            max_ms - extract(epoch FROM clock_timestamp() - started) * 1000);
+      job.plan := planned_slice -> 'steps';
+      job.plan_slice := nullif(planned_slice -> 'progress', 'null');
       IF job.plan_slice IS NULL THEN
         job.plan_step := job.plan_step + 1;  -- the step is planned: on to the next table
       END IF;
