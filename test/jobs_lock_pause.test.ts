@@ -16,6 +16,7 @@ test('a chunk waiting on a lock pauses the job, which resumes and finishes once 
   const db = await freshDatabase();
   const c = await client(db.url);
   const locker = await client(db.url);
+  let child: ReturnType<typeof spawn> | undefined;
   try {
     await c.query(`
       INSERT INTO users (id, email, name) OVERRIDING SYSTEM VALUE VALUES (1, 'ann@example.com', 'Ann');
@@ -27,11 +28,12 @@ test('a chunk waiting on a lock pauses the job, which resumes and finishes once 
     await locker.query('BEGIN');
     await locker.query('SELECT id FROM issues WHERE workspace_id = 1 FOR UPDATE');
 
-    const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json', '--chunk-rows', '100', '--chunk-ms', '50',
+    const worker = spawn(process.execPath, [CLI, 'worker', '--once', '--json', '--chunk-rows', '100', '--chunk-ms', '50',
       '--lock-wait-ms', '200', '--poll', '100'], { env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = worker;
     let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    const exited = new Promise((r) => child.on('exit', r));
+    worker.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((r) => worker.on('exit', r));
     const events = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
     for (let i = 0; i < 300 && !events().some((e) => e.event === 'paused'); i++) await sleep(100);
@@ -58,6 +60,7 @@ test('a chunk waiting on a lock pauses the job, which resumes and finishes once 
     assert.equal([end.status, end.attempts, end.paused_since], ['done', 0, null], 'done, no attempt spent, no longer paused');
     assert.is((await c.query('SELECT count(*)::int AS n FROM issues WHERE workspace_id = 1')).rows[0].n, 0, 'the tree is gone');
   } finally {
+    child?.kill('SIGKILL');  // a failed assertion must not leave the worker running (it keeps the test process alive)
     await locker.end().catch(() => {});
     await c.end();
     await db.drop();
