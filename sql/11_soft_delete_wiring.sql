@@ -231,6 +231,8 @@ BEGIN
     RETURN;  -- migrated down below 0010: soft delete is not installed
   END IF;
   IF policy.table_name IS NULL OR NOT policy.soft_delete THEN
+    -- The generated walks that reach this table (sql/12_soft_delete_walk.sql) follow its keys.
+    PERFORM deletion.regenerate_soft_delete_walks(target);
     -- Off (or never on): remove the behaviour, keep the data and indexes. Tables that never had it
     -- are left alone (no DDL, so no lock on every registered table at every migrate).
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname LIKE 'deletion\_20\_soft\_delete%')
@@ -363,6 +365,8 @@ BEGIN
            format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
                     WHEN (deletion.soft_delete_pending())
                     EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target));
+  -- Its walk, and the walks of the soft-delete tables whose cascade reaches it.
+  PERFORM deletion.regenerate_soft_delete_walks(target);
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_soft_delete(regclass) IS 'Makes one table''s soft-delete columns, indexes, unique keys, policies and triggers match its registry row (idempotent; called by deletion.rewire()).';

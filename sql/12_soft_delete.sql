@@ -111,10 +111,133 @@ END
 $$;
 COMMENT ON FUNCTION deletion.key_rows(anyelement, jsonb) IS 'jsonb_populate_recordset estimated at one row, for joins by key; internal.';
 
+-- The statements of a soft delete's walk from `target`, as the generic walk (below) runs them and as
+-- the walk generated for the table (sql/12_soft_delete_walk.sql) has them written in: one source for
+-- both. Their parameters: $1 the time, $2 the actor, $3 the reason, $4 the operation, $5 the roots (a
+-- JSON array of primary-key objects), $6 the operation continued (or NULL).
+--   step 0, count_roots: how many roots already carry this run's stamp, and how many are to stamp
+--           (active ones, and those of the operation continued). A root stamped by this run is the
+--           statement trigger's case: the client's UPDATE stamped its rows a moment ago with this
+--           operation, this transaction's time, actor and reason; a second UPDATE of them would fire
+--           every trigger of the table once more, foreign-key checks included.
+--   step 0, stamp_roots: stamps the others.
+--   steps 1..n: one UPDATE per cascade edge, in deletion.soft_delete_cascade_plan's order: the
+--           children of the rows this operation marked in the parent table, or for a self-reference
+--           every descendant of a marked row in one recursive statement. in_cycle: tables reach each
+--           other through other tables, and the edges are walked again until they mark nothing.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_walk_statements(target regclass)
+RETURNS TABLE (step integer, child regclass, statement text, in_cycle boolean)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  root_join text := deletion.columns_equal('t', key_columns, 'r', key_columns);  -- a root to its key
+  -- a root already stamped by this run
+  already_stamped constant text := 'coalesce(t.deletion_op = $4 AND t.deleted_at = $1 AND t.deleted_by::text IS NOT DISTINCT FROM $2 '
+                                   'AND t.deletion_reason IS NOT DISTINCT FROM $3, false)';
+  edge record;
+  child_key name[];
+  carried name[];
+BEGIN
+  RETURN QUERY VALUES
+    (0, target, format('SELECT count(*) FILTER (WHERE %3$s), count(*) FILTER (WHERE NOT %3$s) '
+                       'FROM %1$s AS t JOIN deletion.key_rows(NULL::%1$s, $5) AS r ON %2$s '
+                       'WHERE t.deleted_at IS NULL OR t.deletion_op = $6',
+                       target, root_join, already_stamped), false),
+    (0, target, format('UPDATE %1$s AS t SET %2$s FROM deletion.key_rows(NULL::%1$s, $5) AS r '
+                       'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6) AND NOT %4$s',
+                       target, deletion.soft_delete_stamp(target), root_join, already_stamped), false);
+  FOR edge IN SELECT * FROM deletion.soft_delete_cascade_plan(target) LOOP
+    IF edge.self_reference THEN
+      child_key := ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child));
+      carried := ARRAY(SELECT DISTINCT unnest(child_key || edge.parent_columns));
+      statement := format($u$WITH RECURSIVE reached AS (
+            SELECT %3$s FROM %1$s AS c JOIN %1$s AS p ON %4$s
+             WHERE p.deletion_op = $4 AND c.deleted_at IS NULL
+            UNION
+            SELECT %3$s FROM %1$s AS c JOIN reached AS p ON %4$s
+             WHERE c.deleted_at IS NULL
+          )
+          UPDATE %1$s AS t SET %2$s FROM reached WHERE %5$s AND t.deleted_at IS NULL$u$,
+          edge.child, deletion.soft_delete_stamp(edge.child), deletion.column_list('c', carried),
+          deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns),
+          deletion.columns_equal('t', child_key, 'reached', child_key));
+    ELSE
+      statement := format('UPDATE %1$s AS c SET %2$s FROM %3$s AS p WHERE p.deletion_op = $4 AND %4$s AND c.deleted_at IS NULL',
+                          edge.child, deletion.soft_delete_stamp(edge.child), edge.parent,
+                          deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns));
+    END IF;
+    step := edge.step;
+    child := edge.child;
+    in_cycle := edge.in_cycle;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_walk_statements(regclass) IS 'The statements of a soft delete''s walk from a table (roots counted and stamped, then one UPDATE per cascade edge, in order), shared by the generic and the generated walk; internal.';
+
+-- The generic walk: marks the given roots of `target` and their cascade with the stamp ($1-$4 as
+-- above) and returns the rows marked per table (soft_delete_operations.rows_per_table's shape), NULL
+-- when no root was active. It reads its statements from the catalog and plans each one at every call;
+-- the walk generated for each table (sql/12_soft_delete_walk.sql) runs the same statements written
+-- in. This one is the reference, and what runs for a table the wiring has not written a walk for.
+CREATE OR REPLACE FUNCTION deletion.soft_delete_walk(target regclass, stamped_at timestamptz, actor text, reason text, op uuid,
+                                                     root_keys jsonb, continue_op uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  root_statements text[];   -- count_roots, stamp_roots
+  edge_statements text[];
+  edge_children regclass[];
+  in_cycle boolean;
+  rows_per_table jsonb;
+  marked bigint;
+  to_stamp bigint;
+  marked_this_pass bigint;
+BEGIN
+  SELECT array_agg(s.statement ORDER BY s.ord) FILTER (WHERE s.step = 0),
+         coalesce(array_agg(s.statement ORDER BY s.ord) FILTER (WHERE s.step > 0), '{}'),
+         coalesce(array_agg(s.child ORDER BY s.ord) FILTER (WHERE s.step > 0), '{}'),
+         coalesce(bool_or(s.in_cycle), false)
+    INTO root_statements, edge_statements, edge_children, in_cycle
+    FROM deletion.soft_delete_walk_statements(target) WITH ORDINALITY AS s(step, child, statement, in_cycle, ord);
+  EXECUTE root_statements[1] INTO marked, to_stamp USING stamped_at, actor, reason, op, root_keys, continue_op;
+  IF to_stamp > 0 THEN
+    EXECUTE root_statements[2] USING stamped_at, actor, reason, op, root_keys, continue_op;
+    GET DIAGNOSTICS to_stamp = ROW_COUNT;
+    marked := marked + to_stamp;
+  END IF;
+  IF marked = 0 THEN
+    RETURN NULL;
+  END IF;
+  rows_per_table := jsonb_build_object(target::text, marked);
+  LOOP
+    marked_this_pass := 0;
+    FOR i IN 1 .. cardinality(edge_statements) LOOP
+      EXECUTE edge_statements[i] USING stamped_at, actor, reason, op;
+      GET DIAGNOSTICS marked = ROW_COUNT;
+      IF marked > 0 THEN
+        rows_per_table := deletion.sum_row_counts(rows_per_table, jsonb_build_object(edge_children[i]::text, marked));
+        marked_this_pass := marked_this_pass + marked;
+      END IF;
+    END LOOP;
+    -- Without a cycle between tables, one pass in plan order reaches everything.
+    EXIT WHEN NOT in_cycle OR marked_this_pass = 0;
+  END LOOP;
+  RETURN rows_per_table;
+END
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_walk(regclass, timestamptz, text, text, uuid, jsonb, uuid) IS 'The generic soft-delete walk: marks roots and their cascade from the catalog, planning each statement at every call (the reference, and the fallback of the generated walks); internal.';
+
 -- Marks the given rows of `target` (a JSON array of primary-key objects) and their cascade, as one
 -- new operation; returns its id, or NULL when none of the rows was active. Runs as the engine's owner:
 -- callers are the statement trigger and the deletion-job worker, nothing else (EXECUTE is revoked
--- from PUBLIC).
+-- from PUBLIC). The walk is the one generated for the table when the wiring wrote it, else the
+-- generic one.
 --
 -- continue_op continues an operation that already marked the root rows alone: a deletion job's
 -- pending-deletion marker (sql/41_jobs_api.sql), which hid its root at once and left the tree for the
@@ -132,79 +255,18 @@ AS $$
 DECLARE
   op uuid := coalesce(continue_op, gen_random_uuid());
   stamped_at timestamptz := now();
-  key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
+  generated_walk regprocedure := to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)', deletion.soft_delete_walk_name(target)));
   rows_per_table jsonb;
-  marked bigint;
-  to_stamp bigint;
-  root_join text := deletion.columns_equal('t', key_columns, 'r', key_columns);  -- a root to its key
-  -- a root already stamped by this run ($1-$4: time, actor, reason, operation)
-  already_stamped constant text := 'coalesce(t.deletion_op = $4 AND t.deleted_at = $1 AND t.deleted_by::text IS NOT DISTINCT FROM $2 '
-                                   'AND t.deletion_reason IS NOT DISTINCT FROM $3, false)';
-  marked_this_pass bigint;
-  edge record;
-  has_cycle boolean := false;
-  carried name[];
 BEGIN
-  -- The roots: active ones, and those of the operation continued. A root that already carries this
-  -- run's stamp is counted, not updated again: the statement trigger's case, where the client's
-  -- UPDATE stamped its rows a moment ago with this operation, this transaction's time, actor and
-  -- reason. A second UPDATE of them would fire every trigger of the table once more, foreign-key
-  -- checks included (the keys of a row this transaction wrote are checked again).
-  EXECUTE format('SELECT count(*) FILTER (WHERE %3$s), count(*) FILTER (WHERE NOT %3$s) '
-                 'FROM %1$s AS t JOIN deletion.key_rows(NULL::%1$s, $5) AS r ON %2$s '
-                 'WHERE t.deleted_at IS NULL OR t.deletion_op = $6',
-                 target, root_join, already_stamped)
-    INTO marked, to_stamp
-    USING stamped_at, actor, reason, op, root_keys, continue_op;
-  IF to_stamp > 0 THEN
-    EXECUTE format('UPDATE %1$s AS t SET %2$s FROM deletion.key_rows(NULL::%1$s, $5) AS r '
-                   'WHERE %3$s AND (t.deleted_at IS NULL OR t.deletion_op = $6) AND NOT %4$s',
-                   target, deletion.soft_delete_stamp(target), root_join, already_stamped)
-      USING stamped_at, actor, reason, op, root_keys, continue_op;
-    GET DIAGNOSTICS to_stamp = ROW_COUNT;
-    marked := marked + to_stamp;
+  IF generated_walk IS NOT NULL THEN
+    EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6)', generated_walk::regproc)
+      INTO rows_per_table USING stamped_at, actor, reason, op, root_keys, continue_op;
+  ELSE
+    rows_per_table := deletion.soft_delete_walk(target, stamped_at, actor, reason, op, root_keys, continue_op);
   END IF;
-  IF marked = 0 THEN
+  IF rows_per_table IS NULL THEN
     RETURN NULL;
   END IF;
-  rows_per_table := jsonb_build_object(target::text, marked);
-
-  LOOP
-    marked_this_pass := 0;
-    FOR edge IN SELECT * FROM deletion.soft_delete_cascade_plan(target) LOOP
-      has_cycle := edge.in_cycle;
-      IF edge.self_reference THEN
-        -- A tree inside one table: every descendant of a marked row, in one recursive statement.
-        carried := ARRAY(SELECT DISTINCT unnest(ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child)) || edge.parent_columns));
-        EXECUTE format($u$
-          WITH RECURSIVE reached AS (
-            SELECT %3$s FROM %1$s AS c JOIN %1$s AS p ON %4$s
-             WHERE p.deletion_op = $4 AND c.deleted_at IS NULL
-            UNION
-            SELECT %3$s FROM %1$s AS c JOIN reached AS p ON %4$s
-             WHERE c.deleted_at IS NULL
-          )
-          UPDATE %1$s AS t SET %2$s FROM reached WHERE %5$s AND t.deleted_at IS NULL$u$,
-          edge.child, deletion.soft_delete_stamp(edge.child), deletion.column_list('c', carried),
-          deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns),
-          deletion.columns_equal('t', ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child)),
-                                 'reached', ARRAY(SELECT column_name FROM deletion.primary_key_columns(edge.child))))
-          USING stamped_at, actor, reason, op;
-      ELSE
-        -- Children of the rows this operation marked in the parent table.
-        EXECUTE format('UPDATE %1$s AS c SET %2$s FROM %3$s AS p WHERE p.deletion_op = $4 AND %4$s AND c.deleted_at IS NULL',
-                       edge.child, deletion.soft_delete_stamp(edge.child), edge.parent, deletion.columns_equal('c', edge.child_columns, 'p', edge.parent_columns))
-          USING stamped_at, actor, reason, op;
-      END IF;
-      GET DIAGNOSTICS marked = ROW_COUNT;
-      IF marked > 0 THEN
-        rows_per_table := deletion.sum_row_counts(rows_per_table, jsonb_build_object(edge.child::text, marked));
-        marked_this_pass := marked_this_pass + marked;
-      END IF;
-    END LOOP;
-    -- Without a cycle between tables, one pass in plan order reaches everything.
-    EXIT WHEN NOT has_cycle OR marked_this_pass = 0;
-  END LOOP;
 
   -- Unique values of the marked rows step aside (tables whose unique keys stay plain UNIQUE).
   PERFORM deletion.step_aside_deleted_rows(t::regclass, op)
@@ -448,6 +510,8 @@ $$;
 COMMENT ON FUNCTION deletion.soft_delete(regclass, text, text) IS 'Soft-deletes one row and its ON DELETE CASCADE descendants in soft-delete tables as one operation; returns the operation id.';
 
 REVOKE EXECUTE ON FUNCTION deletion.soft_delete_rows(regclass, jsonb, text, text, uuid), deletion.soft_delete_statement_op(oid),
+                           deletion.soft_delete_walk_statements(regclass),
+                           deletion.soft_delete_walk(regclass, timestamptz, text, text, uuid, jsonb, uuid),
                            deletion.step_aside_deleted_rows(regclass, uuid),
                            deletion.refuse_plain_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete(regclass, text, text) TO deletion_app, deletion_admin;

@@ -100,6 +100,12 @@ BEGIN
       problem := 'soft delete is off, but its triggers deletion_20_soft_delete* are installed';
       RETURN NEXT;
     END IF;
+    -- Its generated walk (sql/12_soft_delete_walk.sql): written for the foreign keys as they are now.
+    IF wants_soft AND to_regprocedure('deletion.soft_delete_walk_is_current(regclass)') IS NOT NULL
+       AND NOT deletion.soft_delete_walk_is_current(reg.rel) THEN
+      problem := 'soft delete is on, but its generated walk is missing (a soft delete from it takes the slower generic walk) or was written for other foreign keys than its cascade follows now (a soft delete from it follows the old ones)';
+      RETURN NEXT;
+    END IF;
     IF wants_soft AND NOT EXISTS (SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                                    WHERE i.indrelid = reg.rel AND ic.relname = deletion.soft_delete_index_name(reg.rel, 'active_idx')) THEN
       problem := format('soft delete is on, but its index %s is missing', deletion.soft_delete_index_name(reg.rel, 'active_idx'));

@@ -24,6 +24,11 @@ test('a changed module replaces code in place; stale functions and grants go; a 
     // Dropped by a rebuild (CASCADE from the engine view it reads), kept by a replacement in place.
     await c.query(`CREATE VIEW public.my_trash AS SELECT * FROM deletion.vw_trash`);
     const kept = async () => (await c.query(`SELECT to_regclass('public.my_trash') IS NOT NULL AS ok`)).rows[0].ok;
+    // The soft-delete walk the wiring generated for notes is no module's function: replacing the code keeps it.
+    const walk = async () => (await c.query(`SELECT to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)',
+                                                                          deletion.soft_delete_walk_name('public.notes')))::oid::int AS oid`)).rows[0].oid;
+    const walkBefore = await walk();
+    assert.ok(walkBefore, 'the wiring generated a walk for notes');
 
     const module = path.join(sqlDir, '34_monitoring.sql');
     writeFileSync(module, readFileSync(module, 'utf8') + `
@@ -33,6 +38,7 @@ GRANT EXECUTE ON FUNCTION deletion.in_place_probe() TO deletion_app;
     const changed = await migrateUp(c, { sqlDir });
     assert.equal(changed.modules.filter((m) => m.changed).map((m) => m.name), ['34_monitoring.sql'], 'one module changed');
     assert.ok(await kept(), 'nothing was dropped with CASCADE: the view built on an engine view is still there');
+    assert.is(await walk(), walkBefore, 'the generated walk is kept, the same function');
     const probe = async () => (await c.query(`SELECT to_regprocedure('deletion.in_place_probe()') IS NOT NULL AS exists,
                                                      has_function_privilege('deletion_app', 'deletion.in_place_probe()', 'EXECUTE') AS granted
                                                 WHERE to_regprocedure('deletion.in_place_probe()') IS NOT NULL
