@@ -4,7 +4,7 @@
 -- hand-made foreign key left behind, and a table that stops being a soft-delete table loses its walk
 -- and leaves the walks that reached it.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents', 'lab.approvals']::regclass[]) t;
@@ -73,6 +73,15 @@ SELECT is((pg_temp.walk_marks('lab.orgs', '[{"id": "a0000000-0000-4000-8000-0000
 SELECT is(pg_temp.walk_marks('lab.folders', '[{"org_id": "a0000000-0000-4000-8000-000000000000", "id": 2}]', false),
           pg_temp.walk_marks('lab.folders', '[{"org_id": "a0000000-0000-4000-8000-000000000000", "id": 2}]', true),
           'from a folder (composite key, the walk down its own table first): the same rows');
+
+-- The application may not run a walk itself (with a stamp, an actor or an operation of its choosing).
+CREATE ROLE w110_app LOGIN IN ROLE deletion_app;
+SELECT deletion.soft_delete_walk_name('lab.orgs') AS org_walk \gset
+SET LOCAL ROLE w110_app;
+SELECT throws_ok(format($$ SELECT deletion.%I(now(), '7', 'mine', gen_random_uuid(), '[{"id": "b0000000-0000-4000-8000-000000000000"}]', NULL) $$,
+                        :'org_walk'),
+                 '42501', format('permission denied for function %s', :'org_walk'), 'the application role may not execute a generated walk');
+RESET ROLE;
 
 -- A cycle between two tables: each walk repeats its edges until they mark nothing.
 CREATE TABLE lab.cycle_a (id int PRIMARY KEY, b_id int);
