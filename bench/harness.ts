@@ -265,6 +265,23 @@ export async function useGenericCapture(c: pg.Client, schema = 'public'): Promis
                     AND to_regclass(format('%I.%I', table_schema, table_name)) IS NOT NULL`, [schema]);
 }
 
+/**
+ * Inside the caller's transaction (rolled back by it): drops the soft-delete walks the wiring generated
+ * for each table (sql/12_soft_delete_walk.sql), so soft deletes take the generic walk, which reads the
+ * catalog and plans its statements at every call, as every soft delete did before the walks were
+ * generated.
+ */
+export async function useGenericWalk(c: pg.Client): Promise<void> {
+  await c.query(`
+    DO $g$ DECLARE walk regprocedure; BEGIN
+      FOR walk IN SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'deletion'::regnamespace
+                     AND starts_with(coalesce(obj_description(p.oid, 'pg_proc'), ''), deletion.generated_walk_marker()) LOOP
+        EXECUTE format('DROP FUNCTION %s', walk);
+      END LOOP;
+    END $g$`);
+}
+
 /** A connected client of the database at url (errors of a connection the server drops are ignored). */
 export async function connectTo(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });

@@ -268,10 +268,13 @@ BEGIN
     RETURN NULL;
   END IF;
 
-  -- Unique values of the marked rows step aside (tables whose unique keys stay plain UNIQUE).
-  PERFORM deletion.step_aside_deleted_rows(t::regclass, op)
-     FROM jsonb_object_keys(rows_per_table) AS t
-    WHERE to_regclass('deletion.soft_delete_step_aside') IS NOT NULL;
+  -- Unique values of the marked rows step aside (tables whose unique keys stay plain UNIQUE: those
+  -- the wiring listed in deletion.soft_delete_step_aside; the others are not called at all).
+  IF to_regclass('deletion.soft_delete_step_aside') IS NOT NULL THEN
+    PERFORM deletion.step_aside_deleted_rows(t::regclass, op)
+       FROM jsonb_object_keys(rows_per_table) AS t
+      WHERE EXISTS (SELECT FROM deletion.soft_delete_step_aside sa WHERE format('%I.%I', sa.table_schema, sa.table_name) = t);
+  END IF;
 
   INSERT INTO deletion.soft_delete_operations (op, root_table, root_key, deleted_by, deletion_reason, performed_at, rows_per_table)
   VALUES (op, target::text, root_keys, actor, reason, stamped_at, rows_per_table)
