@@ -167,9 +167,9 @@ class JobWorker {
         }
         return;
       }
+      await this.pause(client, id, 'replica_lag');  // recorded, then said (as for locks)
       if (!waiting) this.emit('waiting', { job: id, ...about, reason: 'replica_lag', replica_lag_bytes: lag, max_replica_lag: this.o.maxReplicaLagBytes });
       waiting = true;
-      await this.pause(client, id, 'replica_lag');
       await sleep(this.o.pollMs, this.stop);
     }
   }
@@ -222,9 +222,10 @@ class JobWorker {
       } catch (err) {
         if (isConnectionError(err)) throw err;
         if ((err as { code?: string }).code === '55P03') {  // the chunk waited on a lock longer than lockWaitMs
+          // recorded first, then said: whoever reads the job views after the event sees it paused
+          await this.pause(client, id, 'locks');
           if (!pausedOnLocks) this.emit('paused', { job: id, ...about, reason: 'locks', lock_wait_ms: this.o.lockWaitMs ?? 1000, error: describeError(err) });
           pausedOnLocks = true;
-          await this.pause(client, id, 'locks');
           if (await this.yieldTurn(client, id, about)) return;
           await sleep(this.o.pollMs, this.stop);
           continue;
