@@ -255,7 +255,7 @@ AS $$
 DECLARE
   op uuid := coalesce(continue_op, gen_random_uuid());
   stamped_at timestamptz := now();
-  generated_walk regprocedure := to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)', deletion.soft_delete_walk_name(target)));
+  generated_walk regprocedure := deletion.soft_delete_walk_of(target);
   rows_per_table jsonb;
 BEGIN
   IF generated_walk IS NOT NULL THEN

@@ -32,6 +32,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_walk_name(regclass) IS 'The name (in schema deletion) of the walk generated for a soft-delete table.';
 
+-- A table's generated walk, NULL when the wiring has not written one (its signature is fixed: the
+-- generic walk's parameters after the table).
+CREATE OR REPLACE FUNCTION deletion.soft_delete_walk_of(target regclass)
+RETURNS regprocedure
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)', deletion.soft_delete_walk_name(target)))
+$$;
+COMMENT ON FUNCTION deletion.soft_delete_walk_of(regclass) IS 'The walk generated for a soft-delete table, NULL when there is none.';
+
 -- The CREATE FUNCTION statement of a table's generated walk, from the catalog as it is now. Its
 -- parameters are the generic walk's, in the order of the statements' $1-$6, and it returns what the
 -- generic walk returns: the rows marked per table, NULL when no root was active. Names are quoted by
@@ -128,7 +140,7 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
-  SELECT coalesce(obj_description(to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)', deletion.soft_delete_walk_name(target))), 'pg_proc')
+  SELECT coalesce(obj_description(deletion.soft_delete_walk_of(target), 'pg_proc')
                   = deletion.soft_delete_walk_stamp(target, deletion.soft_delete_walk_statement(target)), false)
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_walk_is_current(regclass) IS 'Whether a soft-delete table''s generated walk exists and matches the catalog as it is now.';
@@ -150,7 +162,7 @@ BEGIN
   END IF;
   statement := deletion.soft_delete_walk_statement(target);
   EXECUTE statement;
-  walk := to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)', deletion.soft_delete_walk_name(target)));
+  walk := deletion.soft_delete_walk_of(target);
   EXECUTE format('COMMENT ON FUNCTION %s IS %L', walk, deletion.soft_delete_walk_stamp(target, statement));
   EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', walk);
   IF to_regrole('deletion_owner') IS NOT NULL
@@ -203,7 +215,7 @@ END
 $$;
 COMMENT ON FUNCTION deletion.regenerate_soft_delete_walks(regclass) IS 'Writes again the generated soft-delete walks a table''s wiring can have changed (its own, and those of the soft-delete tables whose cascade reaches it) and drops those of tables no longer soft-delete tables.';
 
-REVOKE EXECUTE ON FUNCTION deletion.soft_delete_walk_name(regclass),
+REVOKE EXECUTE ON FUNCTION deletion.soft_delete_walk_name(regclass), deletion.soft_delete_walk_of(regclass),
                            deletion.soft_delete_walk_statement(regclass), deletion.generated_walk_marker(),
                            deletion.soft_delete_walk_stamp(regclass, text), deletion.soft_delete_walk_is_current(regclass),
                            deletion.ensure_soft_delete_walk(regclass), deletion.regenerate_soft_delete_walks(regclass)

@@ -25,8 +25,7 @@ test('a changed module replaces code in place; stale functions and grants go; a 
     await c.query(`CREATE VIEW public.my_trash AS SELECT * FROM deletion.vw_trash`);
     const kept = async () => (await c.query(`SELECT to_regclass('public.my_trash') IS NOT NULL AS ok`)).rows[0].ok;
     // The soft-delete walk the wiring generated for notes is no module's function: replacing the code keeps it.
-    const walk = async () => (await c.query(`SELECT to_regprocedure(format('deletion.%I(timestamptz, text, text, uuid, jsonb, uuid)',
-                                                                          deletion.soft_delete_walk_name('public.notes')))::oid::int AS oid`)).rows[0].oid;
+    const walk = async () => (await c.query(`SELECT deletion.soft_delete_walk_of('public.notes')::oid::int AS oid`)).rows[0].oid;
     const walkBefore = await walk();
     assert.ok(walkBefore, 'the wiring generated a walk for notes');
 
