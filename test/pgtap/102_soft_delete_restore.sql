@@ -1,7 +1,7 @@
 -- deletion.restore: exactly the rows of one operation, never rows another operation deleted; checks
 -- first (deleted parents, taken unique keys) and refuses the whole restore with one error listing each.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents', 'lab.approvals', 'lab.people']::regclass[]) t;
@@ -72,6 +72,29 @@ SELECT throws_like(format('SELECT deletion.restore(%L::uuid)', (SELECT op FROM o
                    '%, comes-back) is now held%; %, third) is now held%', 'every taken key is listed in the one error');
 SELECT is((SELECT count(*)::int FROM lab.documents WHERE deleted_at IS NULL), 2, 'and nothing was restored: all or nothing');
 SELECT throws_ok($$ SELECT deletion.restore('00000000-0000-4000-8000-000000000000'::uuid) $$, 'P0002', NULL, 'an unknown operation id is refused');
+
+-- More than 20 rows under deleted parents through one key: 20 are named and the rest counted, for
+-- that key only (a key of the operation with no conflict adds no count of its own).
+INSERT INTO lab.orgs (id, name) VALUES ('b0000000-0000-4000-8000-000000000000', 'B');
+INSERT INTO lab.folders (org_id, id, parent_id, name) VALUES ('b0000000-0000-4000-8000-000000000000', 1, NULL, 'b-root');
+INSERT INTO lab.documents (id, org_id, folder_id, slug)
+SELECT format('e0000000-0000-4000-8000-%s', lpad(n::text, 12, '0'))::uuid, 'b0000000-0000-4000-8000-000000000000', 1, 'b' || n
+  FROM generate_series(1, 25) n;
+INSERT INTO lab.approvals (document_id, approver_id)
+SELECT id, 'c0000000-0000-4000-8000-000000000009' FROM lab.documents WHERE org_id = 'b0000000-0000-4000-8000-000000000000';
+CREATE TABLE lab.notes (id int PRIMARY KEY, document_id uuid NOT NULL REFERENCES lab.documents (id) ON DELETE CASCADE);
+CREATE INDEX ON lab.notes (document_id);
+SELECT deletion.enable_soft_delete('lab.notes');
+INSERT INTO lab.notes SELECT row_number() OVER (ORDER BY id), id FROM lab.documents WHERE org_id = 'b0000000-0000-4000-8000-000000000000';
+UPDATE lab.documents SET deleted_at = now() WHERE org_id = 'b0000000-0000-4000-8000-000000000000';
+INSERT INTO ops SELECT 'b documents', deletion_op FROM lab.documents WHERE slug = 'b1';
+INSERT INTO ops SELECT 'b folder', deletion.soft_delete('lab.folders', '["b0000000-0000-4000-8000-000000000000", 1]');
+SELECT is((SELECT count(*)::int FROM deletion.restore_conflicts((SELECT op FROM ops WHERE name = 'b documents')) c
+            WHERE c LIKE 'lab.documents row %: its parent lab.folders row %'), 20,
+          'the 25 documents under their deleted folder: 20 named');
+SELECT is(ARRAY(SELECT c FROM deletion.restore_conflicts((SELECT op FROM ops WHERE name = 'b documents')) c WHERE c LIKE '... and %'),
+          ARRAY['... and 5 more rows of lab.documents under deleted parents in lab.folders'],
+          'and the other 5 counted, once: the approvals and notes of the operation, whose documents come back with them, add no count');
 
 SELECT * FROM finish();
 ROLLBACK;
