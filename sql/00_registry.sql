@@ -45,21 +45,23 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   wire regprocedure;
+  tables regclass[] := ARRAY(SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name))
+                               FROM deletion.table_policies tp
+                              WHERE to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) IS NOT NULL
+                                AND (targets IS NULL OR to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) = ANY (targets))
+                              ORDER BY tp.table_schema, tp.table_name);
   target regclass;
   wired integer := 0;
 BEGIN
   FOR wire IN SELECT deletion.wire_functions() LOOP
-    FOR target IN
-      SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name))
-        FROM deletion.table_policies tp
-       WHERE to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) IS NOT NULL
-         AND (targets IS NULL OR to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) = ANY (targets))
-       ORDER BY tp.table_schema, tp.table_name
-    LOOP
+    FOREACH target IN ARRAY tables LOOP
       EXECUTE format('SELECT %s($1)', wire::oid::regproc) USING target;
       wired := wired + 1;
     END LOOP;
   END LOOP;
+  -- The soft-delete walks follow keys between tables (sql/12_soft_delete_walk.sql): written again
+  -- once for all the tables wired, not once a table.
+  PERFORM deletion.regenerate_soft_delete_walks(tables);
   RETURN wired;
 END
 $$;
@@ -306,6 +308,7 @@ BEGIN
   FOR wire IN SELECT deletion.wire_functions() LOOP
     EXECUTE format('SELECT %s($1)', wire::oid::regproc) USING target;
   END LOOP;
+  PERFORM deletion.regenerate_soft_delete_walks(ARRAY[target]);  -- as rewire_tables does
 END
 $$;
 COMMENT ON FUNCTION deletion.wire(regclass) IS 'Makes one table''s triggers, policies and grants match its registry row, every concern (called by register_table).';

@@ -231,8 +231,6 @@ BEGIN
     RETURN;  -- migrated down below 0010: soft delete is not installed
   END IF;
   IF policy.table_name IS NULL OR NOT policy.soft_delete THEN
-    -- The generated walks that reach this table (sql/12_soft_delete_walk.sql) follow its keys.
-    PERFORM deletion.regenerate_soft_delete_walks(target);
     -- Off (or never on): remove the behaviour, keep the data and indexes. Tables that never had it
     -- are left alone (no DDL, so no lock on every registered table at every migrate).
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname LIKE 'deletion\_20\_soft\_delete%')
@@ -365,8 +363,6 @@ BEGIN
            format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
                     WHEN (deletion.soft_delete_pending())
                     EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target));
-  -- Its walk, and the walks of the soft-delete tables whose cascade reaches it.
-  PERFORM deletion.regenerate_soft_delete_walks(target);
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_soft_delete(regclass) IS 'Makes one table''s soft-delete columns, indexes, unique keys, policies and triggers match its registry row (idempotent; called by deletion.rewire()).';
@@ -387,6 +383,7 @@ BEGIN
   PERFORM deletion.wire_soft_delete(target);
   PERFORM deletion.wire_partitions(target);
   PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
+  PERFORM deletion.regenerate_soft_delete_walks(ARRAY[target]);  -- its walk, and the walks that reach it
 END
 $$;
 COMMENT ON FUNCTION deletion.enable_soft_delete(regclass, boolean) IS 'Turns soft delete on for a table (idempotent): registry row, columns, indexes, partial unique keys, row-level security, triggers.';
@@ -406,6 +403,7 @@ BEGIN
   PERFORM deletion.wire_soft_delete(target);
   PERFORM deletion.wire_partitions(target);
   PERFORM deletion.wire_live_parents(t) FROM deletion.referencing_tables(target) t;
+  PERFORM deletion.regenerate_soft_delete_walks(ARRAY[target]);  -- its walk, and the walks that reach it
 END
 $$;
 COMMENT ON FUNCTION deletion.disable_soft_delete(regclass) IS 'Turns soft delete off for a table: triggers and policies go, columns and data stay.';

@@ -7,8 +7,8 @@
 -- (deletion.soft_delete_walk_statements, the generic walk's own), so they are read once, when the
 -- table is wired, and PL/pgSQL keeps their plans for the session.
 --
--- A walk follows the foreign keys as they were when it was written. Wiring a table writes again its
--- walk and the walks of every soft-delete table whose cascade can reach it, and migrate wires the
+-- A walk follows the foreign keys as they were when it was written. Wiring tables writes again their
+-- walks and the walks of every soft-delete table whose cascade can reach them, and migrate wires the
 -- tables a migration touched (a new or dropped foreign key locks both its tables), so a schema
 -- changed through migrate keeps its walks right. A key added or dropped by hand needs
 -- `SELECT deletion.wire('<table>')` (or deletion-kit migrate), as the engine's triggers do; until
@@ -173,24 +173,31 @@ END
 $$;
 COMMENT ON FUNCTION deletion.ensure_soft_delete_walk(regclass) IS 'Creates or replaces a soft-delete table''s generated walk when its definition changed (owner deletion_owner, EXECUTE to nobody).';
 
--- After `changed` was wired: writes again the walks that can have changed with it, its own and those
--- of the soft-delete tables from which a chain of ON DELETE CASCADE keys reaches it or one of its
--- partitions (whatever tables the chain passes through, so a table that stopped being a soft-delete
--- table counts too), and drops the generated walks of tables that are no soft-delete tables any more
--- (turned off, renamed, dropped).
-CREATE OR REPLACE FUNCTION deletion.regenerate_soft_delete_walks(changed regclass)
+-- After a wiring of the tables `changed`: writes again the walks that can have changed with them,
+-- their own and those of the soft-delete tables from which a chain of ON DELETE CASCADE keys reaches
+-- one of them or one of their partitions (whatever tables the chain passes through, so a table that
+-- stopped being a soft-delete table counts too), each once, and drops the generated walks of tables
+-- that are no soft-delete tables any more (turned off, renamed, dropped). Called once a wiring, not
+-- once a table: by deletion.rewire_tables and deletion.wire after their tables' wiring, and by
+-- enable_soft_delete and disable_soft_delete.
+DROP FUNCTION IF EXISTS deletion.regenerate_soft_delete_walks(regclass);
+CREATE OR REPLACE FUNCTION deletion.regenerate_soft_delete_walks(changed regclass[])
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  soft regclass[] := ARRAY(SELECT deletion.soft_delete_tables());
+  soft regclass[];
   target regclass;
   walk regprocedure;
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'deletion.table_policies'::regclass AND attname = 'soft_delete') THEN
+    RETURN;  -- migrated down below 0010: soft delete is not installed
+  END IF;
+  soft := ARRAY(SELECT deletion.soft_delete_tables());
   FOR target IN
     WITH RECURSIVE reaching (rel) AS (
-      SELECT changed::oid
+      SELECT c::oid FROM unnest(changed) c
       UNION
       SELECT k.confrelid
         FROM reaching r
@@ -213,11 +220,11 @@ BEGIN
   END LOOP;
 END
 $$;
-COMMENT ON FUNCTION deletion.regenerate_soft_delete_walks(regclass) IS 'Writes again the generated soft-delete walks a table''s wiring can have changed (its own, and those of the soft-delete tables whose cascade reaches it) and drops those of tables no longer soft-delete tables.';
+COMMENT ON FUNCTION deletion.regenerate_soft_delete_walks(regclass[]) IS 'After a wiring of some tables: writes again, once each, the generated soft-delete walks it can have changed (theirs, and those of the soft-delete tables whose cascade reaches them) and drops those of tables no longer soft-delete tables.';
 
 REVOKE EXECUTE ON FUNCTION deletion.soft_delete_walk_name(regclass), deletion.soft_delete_walk_of(regclass),
                            deletion.soft_delete_walk_statement(regclass), deletion.generated_walk_marker(),
                            deletion.soft_delete_walk_stamp(regclass, text), deletion.soft_delete_walk_is_current(regclass),
-                           deletion.ensure_soft_delete_walk(regclass), deletion.regenerate_soft_delete_walks(regclass)
+                           deletion.ensure_soft_delete_walk(regclass), deletion.regenerate_soft_delete_walks(regclass[])
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION deletion.soft_delete_walk_is_current(regclass) TO deletion_app, deletion_admin;
