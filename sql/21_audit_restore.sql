@@ -119,15 +119,14 @@ BEGIN
          CASE WHEN p.deleted THEN 'insert' ELSE 'relink' END AS kind,
          CASE WHEN p.deleted THEN p.before_image
               ELSE (SELECT jsonb_object_agg(k, p.before_image -> k) FROM unnest(cc.columns) k) END AS image,
-         '{}'::text[] AS deferred_columns,
-         NULL::integer AS level
+         '{}'::text[] AS deferred_columns
     FROM per_row p
     LEFT JOIN changed_columns cc ON cc.table_name = p.table_name AND cc.row_key = p.row_key
     LEFT JOIN set_null_columns s ON s.table_name = p.table_name
    WHERE p.deleted
       OR (p.changed_by_foreign_keys AND cc.columns <@ coalesce(s.columns, '{}'));
   CREATE INDEX ON pg_temp.audit_restore_rows (row_id);
-  CREATE INDEX ON pg_temp.audit_restore_rows (target, level);
+  CREATE INDEX ON pg_temp.audit_restore_rows (target);
   ANALYZE pg_temp.audit_restore_rows;
 
   DROP TABLE IF EXISTS pg_temp.audit_restore_conflicts;
@@ -326,6 +325,10 @@ COMMENT ON FUNCTION audit.check_restore_rows() IS 'Restore step 2: every conflic
 -- places nothing and rows remain, they form cycles: their edges through nullable foreign keys are
 -- deferred (the child is inserted with those columns NULL and set afterwards) and the counts are
 -- taken again; cycles through NOT NULL keys are a conflict.
+-- The counts and levels are kept in a narrow table of their own, pg_temp.audit_restore_levels (one
+-- row per row to insert): kept in pg_temp.audit_restore_rows, every round rewrote the rows it placed
+-- with their whole images and index entries, and a row was written three times on its way to its
+-- level (4.6 s of an 18 s restore of 73,000 rows).
 CREATE OR REPLACE FUNCTION audit.order_restore_rows()
 RETURNS integer
 LANGUAGE plpgsql
@@ -337,57 +340,62 @@ DECLARE
   deferred bigint;
   any_deferred boolean := false;  -- no cycle so far: no edge is deferred, no need to look
 BEGIN
-  ALTER TABLE pg_temp.audit_restore_rows ADD COLUMN IF NOT EXISTS pending integer NOT NULL DEFAULT 0;
-  CREATE INDEX IF NOT EXISTS audit_restore_rows_level_idx ON pg_temp.audit_restore_rows (level);
-  UPDATE pg_temp.audit_restore_rows r
-     SET pending = d.parents
-    FROM (SELECT e.child, count(*) AS parents FROM pg_temp.audit_restore_edges e GROUP BY e.child) d
-   WHERE r.row_id = d.child AND r.kind = 'insert';
-  UPDATE pg_temp.audit_restore_rows SET level = 0 WHERE kind = 'insert' AND pending = 0;
-  GET DIAGNOSTICS placed = ROW_COUNT;
+  DROP TABLE IF EXISTS pg_temp.audit_restore_levels;
+  CREATE TEMPORARY TABLE audit_restore_levels ON COMMIT DROP AS
+  SELECT r.row_id, coalesce(d.parents, 0)::integer AS pending, CASE WHEN d.parents IS NULL THEN 0 END AS level
+    FROM pg_temp.audit_restore_rows r
+    LEFT JOIN (SELECT e.child, count(*) AS parents FROM pg_temp.audit_restore_edges e GROUP BY e.child) d ON d.child = r.row_id
+   WHERE r.kind = 'insert';
+  ALTER TABLE pg_temp.audit_restore_levels ADD PRIMARY KEY (row_id);
+  CREATE INDEX ON pg_temp.audit_restore_levels (level);
+  ANALYZE pg_temp.audit_restore_levels;
+  SELECT count(*) INTO placed FROM pg_temp.audit_restore_levels WHERE level = 0;
   LOOP
     IF placed = 0 THEN
-      EXIT WHEN NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows WHERE kind = 'insert' AND level IS NULL);
+      EXIT WHEN NOT EXISTS (SELECT FROM pg_temp.audit_restore_levels WHERE level IS NULL);
       -- only cycles are left: defer their nullable foreign keys, then count again
       UPDATE pg_temp.audit_restore_rows r
          SET deferred_columns = ARRAY(SELECT DISTINCT c FROM unnest(r.deferred_columns || d.columns) c)
         FROM (SELECT e.child, array_agg(DISTINCT c) AS columns
                 FROM pg_temp.audit_restore_edges e
-                JOIN pg_temp.audit_restore_rows p ON p.row_id = e.parent AND p.level IS NULL
+                JOIN pg_temp.audit_restore_levels p ON p.row_id = e.parent AND p.level IS NULL
                 CROSS JOIN LATERAL unnest(e.columns) c
                WHERE e.nullable
                GROUP BY e.child) d
-       WHERE r.row_id = d.child AND r.level IS NULL AND NOT (d.columns <@ r.deferred_columns);
+       WHERE r.row_id = d.child AND NOT (d.columns <@ r.deferred_columns)
+         AND EXISTS (SELECT FROM pg_temp.audit_restore_levels l WHERE l.row_id = r.row_id AND l.level IS NULL);
       GET DIAGNOSTICS deferred = ROW_COUNT;
       IF deferred = 0 THEN
         INSERT INTO pg_temp.audit_restore_conflicts
         SELECT r.table_name, r.record_id, 'it is part of a cycle of rows through NOT NULL foreign keys, which no insert order satisfies'
-          FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' AND r.level IS NULL;
+          FROM pg_temp.audit_restore_rows r JOIN pg_temp.audit_restore_levels l ON l.row_id = r.row_id WHERE l.level IS NULL;
         RETURN current_level;
       END IF;
       any_deferred := true;
       current_level := current_level + 1;
-      UPDATE pg_temp.audit_restore_rows r
-         SET pending = (SELECT count(*) FROM pg_temp.audit_restore_edges e JOIN pg_temp.audit_restore_rows p ON p.row_id = e.parent
-                         WHERE e.child = r.row_id AND p.level IS NULL AND NOT (e.columns <@ r.deferred_columns))
-       WHERE r.kind = 'insert' AND r.level IS NULL;
-      UPDATE pg_temp.audit_restore_rows SET level = current_level WHERE kind = 'insert' AND level IS NULL AND pending = 0;
+      UPDATE pg_temp.audit_restore_levels l
+         SET pending = (SELECT count(*) FROM pg_temp.audit_restore_edges e
+                          JOIN pg_temp.audit_restore_levels p ON p.row_id = e.parent
+                          JOIN pg_temp.audit_restore_rows c ON c.row_id = e.child
+                         WHERE e.child = l.row_id AND p.level IS NULL AND NOT (e.columns <@ c.deferred_columns))
+       WHERE l.level IS NULL;
+      UPDATE pg_temp.audit_restore_levels SET level = current_level WHERE level IS NULL AND pending = 0;
       GET DIAGNOSTICS placed = ROW_COUNT;
       CONTINUE;
     END IF;
     current_level := current_level + 1;
-    UPDATE pg_temp.audit_restore_rows r
-       SET pending = r.pending - d.placed_parents,
-           level = CASE WHEN r.pending - d.placed_parents = 0 THEN current_level END
+    UPDATE pg_temp.audit_restore_levels l
+       SET pending = l.pending - d.placed_parents,
+           level = CASE WHEN l.pending - d.placed_parents = 0 THEN current_level END
       FROM (SELECT e.child, count(*) AS placed_parents
-              FROM pg_temp.audit_restore_rows p
+              FROM pg_temp.audit_restore_levels p
               JOIN pg_temp.audit_restore_edges e ON e.parent = p.row_id
              WHERE p.level = current_level - 1
                AND (NOT any_deferred
                     OR NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows c WHERE c.row_id = e.child AND e.columns <@ c.deferred_columns))
              GROUP BY e.child) d
-     WHERE r.row_id = d.child AND r.level IS NULL;
-    SELECT count(*) INTO placed FROM pg_temp.audit_restore_rows WHERE level = current_level;
+     WHERE l.row_id = d.child AND l.level IS NULL;
+    SELECT count(*) INTO placed FROM pg_temp.audit_restore_levels WHERE level = current_level;
   END LOOP;
   RETURN current_level;
 END
@@ -411,7 +419,9 @@ BEGIN
   TRUNCATE pg_temp.audit_restore_counts;
 
   FOR step IN
-    SELECT DISTINCT r.level, r.target, r.table_name FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' ORDER BY r.level, r.table_name
+    SELECT DISTINCT l.level, r.target, r.table_name
+      FROM pg_temp.audit_restore_rows r JOIN pg_temp.audit_restore_levels l ON l.row_id = r.row_id
+     ORDER BY l.level, r.table_name
   LOOP
     -- every column the log has a value for, but generated ones; missing columns take their default
     SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO columns
@@ -421,9 +431,10 @@ BEGIN
     EXECUTE format($q$
       INSERT INTO %1$s (%2$s) OVERRIDING SYSTEM VALUE
       SELECT %3$s
-        FROM pg_temp.audit_restore_rows r
+        FROM pg_temp.audit_restore_levels l
+        JOIN pg_temp.audit_restore_rows r ON r.row_id = l.row_id
        CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, r.image - r.deferred_columns) p
-       WHERE r.target = $1 AND r.kind = 'insert' AND r.level = $2
+       WHERE r.target = $1 AND l.level = $2
        ORDER BY r.row_id$q$,
       step.target, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(columns) c), audit.column_list('p', columns))
       USING step.target, step.level;
