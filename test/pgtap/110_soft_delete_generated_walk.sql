@@ -4,7 +4,7 @@
 -- hand-made foreign key left behind, and a table that stops being a soft-delete table loses its walk
 -- and leaves the walks that reached it.
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents', 'lab.approvals']::regclass[]) t;
@@ -142,6 +142,21 @@ SELECT ok(deletion.soft_delete_walk_of('lab.documents') IS NULL,
 SELECT is((pg_temp.walk_marks('lab.orgs', '[{"id": "a0000000-0000-4000-8000-000000000000"}]', false)) -> 'rows_per_table',
           '{"lab.orgs": 1, "lab.folders": 3, "lab.links": 1}'::jsonb,
           'and the org''s walk no longer marks documents, nor the approvals and notes below them');
+
+-- A table whose schema and name need quoting: its walk is named from the quoted schema.table, and
+-- the engine's trigger functions, whose guard finds the table in the registry by those names, run
+-- on it (a DELETE becomes a soft delete).
+CREATE SCHEMA "Lab Odd";
+CREATE TABLE "Lab Odd"."Odd name; --" (id bigint PRIMARY KEY, note text);
+SELECT deletion.register_table('"Lab Odd"."Odd name; --"');
+SELECT deletion.enable_soft_delete('"Lab Odd"."Odd name; --"');
+SELECT is(deletion.soft_delete_walk_of('"Lab Odd"."Odd name; --"')::regproc::text,
+          'deletion.soft_delete_walk_odd_name_' || left(md5('"Lab Odd"."Odd name; --"'), 8),
+          'a table whose names need quoting has its walk, named from the md5 of its quoted schema.table');
+INSERT INTO "Lab Odd"."Odd name; --" (id) VALUES (1);
+DELETE FROM "Lab Odd"."Odd name; --" WHERE id = 1;
+SELECT is((SELECT deleted_at IS NOT NULL FROM "Lab Odd"."Odd name; --" WHERE id = 1), true,
+          'and a DELETE of its row is a soft delete: the engine''s triggers run on it');
 
 SELECT * FROM finish();
 ROLLBACK;
