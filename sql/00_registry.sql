@@ -417,7 +417,7 @@ COMMENT ON FUNCTION deletion.wire_engine_access(regclass) IS 'Grants the engine'
 -- comes first and alone: a registered table, found by the schema and name that
 -- pg_identify_object_as_address reads from the catalog cache (unquoted, where pg_identify_object
 -- quotes them), one probe of the registry (a join of pg_class, pg_namespace and the registry cost
--- 30 µs a call; this path costs half the whole check did). Only a table that is not registered itself
+-- 30 µs a call; the whole check took 78 µs, this path takes 56). Only a table that is not registered itself
 -- (a partition) has its ancestors read.
 CREATE OR REPLACE FUNCTION deletion.is_engine_trigger(relid oid, trigger_name name, trigger_function regproc)
 RETURNS boolean
