@@ -397,6 +397,7 @@ BEGIN
      WHERE l.row_id = d.child AND l.level IS NULL;
     SELECT count(*) INTO placed FROM pg_temp.audit_restore_levels WHERE level = current_level;
   END LOOP;
+  ANALYZE pg_temp.audit_restore_levels;  -- for the inserts' joins, a level at a time
   RETURN current_level;
 END
 $$;
