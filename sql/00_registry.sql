@@ -45,10 +45,10 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   wire regprocedure;
-  tables regclass[] := ARRAY(SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name))
-                               FROM deletion.table_policies tp
-                              WHERE to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) IS NOT NULL
-                                AND (targets IS NULL OR to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) = ANY (targets))
+  tables regclass[] := ARRAY(SELECT r.rel
+                               FROM deletion.table_policies tp,
+                                    LATERAL (SELECT to_regclass(format('%I.%I', tp.table_schema, tp.table_name)) AS rel) r
+                              WHERE r.rel IS NOT NULL AND (targets IS NULL OR r.rel = ANY (targets))
                               ORDER BY tp.table_schema, tp.table_name);
   target regclass;
   wired integer := 0;
@@ -418,7 +418,7 @@ COMMENT ON FUNCTION deletion.wire_engine_access(regclass) IS 'Grants the engine'
 -- pg_identify_object_as_address reads from the catalog cache (unquoted, where pg_identify_object
 -- quotes them), one probe of the registry (a join of pg_class, pg_namespace and the registry cost
 -- 30 µs a call; the whole check took 78 µs, this path takes 56). Only a table that is not registered itself
--- (a partition) has its ancestors read.
+-- (a partition) has its ancestors read, and their names looked up the same way.
 CREATE OR REPLACE FUNCTION deletion.is_engine_trigger(relid oid, trigger_name name, trigger_function regproc)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -436,15 +436,11 @@ BEGIN
               WHERE o.object_names[1] <> 'pg_temp') THEN
     RETURN true;
   END IF;
-  RETURN EXISTS (
-    SELECT FROM pg_class c
-     WHERE c.oid = relid AND c.relpersistence <> 't'
-       -- one of its ancestors is registered; one array of oids, so pg_class is read by its index (an
-       -- OR with a subquery scanned all of pg_class, on every audited statement)
-       AND EXISTS (SELECT FROM pg_class r
-                     JOIN pg_namespace n ON n.oid = r.relnamespace
-                     JOIN deletion.table_policies tp ON tp.table_schema = n.nspname AND tp.table_name = r.relname
-                    WHERE r.oid = ANY (ARRAY(SELECT a.relid::oid FROM pg_partition_ancestors(relid) a))));
+  -- a partition: one of its ancestors is registered, found the same way
+  RETURN EXISTS (SELECT FROM pg_partition_ancestors(relid) a
+                   CROSS JOIN LATERAL pg_identify_object_as_address('pg_class'::regclass, a.relid, 0) o
+                   JOIN deletion.table_policies tp ON tp.table_schema = o.object_names[1] AND tp.table_name = o.object_names[2]
+                  WHERE o.object_names[1] <> 'pg_temp');
 END
 $$;
 COMMENT ON FUNCTION deletion.is_engine_trigger(oid, name, regproc) IS 'True when the named trigger on the table runs the given function and the table is a registered, non-temporary table (the guard of the engine''s SECURITY DEFINER trigger functions).';
