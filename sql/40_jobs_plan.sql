@@ -293,7 +293,10 @@ BEGIN
     IF to_regclass(plan_table) IS NOT NULL THEN
       EXECUTE format('DROP TABLE %s', plan_table);  -- a step planned again after a failed chunk
     END IF;
-    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM %s c WITH NO DATA', plan_table, key_list, tbl);
+    -- Not vacuumed by autovacuum: the steps analyze it themselves, nothing updates or deletes its
+    -- rows, and the job's last chunk drops it, which must not wait (lock_timeout) on an autovacuum
+    -- that the rows just inserted woke.
+    EXECUTE format('CREATE UNLOGGED TABLE %s WITH (autovacuum_enabled = false) AS SELECT %s FROM %s c WITH NO DATA', plan_table, key_list, tbl);
     -- The root's own table has no pass 0: its walk begins at the root row.
     progress := jsonb_build_object('pass', CASE WHEN tbl = root THEN 1 ELSE 0 END, 'page', 0, 'pass_from', '(0,0)',
                                    'level_from', '(0,0)', 'level_to', '(0,0)', 'level_rows', 1, 'pass_rows', 0,

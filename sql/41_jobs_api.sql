@@ -457,6 +457,11 @@ BEGIN
          lease_owner = NULL, lease_pid = NULL, lease_backend_start = NULL, next_attempt_at = NULL
    WHERE j.id = job_id
   RETURNING j.* INTO job;
+  -- A job that ends is not paused (a worker's pause outlives its chunks only while it holds the job).
+  IF deletion.job_column_installed('paused_since') THEN  -- migration 0150
+    EXECUTE 'UPDATE deletion.deletion_jobs j SET paused_since = NULL, paused_reason = NULL WHERE j.id = $1 AND j.paused_since IS NOT NULL'
+      USING job_id;
+  END IF;
   -- The outbox (sql/70_notifications.sql): done, failed or cancelled; a done soft job names the
   -- operation it left in the trash, whose restore is the job's restored event.
   PERFORM deletion.record_job_event(job_id, final_status, CASE WHEN final_status = 'done' AND NOT job.hard_delete THEN marker END);

@@ -67,4 +67,52 @@ test('a chunk waiting on a lock pauses the job, which resumes and finishes once 
   }
 });
 
+// The last chunk deletes the root: a session holding the root row makes exactly that chunk wait. The
+// chunk that goes through once the lock is gone ends the job, which the worker no longer holds: the
+// worker must not try to mark it working again (deletion.pause_job refuses a job it does not hold).
+test('a pause on the chunk that ends the job: it ends done, not paused, and the worker exits 0', async () => {
+  const db = await freshDatabase();
+  const c = await client(db.url);
+  const locker = await client(db.url);
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    await c.query(`
+      INSERT INTO users (id, email, name) OVERRIDING SYSTEM VALUE VALUES (1, 'ann@example.com', 'Ann');
+      INSERT INTO workspaces (id, name, slug) OVERRIDING SYSTEM VALUE VALUES (1, 'a', 'a');
+      INSERT INTO issues (workspace_id, creator_id, title) SELECT 1, 1, 'i' FROM generate_series(1, 300) g;`);
+    const job = Number((await c.query(`SELECT deletion.schedule('public.workspaces', '1', hard => true) AS id`)).rows[0].id);
+    await locker.query('BEGIN');
+    // FOR KEY SHARE: what a foreign-key check takes. It lets the tree's chunks update the workspace row
+    // (the example's statistics) and holds only the root's DELETE.
+    await locker.query('SELECT id FROM workspaces WHERE id = 1 FOR KEY SHARE');
+
+    const worker = spawn(process.execPath, [CLI, 'worker', '--once', '--json', '--chunk-rows', '100', '--chunk-ms', '50',
+      '--lock-wait-ms', '200', '--poll', '100'], { env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = worker;
+    let out = '';
+    worker.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((r) => worker.on('exit', r));
+    const events = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+    for (let i = 0; i < 300 && !events().some((e) => e.event === 'paused'); i++) await sleep(100);
+    assert.ok(events().some((e) => e.event === 'paused' && e.reason === 'locks'), 'the chunk deleting the root waits on the lock: paused');
+
+    await locker.query('ROLLBACK');
+    assert.is(await exited, 0, 'the worker exits 0 once the chunk that ends the job went through');
+    const all = events();
+    const pausedAt = all.findIndex((e) => e.event === 'paused');
+    assert.ok(all.findIndex((e) => e.event === 'resumed') > pausedAt, 'resumed after the pause');
+    assert.is(all.slice(pausedAt).filter((e) => e.event === 'chunk').length, 1, 'the chunk that waited was the one that ended the job');
+    assert.ok(all.find((e) => e.event === 'done' && e.job === job), 'the job ended done');
+    const end = (await c.query('SELECT status, attempts, paused_since, paused_reason FROM deletion.deletion_jobs WHERE id = $1', [job])).rows[0];
+    assert.equal([end.status, end.attempts, end.paused_since, end.paused_reason], ['done', 0, null, null], 'done, no attempt spent, its pause cleared');
+    assert.is((await c.query('SELECT count(*)::int AS n FROM workspaces WHERE id = 1')).rows[0].n, 0, 'the root is gone');
+  } finally {
+    child?.kill('SIGKILL');
+    await locker.end().catch(() => {});
+    await c.end();
+    await db.drop();
+  }
+});
+
 test.run();

@@ -242,7 +242,9 @@ class JobWorker {
       }
       if (pausedOnLocks) {
         pausedOnLocks = false;
-        await this.pause(client, id, null);
+        // A chunk that ended the job released it (deletion.finish_job clears the pause): only a job
+        // still held is marked working again.
+        if (result.status === 'running') await this.pause(client, id, null);
         this.emit('resumed', { job: id, ...about, reason: 'locks' });
       }
       this.emit('chunk', { job: id, ...about, phase: result.phase, deleted: Number(result.deleted), remaining: Number(result.remaining),
