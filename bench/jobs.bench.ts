@@ -106,6 +106,12 @@ function chunkFigures(chunks: { ms: number; deleted: number }[]) {
   };
 }
 
+/** The three slowest chunks after the planning ones, as text: milliseconds, rows, rows left (which step they were in). */
+function slowestChunks(chunks: { ms: number; deleted: number; remaining: number }[], figures: { planning: number[] }) {
+  return [...chunks.slice(figures.planning.length)].sort((x, y) => y.ms - x.ms).slice(0, 3)
+    .map((e) => `${e.ms} ms (${e.deleted} rows, ${e.remaining} left)`).join(', ');
+}
+
 /** Sentry's default deletion of the four big tables' rows, on a sample: ms per row for each table. */
 async function sentryPerRow(c: pg.Client, ctx: BenchContext): Promise<Record<string, number>> {
   await c.query(`SET deletion.mode = 'hard'`);
@@ -192,8 +198,7 @@ export default {
         await cc.end();
         // The chunks before the first that deleted a row planned the tree, a table or more each.
         const figures = chunkFigures(worker.chunks);
-        const slowest = [...worker.chunks.slice(figures.planning.length)].sort((x, y) => y.ms - x.ms).slice(0, 3);
-        ctx.log(`(c) on ${copy}: slowest deleting chunks: ${slowest.map((e) => `${e.ms} ms (${e.deleted} rows, ${e.remaining} left)`).join(', ')}`);
+        ctx.log(`(c) on ${copy}: slowest deleting chunks: ${slowestChunks(worker.chunks, figures)}`);
         ctx.log(`(c) on ${copy}: worker ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning: ${figures.planning.length} transactions, ` +
           `${figures.planning.reduce((a, b) => a + b, 0)} ms in all, longest ${figures.longestPlan} ms; ` +
           `deleting chunks p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.longest} ms; writes on workspace 2: idle ${idle.toFixed(0)}/s, during ${during.toFixed(0)}/s`);
@@ -254,6 +259,7 @@ export default {
         const rows = Number((await da.query('SELECT rows_deleted FROM deletion.deletion_jobs WHERE id = $1', [id])).rows[0].rows_deleted);
         await da.end();
         const figures = chunkFigures(job.chunks);
+        ctx.log(`(d) on ${copy}: slowest marking chunks: ${slowestChunks(job.chunks, figures)}`);
         ctx.log(`(d) on ${copy}: soft job ${(job.ms / 1000).toFixed(1)} s, ${job.chunks.length} chunks; planning ${figures.planning.length} transactions, ` +
                 `longest ${figures.longestPlan} ms; marking chunks p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.longest} ms; ${rows} rows`);
         return { ms: job.ms, rows, figures };
@@ -297,6 +303,7 @@ export default {
       await fc.end();
       if (Number(writtenLeft) !== 0) throw new Error(`the job under writers left ${writtenLeft} rows of workspace 2`);
       const underWriters = chunkFigures(writtenJob.chunks);
+      ctx.log(`(f) slowest deleting chunks: ${slowestChunks(writtenJob.chunks, underWriters)}`);
       ctx.log(`(f) hard job under a writer: ${(writtenJob.ms / 1000).toFixed(1)} s, ${writtenJob.chunks.length} chunks; deleting chunks p50 ${underWriters.p50} ms, ` +
               `p99 ${underWriters.p99} ms, max ${underWriters.longest} ms; the writer: ${written.other} issues with a comment in workspace 3, ` +
               `${written.underTree} comments under the tree taken by the job, ${written.refused} refused`);
