@@ -245,6 +245,7 @@ DECLARE
   table_pages bigint;
   slice_pages bigint;
   slice_started timestamptz;
+  slice_ms numeric;           -- how long the last statement took
   stored bigint;
   last_tid tid;
   most_per_page bigint;
@@ -348,6 +349,7 @@ BEGIN
                     SELECT count(*), max(ctid), max((ctid::text::point)[1])::bigint FROM stored',
                    plan_table, key_list, tbl, slice_sql, order_list)
        INTO stored, last_tid, most_per_page;
+    slice_ms := extract(epoch FROM clock_timestamp() - slice_started) * 1000;
     progress := progress || jsonb_build_object(
       'page', CASE WHEN slice_pages IS NULL THEN table_pages ELSE (progress ->> 'page')::bigint + slice_pages END,
       'pass_rows', (progress ->> 'pass_rows')::bigint + stored,
@@ -356,7 +358,7 @@ BEGIN
       'last', coalesce(last_tid::text, progress ->> 'last'));
     IF slice_pages IS NOT NULL THEN
       progress := progress || jsonb_build_object('slice_pages', slice_pages, 'pages_per_ms',
-        round(slice_pages / greatest(extract(epoch FROM clock_timestamp() - slice_started) * 1000, 0.5), 3));
+        round(slice_pages / greatest(slice_ms, 0.5), 3));
     END IF;
 
     IF (progress ->> 'page')::bigint >= table_pages THEN
@@ -386,8 +388,14 @@ BEGIN
           'pages', ((progress ->> 'last')::tid::text::point)[0]::bigint + 1, 'per_page', (progress ->> 'per_page')::bigint)));
       END IF;
     END IF;
-    -- Like a deleting chunk, the call ends when less than a fifth of its time is left.
-    EXIT WHEN max_ms IS NOT NULL AND extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms * 0.8;
+    -- Like a deleting chunk, the call ends when less than a fifth of its time is left; and when the
+    -- next statement could overshoot the rest: it may take as long as the last one times its growth
+    -- (at most twice the pages, and 1,024), because ranges of pages differ in cost (those whose rows
+    -- the pass takes are sorted and stored; a table's rows of one tenant are often stored together)
+    -- and each statement hashes the parents' plans before it reads a page, whatever its size.
+    EXIT WHEN max_ms IS NOT NULL AND (extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms * 0.8
+                                      OR extract(epoch FROM clock_timestamp() - started) * 1000
+                                         + slice_ms * CASE WHEN slice_pages IS NULL THEN 1 ELSE least(2, 1024.0 / slice_pages) END > max_ms);
   END LOOP;
   RETURN jsonb_build_object('steps', steps, 'progress', progress);
 END

@@ -315,7 +315,11 @@ BEGIN
       IF job.plan_slice IS NULL THEN
         job.plan_step := job.plan_step + 1;  -- the step is planned: on to the next table
       END IF;
-      EXIT WHEN extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms;
+      -- A call that returns with the table half planned ended because its time was up (by its own
+      -- rule: see plan_slices), and calling it again would run at least one more statement. A
+      -- table's first statement runs whatever time is left (a small table or pass in one, or a first
+      -- range of 128 pages), so the next table begins only in the first half of the chunk.
+      EXIT WHEN job.plan_slice IS NOT NULL OR extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms / 2.0;
     END LOOP;
     job.rows_planned := (SELECT coalesce(sum((s ->> 'rows')::bigint), 0) FROM jsonb_array_elements(job.plan) s);
     job.rows_remaining := job.rows_planned;
