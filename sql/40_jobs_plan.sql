@@ -201,12 +201,13 @@ COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list f
 --     deeper rows are left to the cascade of their planned ancestors). A row that two foreign keys
 --     to its own table reach at two levels is stored twice; deleting it the second time finds it gone.
 -- A pass reads the table in ranges of pages (a TID range scan), each one INSERT ... SELECT, as many
--- as `max_ms` allows (at least one), sized from the rate of the one before, so that no transaction
--- reads a big table whole; a pass that the statistics say takes few rows (its parents are few: a
--- small tree) is one statement instead, left to the planner (an index probe a parent). `progress`
--- says where the step is: {pass, page, pass_from, level_from, level_to, level_rows, pass_rows,
--- rows, per_page, last, slice_pages, pages_per_ms}, NULL to begin it. Without `max_ms` the step
--- is planned in one call, a statement a pass.
+-- as `max_ms` allows (at least one), each sized to what is left at the worst it may cost (from the
+-- one before and the rows it took), so that no transaction reads a big table whole; a pass that the
+-- statistics say takes few rows (its parents are few: a small tree) is one statement instead, left
+-- to the planner (an index probe a parent). `progress` says where the step is: {pass, page,
+-- pass_from, level_from, level_to, level_rows, pass_rows, rows, per_page, last, slice_pages,
+-- slice_ms, least_ms, most_pages, taken, ms_per_stored_row}, NULL to begin it. Without `max_ms` the
+-- step is planned in one call, a statement a pass.
 --
 -- Returns {steps, progress}: progress NULL when the step is planned, and then steps has this table's
 -- entry appended when it has rows. A step that finds no rows has no table.
@@ -249,6 +250,14 @@ DECLARE
   stored bigint;
   last_tid tid;
   most_per_page bigint;
+  -- Rows a page of the table holds, by the statistics (NULL before they are gathered), to tell how
+  -- much of a range of pages a pass took.
+  rows_per_page numeric;
+  -- What storing a row the pass takes costs at most (milliseconds), as measured on the densest
+  -- ranges of this job so far (see below); NULL until one was.
+  ms_per_stored_row numeric;
+  statement_ms numeric;       -- what a statement of the pass costs before it reads a page, at most
+  page_ms numeric;            -- what a page of the next range may cost, at most
 BEGIN
   IF tbl IS NULL THEN
     RAISE EXCEPTION 'the cascade tree of % has no table at step %', root, step USING ERRCODE = '22023';
@@ -289,6 +298,8 @@ BEGIN
   sliced := max_ms IS NOT NULL AND (SELECT c.relkind = 'r' FROM pg_class c WHERE c.oid = tbl);
   key_list := deletion.key_column_list(tbl, 'c');
   order_list := deletion.plan_order(tbl, planned_rows);
+  rows_per_page := (SELECT c.reltuples / c.relpages FROM pg_class c WHERE c.oid = tbl AND c.relpages > 0 AND c.reltuples > 0);
+  ms_per_stored_row := (SELECT min((s ->> 'ms_per_stored_row')::numeric) FROM jsonb_array_elements(coalesce(steps, '[]')) s);
 
   IF progress IS NULL THEN
     IF to_regclass(plan_table) IS NOT NULL THEN
@@ -333,14 +344,26 @@ BEGIN
       slice_pages := NULL;
       slice_sql := pass_sql;
     ELSE
-      -- What fits in the time left at the last range's rate, at most twice the last range and 1024
-      -- pages (8 MB: pages differ in cost, those whose rows the pass takes are sorted and stored, and
-      -- a range of pages of rows outside the tree says little about the next), 128 pages to begin.
-      slice_pages := CASE WHEN progress ? 'pages_per_ms'
-                          THEN least(2 * (progress ->> 'slice_pages')::bigint, 1024,
-                                     greatest(32, floor((max_ms - extract(epoch FROM clock_timestamp() - started) * 1000)
-                                                        * (progress ->> 'pages_per_ms')::numeric * 0.9)))
-                          ELSE 128 END;
+      -- What fits in the time left at the worst the next range can cost, at most twice the pass's
+      -- biggest range so far (the last one is smaller when it had less time) and 1024 pages (8 MB),
+      -- 128 pages to begin. A statement costs something before it reads a page (it hashes the
+      -- parents' plans): at most what the pass's cheapest statement took. Pages differ in cost by
+      -- what the pass takes from them: the rows it takes are sorted and stored, and a table's rows of
+      -- one tenant are often stored together, so a range of rows outside the tree can be followed by
+      -- one whose every row is in it (on comments: 26 against 113 ms for 1,024 pages). So a page of
+      -- the next range may cost what a page of the last one did, plus storing the rows the last one
+      -- did not take.
+      IF progress ? 'slice_ms' THEN
+        statement_ms := (progress ->> 'least_ms')::numeric;
+        page_ms := greatest((progress ->> 'slice_ms')::numeric - statement_ms, 0) / (progress ->> 'slice_pages')::numeric
+                   + coalesce((1 - (progress ->> 'taken')::numeric) * rows_per_page
+                              * least(ms_per_stored_row, (progress ->> 'ms_per_stored_row')::numeric), 0);
+        slice_pages := least(2 * (progress ->> 'most_pages')::bigint, 1024,
+                             greatest(32, coalesce(floor(((max_ms - extract(epoch FROM clock_timestamp() - started) * 1000) * 0.9 - statement_ms)
+                                                         / nullif(page_ms, 0)), 1024)));
+      ELSE
+        slice_pages := 128;
+      END IF;
       slice_sql := format('c.ctid >= %L::tid AND c.ctid < %L::tid AND %s',
                           format('(%s,0)', progress ->> 'page'), format('(%s,0)', (progress ->> 'page')::bigint + slice_pages), pass_sql);
     END IF;
@@ -357,8 +380,17 @@ BEGIN
       'per_page', greatest((progress ->> 'per_page')::bigint, most_per_page),
       'last', coalesce(last_tid::text, progress ->> 'last'));
     IF slice_pages IS NOT NULL THEN
-      progress := progress || jsonb_build_object('slice_pages', slice_pages, 'pages_per_ms',
-        round(slice_pages / greatest(slice_ms, 0.5), 3));
+      -- A range that took at least half its rows tells what storing one costs (at most: reading its
+      -- pages is counted in), beyond what the pass's cheapest statement cost; the least of these is
+      -- kept, in the step's entry for the steps after it.
+      IF stored >= 0.5 * slice_pages * rows_per_page AND slice_ms > (progress ->> 'least_ms')::numeric THEN
+        progress := progress || jsonb_build_object('ms_per_stored_row',
+          least((progress ->> 'ms_per_stored_row')::numeric, round((slice_ms - (progress ->> 'least_ms')::numeric) / stored, 6)));
+      END IF;
+      progress := progress || jsonb_build_object('slice_pages', slice_pages, 'slice_ms', round(slice_ms, 3),
+        'least_ms', round(least((progress ->> 'least_ms')::numeric, slice_ms), 3),
+        'most_pages', greatest((progress ->> 'most_pages')::bigint, slice_pages),
+        'taken', round(least(1, coalesce(stored / (slice_pages * rows_per_page), 0)), 3));
     END IF;
 
     IF (progress ->> 'page')::bigint >= table_pages THEN
@@ -370,7 +402,7 @@ BEGIN
         progress := progress || jsonb_build_object(
           'pass', (progress ->> 'pass')::integer + 1, 'page', 0,
           'level_from', progress ->> 'pass_from', 'level_to', progress ->> 'last', 'level_rows', progress -> 'pass_rows',
-          'pass_from', progress ->> 'last', 'pass_rows', 0);
+          'pass_from', progress ->> 'last', 'pass_rows', 0) - 'slice_ms' - 'least_ms' - 'most_pages';  -- a pass of another cost begins at 128 pages
       ELSE
         IF (progress ->> 'rows')::bigint = 0 THEN
           EXECUTE format('DROP TABLE %s', plan_table);
@@ -385,17 +417,16 @@ BEGIN
         -- per_page + item - 1, and walk them down.
         RETURN jsonb_build_object('progress', NULL, 'steps', coalesce(steps, '[]') || jsonb_build_array(jsonb_build_object(
           'step', step, 'table', tbl::text, 'relid', tbl::oid, 'rows', (progress ->> 'rows')::bigint,
-          'pages', ((progress ->> 'last')::tid::text::point)[0]::bigint + 1, 'per_page', (progress ->> 'per_page')::bigint)));
+          'pages', ((progress ->> 'last')::tid::text::point)[0]::bigint + 1, 'per_page', (progress ->> 'per_page')::bigint,
+          'ms_per_stored_row', progress -> 'ms_per_stored_row')));
       END IF;
     END IF;
-    -- Like a deleting chunk, the call ends when less than a fifth of its time is left; and when the
-    -- next statement could overshoot the rest: it may take as long as the last one times its growth
-    -- (at most twice the pages, and 1,024), because ranges of pages differ in cost (those whose rows
-    -- the pass takes are sorted and stored; a table's rows of one tenant are often stored together)
-    -- and each statement hashes the parents' plans before it reads a page, whatever its size.
+    -- Like a deleting chunk, the call ends when less than a fifth of its time is left, and when the
+    -- rest could not hold what another statement costs before it reads a page (after a pass of one
+    -- statement: another as long). A range of pages is sized above to fit what is left.
     EXIT WHEN max_ms IS NOT NULL AND (extract(epoch FROM clock_timestamp() - started) * 1000 >= max_ms * 0.8
                                       OR extract(epoch FROM clock_timestamp() - started) * 1000
-                                         + slice_ms * CASE WHEN slice_pages IS NULL THEN 1 ELSE least(2, 1024.0 / slice_pages) END > max_ms);
+                                         + CASE WHEN slice_pages IS NULL THEN slice_ms ELSE coalesce((progress ->> 'least_ms')::numeric, 0) END > max_ms);
   END LOOP;
   RETURN jsonb_build_object('steps', steps, 'progress', progress);
 END
