@@ -300,7 +300,10 @@ export function urlOf(adminUrl: string, name: string): string {
 const CLI = path.join(BENCH_DIR, '..', 'bin', 'deletion-kit.js');
 
 /** `deletion-kit worker --once --json` as a real process on the database at url: wall time and its chunk events. */
-export function runWorker(url: string): Promise<{ ms: number; chunks: { ms: number; phase: string; deleted: number; remaining: number }[] }> {
+/** A chunk as the worker reported it: when it ended (`time`), how long it took, what it did. */
+export interface WorkerChunk { time: string; ms: number; phase: string; deleted: number; remaining: number }
+
+export function runWorker(url: string): Promise<{ ms: number; chunks: WorkerChunk[] }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [CLI, 'worker', '--once', '--json'], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -314,6 +317,26 @@ export function runWorker(url: string): Promise<{ ms: number; chunks: { ms: numb
       resolve({ ms: Date.now() - t0, chunks: events.filter((e) => e.event === 'chunk').map((e) => ({ ...e, ms: Math.round(Number(e.seconds) * 1000) })) });
     });
   });
+}
+
+/**
+ * The sync phases of the checkpoints a benchmark cluster has logged so far (log_checkpoints is on by
+ * default; the durable cluster logs in UTC): when each ended, and how long its fsyncs took, in epoch
+ * milliseconds. While a checkpoint syncs the data files, writes that reach the disk wait on it.
+ */
+export function checkpointSyncs(cluster: TestCluster): { start: number; end: number }[] {
+  const log = readFileSync(path.join(cluster.config.dataDir, 'server.log'), 'utf8');
+  return [...log.matchAll(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] LOG:  checkpoint complete: .*? sync=([\d.]+) s/gm)]
+    .map(([, day, time, sync]) => {
+      const end = Date.parse(`${day}T${time}Z`);
+      return { start: end - Number(sync) * 1000, end };
+    });
+}
+
+/** Whether a chunk ran (in part) while a checkpoint synced the data files. */
+export function duringCheckpointSync(chunk: WorkerChunk, syncs: { start: number; end: number }[]): boolean {
+  const end = Date.parse(chunk.time);
+  return syncs.some((s) => end - chunk.ms < s.end && end > s.start);
 }
 
 const HAND_OP = '00000000-0000-4000-8000-00000000b3b3';

@@ -17,8 +17,12 @@
 //       of the same tree on another copy, twice each, sides alternating, and the soft job's longest chunk;
 //   (f) a hard job while a writer inserts under another workspace and under the tree being deleted
 //       (comments on its issues): the job's longest deleting chunk, and that nothing is left.
+// The chunk bounds are also given over the chunks that no checkpoint's sync phase overlapped (read
+// from the cluster's log): while a checkpoint fsyncs the data files, any statement whose writes reach
+// the disk waits, whatever its size.
 import pg from 'pg';
-import { connectTo, median, plainCopy, planRowsPerTable, runWorker, timed, urlOf, type Bench, type BenchContext } from './harness.ts';
+import { checkpointSyncs, connectTo, duringCheckpointSync, median, plainCopy, planRowsPerTable, runWorker, timed, urlOf, type Bench, type BenchContext,
+         type WorkerChunk } from './harness.ts';
 
 const SAMPLE = 2000;
 
@@ -92,17 +96,25 @@ function treeWriter(url: string, otherWorkspace: number, treeWorkspace: number) 
   };
 }
 
-/** The chunks of a worker run: the planning ones (before the first that deleted or marked a row) and the rest. */
-function chunkFigures(chunks: { ms: number; deleted: number }[]) {
+/**
+ * The chunks of a worker run: the planning ones (before the first that deleted or marked a row) and
+ * the rest; the longest of each that no checkpoint's sync phase overlapped (`calm`: disk writes wait
+ * on those fsyncs, whatever the chunk's size); and the chunks over 200 ms, saying which ran during one.
+ */
+function chunkFigures(chunks: WorkerChunk[], syncs: { start: number; end: number }[]) {
   const planned = Math.max(1, chunks.findIndex((e) => e.deleted > 0));
   const planning = chunks.slice(0, planned).map((e) => e.ms);
   const deleting = chunks.slice(planned).map((e) => e.ms).sort((x, y) => x - y);
+  const calm = (list: WorkerChunk[]) => Math.max(0, ...list.filter((e) => !duringCheckpointSync(e, syncs)).map((e) => e.ms));
   return {
     planning,
     longestPlan: Math.max(...planning),
+    longestPlanCalm: calm(chunks.slice(0, planned)),
     longest: deleting.at(-1) ?? 0,
+    longestCalm: calm(chunks.slice(planned)),
     p50: deleting[Math.floor(deleting.length / 2)] ?? 0,
     p99: deleting[Math.floor(deleting.length * 0.99)] ?? 0,
+    over: chunks.filter((e) => e.ms > 200).map((e) => `${e.ms} ms${duringCheckpointSync(e, syncs) ? ' (during a checkpoint\'s sync)' : ''}`).join(', ') || 'none',
   };
 }
 
@@ -197,11 +209,12 @@ export default {
         if (left !== 0) throw new Error(`the worker left ${left} issues of workspace 1`);
         await cc.end();
         // The chunks before the first that deleted a row planned the tree, a table or more each.
-        const figures = chunkFigures(worker.chunks);
+        const figures = chunkFigures(worker.chunks, checkpointSyncs(ctx.cluster));
         ctx.log(`(c) on ${copy}: slowest deleting chunks: ${slowestChunks(worker.chunks, figures)}`);
         ctx.log(`(c) on ${copy}: worker ${(worker.ms / 1000).toFixed(1)} s, ${worker.chunks.length} chunks; planning: ${figures.planning.length} transactions, ` +
           `${figures.planning.reduce((a, b) => a + b, 0)} ms in all, longest ${figures.longestPlan} ms; ` +
-          `deleting chunks p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.longest} ms; writes on workspace 2: idle ${idle.toFixed(0)}/s, during ${during.toFixed(0)}/s`);
+          `deleting chunks p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.longest} ms; writes on workspace 2: idle ${idle.toFixed(0)}/s, during ${during.toFixed(0)}/s; ` +
+          `chunks over 200 ms: ${figures.over}`);
         return { ms: worker.ms, figures, idle, during };
       };
       // (a) one DELETE, with the same writes going on; then the plain floor, the same DELETE on a
@@ -258,10 +271,11 @@ export default {
         if (left !== 0) throw new Error(`the soft job left ${left} issues of workspace 2 active`);
         const rows = Number((await da.query('SELECT rows_deleted FROM deletion.deletion_jobs WHERE id = $1', [id])).rows[0].rows_deleted);
         await da.end();
-        const figures = chunkFigures(job.chunks);
+        const figures = chunkFigures(job.chunks, checkpointSyncs(ctx.cluster));
         ctx.log(`(d) on ${copy}: slowest marking chunks: ${slowestChunks(job.chunks, figures)}`);
         ctx.log(`(d) on ${copy}: soft job ${(job.ms / 1000).toFixed(1)} s, ${job.chunks.length} chunks; planning ${figures.planning.length} transactions, ` +
-                `longest ${figures.longestPlan} ms; marking chunks p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.longest} ms; ${rows} rows`);
+                `longest ${figures.longestPlan} ms; marking chunks p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.longest} ms; ${rows} rows; ` +
+                `chunks over 200 ms: ${figures.over}`);
         return { ms: job.ms, rows, figures };
       };
       const runE = async (copy: string) => {
@@ -302,11 +316,11 @@ export default {
                                                 + (SELECT count(*) FROM public.comments c JOIN public.issues i ON i.id = c.issue_id WHERE i.workspace_id = 2) AS n`)).rows[0].n;
       await fc.end();
       if (Number(writtenLeft) !== 0) throw new Error(`the job under writers left ${writtenLeft} rows of workspace 2`);
-      const underWriters = chunkFigures(writtenJob.chunks);
+      const underWriters = chunkFigures(writtenJob.chunks, checkpointSyncs(ctx.cluster));
       ctx.log(`(f) slowest deleting chunks: ${slowestChunks(writtenJob.chunks, underWriters)}`);
       ctx.log(`(f) hard job under a writer: ${(writtenJob.ms / 1000).toFixed(1)} s, ${writtenJob.chunks.length} chunks; deleting chunks p50 ${underWriters.p50} ms, ` +
               `p99 ${underWriters.p99} ms, max ${underWriters.longest} ms; the writer: ${written.other} issues with a comment in workspace 3, ` +
-              `${written.underTree} comments under the tree taken by the job, ${written.refused} refused`);
+              `${written.underTree} comments under the tree taken by the job, ${written.refused} refused; chunks over 200 ms: ${underWriters.over}`);
 
       ctx.record(`(c) worker total time vs (a) one DELETE of the same ${total}-row tree on the same (audited) tables (medians of 2 rounds)`, workerMs, aMs, 'ms', '<= 1.2');
       ctx.record(`(c) worker total time vs the plain DELETE of the ${total}-row tree on a copy with no engine objects`, workerMs, plainMs, 'ms', 'none');
@@ -321,6 +335,11 @@ export default {
       ctx.record('(d) soft job: longest planning transaction (reads only) of both rounds vs 200 ms', Math.max(d1.figures.longestPlan, d2.figures.longestPlan), 200, 'ms', '<= 1');
       ctx.record('(f) hard job under a writer (inserts in another workspace and under the tree): longest deleting chunk vs 200 ms', underWriters.longest, 200, 'ms', '<= 1');
       ctx.record('(f) hard job under a writer: longest deleting chunk vs (c) the same job without one', underWriters.longest, longest, 'ms', 'none');
+      // The same bounds over the chunks that no checkpoint's sync phase overlapped.
+      const calm = (...figures: { longestCalm: number; longestPlanCalm: number }[]) => Math.max(...figures.map((f) => Math.max(f.longestCalm, f.longestPlanCalm)));
+      ctx.record('(c) longest chunk (planning or deleting) of both rounds outside checkpoints\' sync phases vs 200 ms', calm(c1.figures, c2.figures), 200, 'ms', '<= 1');
+      ctx.record('(d) longest chunk (planning or marking) of both rounds outside checkpoints\' sync phases vs 200 ms', calm(d1.figures, d2.figures), 200, 'ms', '<= 1');
+      ctx.record('(f) longest chunk under a writer outside checkpoints\' sync phases vs 200 ms', calm(underWriters), 200, 'ms', '<= 1');
     } finally {
       for (const name of copies) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
       await admin.end();

@@ -21,12 +21,13 @@ export interface TestCluster {
 /** Settings that make a throwaway server fast; durability is not needed for tests. */
 const FAST = ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=200'];
 
-/** A throwaway cluster; `durable` keeps PostgreSQL's default settings (for benchmarks). */
+/** A throwaway cluster; `durable` keeps PostgreSQL's default settings (for benchmarks; its log's
+ * times are in UTC, so that a benchmark can read when its checkpoints ran). */
 export async function startTestCluster(major: number, { durable = false } = {}): Promise<TestCluster> {
   const root = mkdtempSync(path.join(os.tmpdir(), `deletion-kit-pg${major}-`));
   execFileSync('chmod', ['755', root]);
   const config = await initCluster(root, major);
-  startCluster(root, durable ? ['-c max_connections=200'] : FAST);
+  startCluster(root, durable ? ['-c max_connections=200', '-c log_timezone=UTC'] : FAST);
   return {
     root,
     config,
