@@ -178,6 +178,33 @@ AS $$
 $$;
 COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list for a step of a deletion plan: rows pointing at their own table last-deleted-first, then grouped by their parents in the plan (fewest first), then by key.';
 
+-- How many pages the next range of a planning pass reads (deletion.plan_slices): what fits in
+-- ms_left at the worst the range may cost, at most twice the pass's biggest range so far (the last
+-- one is smaller when its chunk had less time left) and 1,024 pages (8 MB), at least 32; 128 pages to
+-- begin a pass (progress without slice_ms).
+-- The worst is reckoned from what was measured. A statement costs something before it reads a page
+-- (it hashes the parents' plans): at most what the pass's cheapest statement took (least_ms). Pages
+-- differ in cost by what the pass takes from them: the rows it takes are sorted and stored, and a
+-- table's rows of one tenant are often stored together, so a range of rows outside the tree can be
+-- followed by one whose every row is in it (on the product's comments: 26 against 113 ms for 1,024
+-- pages). So a page of the next range may cost what a page of the last one did beyond least_ms, plus
+-- storing the rows it did not take (taken: the share it took) at ms_per_stored_row each.
+CREATE OR REPLACE FUNCTION deletion.plan_range_pages(progress jsonb, ms_left numeric, rows_per_page numeric, ms_per_stored_row numeric)
+RETURNS bigint
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT CASE WHEN NOT progress ? 'slice_ms' THEN 128
+              ELSE least(2 * (progress ->> 'most_pages')::bigint, 1024,
+                         greatest(32, coalesce(floor((ms_left * 0.9 - (progress ->> 'least_ms')::numeric) / nullif(
+                                                 greatest((progress ->> 'slice_ms')::numeric - (progress ->> 'least_ms')::numeric, 0)
+                                                   / (progress ->> 'slice_pages')::numeric
+                                                 + coalesce((1 - (progress ->> 'taken')::numeric) * rows_per_page * ms_per_stored_row, 0),
+                                               0)), 1024)))::bigint END
+$$;
+COMMENT ON FUNCTION deletion.plan_range_pages(jsonb, numeric, numeric, numeric) IS 'Pages the next range of a planning pass reads: what fits in ms_left at the worst it may cost (a statement''s cost before its first page, the last range''s cost a page beyond it, and storing the rows it did not take), at most twice the pass''s biggest range and 1,024, at least 32; 128 to begin.';
+
 -- Plans one table of a job's tree, a slice at a time: the table at position `step` of
 -- deletion.cascade_tables(root) (step 0 is the root's own table: the root row itself is not in the
 -- plan, a self-referencing root's descendants in its own table are). `steps` is the plan so far,
@@ -201,8 +228,8 @@ COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list f
 --     deeper rows are left to the cascade of their planned ancestors). A row that two foreign keys
 --     to its own table reach at two levels is stored twice; deleting it the second time finds it gone.
 -- A pass reads the table in ranges of pages (a TID range scan), each one INSERT ... SELECT, as many
--- as `max_ms` allows (at least one), each sized to what is left at the worst it may cost (from the
--- one before and the rows it took), so that no transaction reads a big table whole; a pass that the
+-- as `max_ms` allows (at least one), each sized to what is left at the worst it may cost
+-- (deletion.plan_range_pages), so that no transaction reads a big table whole; a pass that the
 -- statistics say takes few rows (its parents are few: a small tree) is one statement instead, left
 -- to the planner (an index probe a parent). `progress` says where the step is: {pass, page,
 -- pass_from, level_from, level_to, level_rows, pass_rows, rows, per_page, last, slice_pages,
@@ -256,8 +283,6 @@ DECLARE
   -- What storing a row the pass takes costs at most (milliseconds), as measured on the densest
   -- ranges of this job so far (see below); NULL until one was.
   ms_per_stored_row numeric;
-  statement_ms numeric;       -- what a statement of the pass costs before it reads a page, at most
-  page_ms numeric;            -- what a page of the next range may cost, at most
 BEGIN
   IF tbl IS NULL THEN
     RAISE EXCEPTION 'the cascade tree of % has no table at step %', root, step USING ERRCODE = '22023';
@@ -344,26 +369,9 @@ BEGIN
       slice_pages := NULL;
       slice_sql := pass_sql;
     ELSE
-      -- What fits in the time left at the worst the next range can cost, at most twice the pass's
-      -- biggest range so far (the last one is smaller when it had less time) and 1024 pages (8 MB),
-      -- 128 pages to begin. A statement costs something before it reads a page (it hashes the
-      -- parents' plans): at most what the pass's cheapest statement took. Pages differ in cost by
-      -- what the pass takes from them: the rows it takes are sorted and stored, and a table's rows of
-      -- one tenant are often stored together, so a range of rows outside the tree can be followed by
-      -- one whose every row is in it (on comments: 26 against 113 ms for 1,024 pages). So a page of
-      -- the next range may cost what a page of the last one did, plus storing the rows the last one
-      -- did not take.
-      IF progress ? 'slice_ms' THEN
-        statement_ms := (progress ->> 'least_ms')::numeric;
-        page_ms := greatest((progress ->> 'slice_ms')::numeric - statement_ms, 0) / (progress ->> 'slice_pages')::numeric
-                   + coalesce((1 - (progress ->> 'taken')::numeric) * rows_per_page
-                              * least(ms_per_stored_row, (progress ->> 'ms_per_stored_row')::numeric), 0);
-        slice_pages := least(2 * (progress ->> 'most_pages')::bigint, 1024,
-                             greatest(32, coalesce(floor(((max_ms - extract(epoch FROM clock_timestamp() - started) * 1000) * 0.9 - statement_ms)
-                                                         / nullif(page_ms, 0)), 1024)));
-      ELSE
-        slice_pages := 128;
-      END IF;
+      -- What fits in the time left at the worst the next range may cost (deletion.plan_range_pages).
+      slice_pages := deletion.plan_range_pages(progress, max_ms - extract(epoch FROM clock_timestamp() - started) * 1000, rows_per_page,
+                                               least(ms_per_stored_row, (progress ->> 'ms_per_stored_row')::numeric));
       slice_sql := format('c.ctid >= %L::tid AND c.ctid < %L::tid AND %s',
                           format('(%s,0)', progress ->> 'page'), format('(%s,0)', (progress ->> 'page')::bigint + slice_pages), pass_sql);
     END IF;

@@ -4,7 +4,7 @@
 -- another topic's post) found by the walk of its tree, and a soft job's plan made the same way.
 -- A chunk with no time at all plans one range of pages, so the test knows what each chunk does.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 -- Topics and their posts, each post a reply to the one 2,000 before it (chains ten deep), about 600
 -- pages of posts: more than one range of pages (128 to begin, then 32 at a time at 0 ms).
@@ -52,6 +52,9 @@ SELECT cmp_ok((SELECT count(*)::int FROM planning WHERE job_id = :job AND slice 
               'the posts'' first pass took several chunks, each ending part-way through the table');
 SELECT is((SELECT (slice ->> 'page')::int FROM planning WHERE job_id = :job AND slice IS NOT NULL ORDER BY n LIMIT 1), 128,
           'the first range is 128 pages');
+SELECT ok((SELECT bool_and(slice ?& ARRAY['slice_ms', 'least_ms', 'most_pages', 'taken']) FROM planning
+             WHERE job_id = :job AND slice ->> 'pass' = '0' AND (slice ->> 'page')::int > 0),
+          'a pass part-way keeps what sizes its next range: the last range''s time, the cheapest statement, the biggest range, the share taken');
 SELECT is((SELECT max((slice ->> 'pass')::int) FROM planning WHERE job_id = :job), 3,
           'the walk went three passes deep: the reply across topics, the reply to it, and a pass that found nothing');
 SELECT is((SELECT phase || ' ' || rows_planned FROM deletion.deletion_jobs WHERE id = :job), 'delete 10002',
