@@ -299,10 +299,10 @@ export function urlOf(adminUrl: string, name: string): string {
 
 const CLI = path.join(BENCH_DIR, '..', 'bin', 'deletion-kit.js');
 
-/** `deletion-kit worker --once --json` as a real process on the database at url: wall time and its chunk events. */
 /** A chunk as the worker reported it: when it ended (`time`), how long it took, what it did. */
 export interface WorkerChunk { time: string; ms: number; phase: string; deleted: number; remaining: number }
 
+/** `deletion-kit worker --once --json` as a real process on the database at url: wall time and its chunk events. */
 export function runWorker(url: string): Promise<{ ms: number; chunks: WorkerChunk[] }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();

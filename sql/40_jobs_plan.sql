@@ -183,12 +183,13 @@ COMMENT ON FUNCTION deletion.plan_order(regclass, jsonb) IS 'SQL ORDER BY list f
 -- one is smaller when its chunk had less time left) and 1,024 pages (8 MB), at least 32; 128 pages to
 -- begin a pass (progress without slice_ms).
 -- The worst is reckoned from what was measured. A statement costs something before it reads a page
--- (it hashes the parents' plans): at most what the pass's cheapest statement took (least_ms). Pages
--- differ in cost by what the pass takes from them: the rows it takes are sorted and stored, and a
--- table's rows of one tenant are often stored together, so a range of rows outside the tree can be
--- followed by one whose every row is in it (on the product's comments: 26 against 113 ms for 1,024
--- pages). So a page of the next range may cost what a page of the last one did beyond least_ms, plus
--- storing the rows it did not take (taken: the share it took) at ms_per_stored_row each.
+-- (it hashes the parents' plans): the pass's cheapest statement (least_ms). Pages differ in cost by
+-- what the pass takes from them: the rows it takes are sorted and stored, and a table's rows of one
+-- tenant are often stored together, so a range of rows outside the tree can be followed by one whose
+-- every row is in it (on the product's comments: 26 against 113 ms for 1,024 pages). So once what
+-- a taken row costs is known (ms_per_stored_row, measured on ranges that took most of their rows,
+-- reading included), a page may cost that for each row it holds; until then, what a page of the
+-- last range cost beyond least_ms.
 CREATE OR REPLACE FUNCTION deletion.plan_range_pages(progress jsonb, ms_left numeric, rows_per_page numeric, ms_per_stored_row numeric)
 RETURNS bigint
 LANGUAGE sql
@@ -197,13 +198,12 @@ SET search_path = pg_catalog
 AS $$
   SELECT CASE WHEN NOT progress ? 'slice_ms' THEN 128
               ELSE least(2 * (progress ->> 'most_pages')::bigint, 1024,
-                         greatest(32, coalesce(floor((ms_left * 0.9 - (progress ->> 'least_ms')::numeric) / nullif(
+                         greatest(32, coalesce(floor((ms_left * 0.9 - (progress ->> 'least_ms')::numeric) / nullif(coalesce(
+                                                 rows_per_page * ms_per_stored_row,
                                                  greatest((progress ->> 'slice_ms')::numeric - (progress ->> 'least_ms')::numeric, 0)
-                                                   / (progress ->> 'slice_pages')::numeric
-                                                 + coalesce((1 - (progress ->> 'taken')::numeric) * rows_per_page * ms_per_stored_row, 0),
-                                               0)), 1024)))::bigint END
+                                                   / (progress ->> 'slice_pages')::numeric), 0)), 1024)))::bigint END
 $$;
-COMMENT ON FUNCTION deletion.plan_range_pages(jsonb, numeric, numeric, numeric) IS 'Pages the next range of a planning pass reads: what fits in ms_left at the worst it may cost (a statement''s cost before its first page, the last range''s cost a page beyond it, and storing the rows it did not take), at most twice the pass''s biggest range and 1,024, at least 32; 128 to begin.';
+COMMENT ON FUNCTION deletion.plan_range_pages(jsonb, numeric, numeric, numeric) IS 'Pages the next range of a planning pass reads: what fits in ms_left at the worst it may cost (the pass''s cheapest statement, plus every row of its pages taken once that cost is known, else the last range''s rate), at most twice the pass''s biggest range and 1,024, at least 32; 128 to begin.';
 
 -- Plans one table of a job's tree, a slice at a time: the table at position `step` of
 -- deletion.cascade_tables(root) (step 0 is the root's own table: the root row itself is not in the
@@ -233,7 +233,7 @@ COMMENT ON FUNCTION deletion.plan_range_pages(jsonb, numeric, numeric, numeric) 
 -- statistics say takes few rows (its parents are few: a small tree) is one statement instead, left
 -- to the planner (an index probe a parent). `progress` says where the step is: {pass, page,
 -- pass_from, level_from, level_to, level_rows, pass_rows, rows, per_page, last, slice_pages,
--- slice_ms, least_ms, most_pages, taken, ms_per_stored_row}, NULL to begin it. Without `max_ms` the
+-- slice_ms, least_ms, most_pages, ms_per_stored_row}, NULL to begin it. Without `max_ms` the
 -- step is planned in one call, a statement a pass.
 --
 -- Returns {steps, progress}: progress NULL when the step is planned, and then steps has this table's
@@ -277,11 +277,11 @@ DECLARE
   stored bigint;
   last_tid tid;
   most_per_page bigint;
-  -- Rows a page of the table holds, by the statistics (NULL before they are gathered), to tell how
-  -- much of a range of pages a pass took.
+  -- Rows a page of the table holds, by the statistics (NULL before they are gathered): the most a
+  -- range of pages can take.
   rows_per_page numeric;
-  -- What storing a row the pass takes costs at most (milliseconds), as measured on the densest
-  -- ranges of this job so far (see below); NULL until one was.
+  -- What taking a row cost (milliseconds) in the earlier steps, the most of them (see below), for a
+  -- table whose own cost is not known yet; NULL when none measured one.
   ms_per_stored_row numeric;
 BEGIN
   IF tbl IS NULL THEN
@@ -324,7 +324,7 @@ BEGIN
   key_list := deletion.key_column_list(tbl, 'c');
   order_list := deletion.plan_order(tbl, planned_rows);
   rows_per_page := (SELECT c.reltuples / c.relpages FROM pg_class c WHERE c.oid = tbl AND c.relpages > 0 AND c.reltuples > 0);
-  ms_per_stored_row := (SELECT min((s ->> 'ms_per_stored_row')::numeric) FROM jsonb_array_elements(coalesce(steps, '[]')) s);
+  ms_per_stored_row := (SELECT max((s ->> 'ms_per_stored_row')::numeric) FROM jsonb_array_elements(coalesce(steps, '[]')) s);
 
   IF progress IS NULL THEN
     IF to_regclass(plan_table) IS NOT NULL THEN
@@ -371,7 +371,7 @@ BEGIN
     ELSE
       -- What fits in the time left at the worst the next range may cost (deletion.plan_range_pages).
       slice_pages := deletion.plan_range_pages(progress, max_ms - extract(epoch FROM clock_timestamp() - started) * 1000, rows_per_page,
-                                               least(ms_per_stored_row, (progress ->> 'ms_per_stored_row')::numeric));
+                                               coalesce((progress ->> 'ms_per_stored_row')::numeric, ms_per_stored_row));
       slice_sql := format('c.ctid >= %L::tid AND c.ctid < %L::tid AND %s',
                           format('(%s,0)', progress ->> 'page'), format('(%s,0)', (progress ->> 'page')::bigint + slice_pages), pass_sql);
     END IF;
@@ -388,17 +388,16 @@ BEGIN
       'per_page', greatest((progress ->> 'per_page')::bigint, most_per_page),
       'last', coalesce(last_tid::text, progress ->> 'last'));
     IF slice_pages IS NOT NULL THEN
-      -- A range that took at least half its rows tells what storing one costs (at most: reading its
-      -- pages is counted in), beyond what the pass's cheapest statement cost; the least of these is
-      -- kept, in the step's entry for the steps after it.
+      -- A range that took at least half its rows tells what taking one costs (reading it included),
+      -- beyond what the pass's cheapest statement cost; the table keeps the least of these, and its
+      -- step's entry passes it to the steps after it.
       IF stored >= 0.5 * slice_pages * rows_per_page AND slice_ms > (progress ->> 'least_ms')::numeric THEN
         progress := progress || jsonb_build_object('ms_per_stored_row',
           least((progress ->> 'ms_per_stored_row')::numeric, round((slice_ms - (progress ->> 'least_ms')::numeric) / stored, 6)));
       END IF;
       progress := progress || jsonb_build_object('slice_pages', slice_pages, 'slice_ms', round(slice_ms, 3),
         'least_ms', round(least((progress ->> 'least_ms')::numeric, slice_ms), 3),
-        'most_pages', greatest((progress ->> 'most_pages')::bigint, slice_pages),
-        'taken', round(least(1, coalesce(stored / (slice_pages * rows_per_page), 0)), 3));
+        'most_pages', greatest((progress ->> 'most_pages')::bigint, slice_pages));
     END IF;
 
     IF (progress ->> 'page')::bigint >= table_pages THEN
