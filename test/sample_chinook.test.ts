@@ -109,6 +109,14 @@ it('soft delete on Chinook\'s NO ACTION keys marks only the playlist (its playli
 
     const refused = await app.query('INSERT INTO public.playlist_track (playlist_id, track_id) VALUES (3, 1)').then(() => null, (e) => e);
     assert.is(refused?.code, '23503', 'no new track goes under a soft-deleted playlist, in the words of a missing parent');
+    const moved = await app.query(`UPDATE public.playlist_track SET playlist_id = 3
+                                    WHERE playlist_id = 1 AND track_id = (SELECT min(track_id) FROM public.playlist_track WHERE playlist_id = 1
+                                                                            AND track_id NOT IN (SELECT track_id FROM public.playlist_track WHERE playlist_id = 3))`)
+      .then(() => null, (e) => e);
+    assert.is(moved?.code, '23503', 'nor is a track of another playlist moved under it');
+    const kept = await app.query(`UPDATE public.playlist_track SET playlist_id = playlist_id, track_id = track_id
+                                   WHERE playlist_id = 3 AND track_id = (SELECT min(track_id) FROM public.playlist_track WHERE playlist_id = 3)`);
+    assert.is(kept.rowCount, 1, 'while an update that writes back the key of one of its own tracks goes through');
 
     assert.is(Number((await one(admin, 'SELECT deletion.restore($1::uuid) AS n', [deleteOp])).n), 1, 'restore brings back one row');
     assert.is(Number((await one(admin, 'SELECT deletion.restore($1::uuid) AS n', [apiOp])).n), 1, 'and the other');
