@@ -228,6 +228,50 @@ END
 $$;
 COMMENT ON FUNCTION deletion.ensure_trigger(regclass, name, text) IS 'Creates (or drops, statement NULL) one wired trigger only when it differs from the statement that made it (digest in its comment): no DDL, no lock, when unchanged.';
 
+-- The functions the wiring generates for each table (audit captures, soft-delete walks, live-parent
+-- update checks) are the engine's like its modules' functions: each one, once created, gets the
+-- comment that marks it as generated and carries the digest the wiring compares next time, no
+-- EXECUTE for PUBLIC (a trigger fires without it; a walk's only caller runs as the owner), and
+-- deletion_owner as its owner (the wiring role is a member of it).
+CREATE OR REPLACE FUNCTION deletion.adopt_generated_function(fn regprocedure, stamp text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+  EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn, stamp);
+  EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+  IF to_regrole('deletion_owner') IS NOT NULL AND (SELECT proowner FROM pg_proc WHERE oid = fn) <> 'deletion_owner'::regrole THEN
+    EXECUTE format('ALTER FUNCTION %s OWNER TO deletion_owner', fn);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION deletion.adopt_generated_function(regprocedure, text) IS 'Gives a function the wiring generated its comment (marker and digest), no EXECUTE for PUBLIC, and deletion_owner as owner.';
+
+-- Drops the generated trigger functions of one kind (in `schema_name`, named LIKE `name_pattern`,
+-- their comment starting with `marker`) that no trigger runs any more: a table renamed, dropped or
+-- no longer wired for them. The wiring calls it after it has wired a table.
+CREATE OR REPLACE FUNCTION deletion.drop_unused_generated_functions(schema_name regnamespace, name_pattern text, marker text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+  fn regprocedure;
+BEGIN
+  FOR fn IN
+    SELECT p.oid::regprocedure
+      FROM pg_proc p
+     WHERE p.pronamespace = schema_name AND p.proname LIKE name_pattern
+       AND starts_with(coalesce(obj_description(p.oid, 'pg_proc'), ''), marker)
+       AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgfoid = p.oid)
+  LOOP
+    EXECUTE format('DROP FUNCTION %s', fn);
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deletion.drop_unused_generated_functions(regnamespace, text, text) IS 'Drops the generated trigger functions of one kind that no trigger runs.';
+
 CREATE OR REPLACE FUNCTION deletion.ensure_policy(target regclass, policy_name name, statement text, description text)
 RETURNS boolean
 LANGUAGE plpgsql

@@ -177,12 +177,7 @@ BEGIN
   statement := deletion.soft_delete_walk_statement(target);
   EXECUTE statement;
   walk := deletion.soft_delete_walk_of(target);
-  EXECUTE format('COMMENT ON FUNCTION %s IS %L', walk, deletion.soft_delete_walk_stamp(target, statement));
-  EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', walk);
-  IF to_regrole('deletion_owner') IS NOT NULL
-     AND (SELECT proowner FROM pg_proc WHERE oid = walk) <> 'deletion_owner'::regrole THEN
-    EXECUTE format('ALTER FUNCTION %s OWNER TO deletion_owner', walk);
-  END IF;
+  PERFORM deletion.adopt_generated_function(walk, deletion.soft_delete_walk_stamp(target, statement));
 END
 $$;
 COMMENT ON FUNCTION deletion.ensure_soft_delete_walk(regclass) IS 'Creates or replaces a soft-delete table''s generated walk when its definition changed (owner deletion_owner, EXECUTE to nobody).';

@@ -296,38 +296,11 @@ BEGIN
   END IF;
   EXECUTE statement;
   fn := to_regprocedure(format('deletion.%I()', deletion.live_parent_update_name(target)));
-  EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn, stamp);
-  EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
-  IF to_regrole('deletion_owner') IS NOT NULL AND (SELECT proowner FROM pg_proc WHERE oid = fn) <> 'deletion_owner'::regrole THEN
-    EXECUTE format('ALTER FUNCTION %s OWNER TO deletion_owner', fn);
-  END IF;
+  PERFORM deletion.adopt_generated_function(fn, stamp);
   RETURN fn;
 END
 $$;
 COMMENT ON FUNCTION deletion.ensure_live_parent_update_function(regclass) IS 'Creates or replaces a table''s generated live-parent update trigger function when its definition changed (owner deletion_owner, EXECUTE to nobody).';
-
--- Drops the generated update trigger functions no trigger runs any more (a table renamed, dropped,
--- or with no key into a soft-delete table left): the wiring calls it after it has wired a table.
-CREATE OR REPLACE FUNCTION deletion.drop_unused_live_parent_functions()
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog
-AS $$
-DECLARE
-  fn regprocedure;
-BEGIN
-  FOR fn IN
-    SELECT p.oid::regprocedure
-      FROM pg_proc p
-     WHERE p.pronamespace = 'deletion'::regnamespace AND p.proname LIKE 'live\_parent\_update\_%\_%'
-       AND starts_with(coalesce(obj_description(p.oid, 'pg_proc'), ''), deletion.generated_live_parent_marker())
-       AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgfoid = p.oid)
-  LOOP
-    EXECUTE format('DROP FUNCTION %s', fn);
-  END LOOP;
-END
-$$;
-COMMENT ON FUNCTION deletion.drop_unused_live_parent_functions() IS 'Drops the generated live-parent update trigger functions that no trigger runs.';
 
 -- The per-table wiring: both triggers when the table has foreign keys into soft-delete tables, none
 -- otherwise. Called by deletion.rewire() for every registered table, and for the tables that
@@ -374,7 +347,7 @@ BEGIN
     changed := deletion.ensure_trigger(target, 'deletion_05_live_parent', wanted_insert);
     changed := deletion.ensure_trigger(target, 'deletion_05_live_parent_update', wanted_update) OR changed;
   END IF;
-  PERFORM deletion.drop_unused_live_parent_functions();
+  PERFORM deletion.drop_unused_generated_functions('deletion', 'live\_parent\_update\_%\_%', deletion.generated_live_parent_marker());
   -- A partitioned table's statement trigger reaches its partitions only as copies: when a parent
   -- table's soft delete changed this table's checks (enable_soft_delete of the parent rewires its
   -- referencing tables), the copies follow at once.

@@ -395,22 +395,10 @@ COMMENT ON FUNCTION audit.capture_column_kind(oid, oid) IS 'Whether the generate
 -- audited): the wiring calls it after it has rewired a table.
 CREATE OR REPLACE FUNCTION audit.drop_unused_capture_functions()
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE sql
 SET search_path = pg_catalog
 AS $$
-DECLARE
-  fn regprocedure;
-BEGIN
-  FOR fn IN
-    SELECT p.oid::regprocedure
-      FROM pg_proc p
-     WHERE p.pronamespace = 'audit'::regnamespace AND p.proname LIKE 'capture\_%\_%'
-       AND starts_with(coalesce(obj_description(p.oid, 'pg_proc'), ''), audit.generated_capture_marker())
-       AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgfoid = p.oid)
-  LOOP
-    EXECUTE format('DROP FUNCTION %s', fn);
-  END LOOP;
-END
+  SELECT deletion.drop_unused_generated_functions('audit', 'capture\_%\_%', audit.generated_capture_marker())
 $$;
 COMMENT ON FUNCTION audit.drop_unused_capture_functions() IS 'Drops the generated audit capture functions that no trigger runs.';
 
@@ -435,12 +423,7 @@ BEGIN
   END IF;
   EXECUTE statement;
   existing := to_regprocedure(format('audit.%I()', fn));
-  EXECUTE format('COMMENT ON FUNCTION %s IS %L', existing, stamp);
-  EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', existing);
-  IF to_regrole('deletion_owner') IS NOT NULL
-     AND (SELECT proowner FROM pg_proc WHERE oid = existing) <> 'deletion_owner'::regrole THEN
-    EXECUTE format('ALTER FUNCTION %s OWNER TO deletion_owner', existing);
-  END IF;
+  PERFORM deletion.adopt_generated_function(existing, stamp);
   RETURN existing;
 END
 $$;
