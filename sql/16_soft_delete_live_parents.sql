@@ -184,7 +184,7 @@ DECLARE
   source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
-  -- Locked first and read after, as deletion.check_live_parents_of_row says why.
+  -- The parents are locked first and read after (deletion.check_live_parents_of_row says why).
   FOR fk IN SELECT * FROM deletion.live_parent_statements(TG_RELID, TG_ARGV::name[], source) LOOP
     EXECUTE fk.lock_active USING to_jsonb(NEW);
     EXECUTE fk.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
