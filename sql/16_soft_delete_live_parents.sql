@@ -289,13 +289,14 @@ AS $$
 DECLARE
   statement text := deletion.live_parent_update_statement(target);
   stamp text := deletion.wiring_stamp(statement, format('%s live-parent update check of %s', deletion.generated_live_parent_marker(), target));
-  fn regprocedure := to_regprocedure(format('deletion.%I()', deletion.live_parent_update_name(target)));
+  signature text := format('deletion.%I()', deletion.live_parent_update_name(target));
+  fn regprocedure := to_regprocedure(signature);
 BEGIN
   IF fn IS NOT NULL AND obj_description(fn, 'pg_proc') IS NOT DISTINCT FROM stamp THEN
     RETURN fn;
   END IF;
   EXECUTE statement;
-  fn := to_regprocedure(format('deletion.%I()', deletion.live_parent_update_name(target)));
+  fn := to_regprocedure(signature);
   PERFORM deletion.adopt_generated_function(fn, stamp);
   RETURN fn;
 END
@@ -311,7 +312,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  key_names name[];
+  key_names text;
   fk_columns name[];
   wanted_insert text;
   wanted_update text;
@@ -324,7 +325,7 @@ BEGIN
      OR deletion.policy_of(target) IS NULL THEN
     key_names := NULL;
   ELSE
-    SELECT array_agg(k.constraint_name ORDER BY k.constraint_name),
+    SELECT string_agg(quote_literal(k.constraint_name), ', ' ORDER BY k.constraint_name),
            ARRAY(SELECT DISTINCT c FROM deletion.live_parent_keys(target) k2, unnest(k2.child_columns) c ORDER BY c)
       INTO key_names, fk_columns
       FROM deletion.live_parent_keys(target) k;
@@ -335,8 +336,7 @@ BEGIN
   ELSE
     wanted_insert := format('CREATE TRIGGER deletion_05_live_parent AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
                             'FOR EACH STATEMENT WHEN (NOT deletion.acts_with_engine_rights()) '
-                            'EXECUTE FUNCTION deletion.live_parent_check(%s)', target,
-                            (SELECT string_agg(quote_literal(k), ', ' ORDER BY k) FROM unnest(key_names) k));
+                            'EXECUTE FUNCTION deletion.live_parent_check(%s)', target, key_names);
     -- The update trigger's WHEN is the one test that must run as the writing role; the function,
     -- generated for the table, compares the key columns (the statement header says why).
     wanted_update := format('CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF %s ON %s FOR EACH ROW '
