@@ -3,7 +3,7 @@
 -- conflict refuses the whole restore and changes nothing; cycles through nullable foreign keys;
 -- who may restore; bad input.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.rewire();
@@ -48,6 +48,12 @@ SELECT results_eq($$ SELECT kind, table_name, rows FROM audit.restore_deleted('l
                             ('relink', 'lab.tags', 1::bigint) $$,
                   'restore_deleted puts back the row and everything its statement''s cascade removed');
 SELECT is(pg_temp.lab_checksum(), (SELECT checksum FROM before), 'every lab table is exactly as before the delete');
+SELECT results_eq($$ SELECT target::text, rank, cycle_tables::text[] FROM pg_temp.audit_restore_tables ORDER BY rank $$,
+                  $$ VALUES ('lab.folders', 0, ARRAY['lab.folders']), ('lab.documents', 1, '{}'), ('lab.approvals', 2, '{}') $$,
+                  'the restore ranks its tables parents first; only the self-referencing folders form a cycle');
+SELECT is((SELECT count(*)::int FROM pg_temp.audit_restore_edges e JOIN pg_temp.audit_restore_rows c ON c.row_id = e.child
+            WHERE c.target <> 'lab.folders'::regclass), 0,
+          'rows are ordered one by one only inside the cycle: the other foreign keys are left to the ranks');
 SELECT is((SELECT document_id FROM lab.tags WHERE id = 1), '00000000-0000-0000-0000-0000000000d1'::uuid, 'the foreign key SET NULL cleared is put back');
 SELECT is((SELECT count(*)::int FROM audit.log WHERE action = 'INSERT'), 7, 'restored rows are logged as INSERTs');
 SELECT is((SELECT count(*)::int FROM audit.restorations), 1, 'the statement is recorded as restored');

@@ -4,7 +4,7 @@
 -- project (milestones cascade, issues lose project and milestone), an issue with a tree of
 -- sub-issues and threaded comments; and a restore refused because a unique key was taken.
 BEGIN;
-SELECT plan(20);
+SELECT plan(23);
 
 -- Hard deletes: users, workspaces, projects, issues and comments are soft-delete tables (issue 3);
 -- as a superuser the test takes the hard path, which is what the audit log restores.
@@ -51,6 +51,21 @@ SELECT is((SELECT count(*)::int FROM (SELECT table_name, record_id FROM audit.lo
           'each deleted row exactly once');
 SELECT lives_ok($$ SELECT * FROM audit.restore_deleted('public.workspaces', '1') $$, 'restore_deleted of the workspace');
 SELECT is(pg_temp.product_checksum(), (SELECT checksum FROM original), 'every product table is identical after the workspace round trip');
+SELECT ok((SELECT bool_and(p.rank < c.rank)
+             FROM (VALUES ('public.workspaces', 'public.teams'), ('public.teams', 'public.projects'), ('public.projects', 'public.issues'),
+                          ('public.comments', 'public.comment_reactions'), ('public.issues', 'public.issue_label_relations'),
+                          ('public.labels', 'public.issue_label_relations')) v(parent, child)
+             JOIN pg_temp.audit_restore_tables p ON p.target = v.parent::regclass
+             JOIN pg_temp.audit_restore_tables c ON c.target = v.child::regclass),
+          'the restore ranks every parent table below its children');
+SELECT results_eq($$ SELECT target, ARRAY(SELECT x FROM unnest(cycle_tables) x ORDER BY x::text) FROM pg_temp.audit_restore_tables
+                      WHERE cardinality(cycle_tables) > 0 ORDER BY target::text $$,
+                  $$ VALUES ('public.comments'::regclass, ARRAY['public.comments'::regclass, 'public.issues']),
+                            ('public.issues'::regclass, ARRAY['public.comments'::regclass, 'public.issues']) $$,
+                  'issues and comments form the one cycle of tables (each also references itself)');
+SELECT is((SELECT count(*)::int FROM pg_temp.audit_restore_edges e JOIN pg_temp.audit_restore_rows c ON c.row_id = e.child
+            WHERE c.target NOT IN ('public.issues'::regclass, 'public.comments'::regclass)), 0,
+          'rows are ordered one by one only inside that cycle');
 
 -- a team: its issues, comments, projects and labels lose team_id (SET NULL), its memberships go
 SELECT ok((SELECT count(*) FROM public.issues i JOIN public.teams t ON t.id = i.team_id WHERE t.workspace_id = 2 AND t.id = (SELECT min(id) FROM public.teams WHERE workspace_id = 2)) > 0,
