@@ -136,7 +136,6 @@ BEGIN
   CREATE TEMPORARY TABLE audit_restore_conflicts (table_name text, record_id text, detail text) ON COMMIT DROP;
   DROP TABLE IF EXISTS pg_temp.audit_restore_edges;
   CREATE TEMPORARY TABLE audit_restore_edges (child bigint, parent bigint, foreign_key oid, columns text[], nullable boolean) ON COMMIT DROP;
-  CREATE INDEX ON pg_temp.audit_restore_edges (child, foreign_key);
 END
 $$;
 COMMENT ON FUNCTION audit.collect_restore_rows(bigint, integer[]) IS 'Restore step 1: the rows a set of logged statements deleted or set to NULL, one per (table, key), into pg_temp.audit_restore_rows.';
@@ -269,8 +268,8 @@ BEGIN
   INSERT INTO pg_temp.audit_restore_conflicts
   SELECT l.table_name, NULL::text, format('column %I of %s was dropped since the delete was logged', l.column_name, l.table_name)
     FROM (SELECT DISTINCT r.target, r.table_name, k AS column_name
-            FROM (SELECT DISTINCT ON (r.target, r.kind) r.* FROM pg_temp.audit_restore_rows r
-                   WHERE r.target IS NOT NULL ORDER BY r.target, r.kind, r.row_id) r,
+            FROM (SELECT r.* FROM pg_temp.audit_restore_rows r
+                   WHERE r.row_id IN (SELECT min(f.row_id) FROM pg_temp.audit_restore_rows f WHERE f.target IS NOT NULL GROUP BY f.target, f.kind)) r,
                  jsonb_object_keys(r.image) k) l
    WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = l.target AND a.attname = l.column_name AND a.attnum > 0 AND NOT a.attisdropped);
   INSERT INTO pg_temp.audit_restore_conflicts
@@ -378,7 +377,9 @@ BEGIN
          JOIN pg_attribute a ON a.attrelid = fk.child AND a.attname = u.col))
       USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable;
   END LOOP;
+  -- indexed once every edge is in (step 3 reads them by parent and by child)
   CREATE INDEX ON pg_temp.audit_restore_edges (parent);
+  CREATE INDEX ON pg_temp.audit_restore_edges (child, foreign_key);
   ANALYZE pg_temp.audit_restore_edges;
 END
 $$;
