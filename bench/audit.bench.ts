@@ -21,7 +21,8 @@
 // a soft-delete table) and an UPDATE of an issue's title, against the same role running the same
 // statements on the copy (the soft delete as the two UPDATEs a careful engineer writes); the update
 // also with the generic capture functions, the soft delete also with the generic walk (the generated
-// walks dropped in the rolled-back transaction, harness.ts useGenericWalk).
+// walks dropped in the rolled-back transaction, harness.ts useGenericWalk); and all three on the copy
+// with the row-level JSONB trigger on the tables they write (the least a log row a change costs).
 // Every timed statement runs in a transaction that is rolled back; the sides alternate, their order
 // reversed every round (harness.ts alternate), and each figure is the median of its rounds.
 // Tamper evidence (sql/24_audit_seal.sql), no goal set: audit.seal against hashing each row once into
@@ -239,22 +240,34 @@ export default {
           plain: loop(issueIds, `UPDATE plain.issues SET title = title || '.' WHERE id = r;`),
         },
       };
+      // the copy's tables each single-row path writes, for the row-level JSONB trigger's side
+      const singleTables: Record<string, string[]> = { delete: ['comment_reactions'], soft_delete: ['issues', 'comments'], update: ['issues'] };
       for (const [op, sql] of Object.entries(single)) {
-        // generic: the update with the generic capture functions, the soft delete with the generic walk.
-        const sides = op === 'delete' ? ['ours', 'plain'] as const : ['ours', 'plain', 'generic'] as const;
+        // generic: the update with the generic capture functions, the soft delete with the generic walk;
+        // row: the plain copy with the row-level JSONB audit trigger (the least a log row a change costs).
+        const sides = op === 'delete' ? ['ours', 'plain', 'row'] as const : ['ours', 'plain', 'generic', 'row'] as const;
         const m: Record<string, number> = await alternate(sides, rounds, async (side) => {
           await c.query('BEGIN');
           try {
             if (side === 'generic' && op === 'update') await useGenericCapture(c);
             if (side === 'generic' && op === 'soft_delete') await useGenericWalk(c);
+            if (side === 'row') {
+              // it writes its log as its owner, as ours does (the application role has no grant on the log)
+              await c.query('ALTER FUNCTION bench.row_audit() SECURITY DEFINER');
+              for (const t of singleTables[op]) {
+                await c.query(`CREATE TRIGGER bench_row_audit AFTER UPDATE OR DELETE ON plain.${t} FOR EACH ROW EXECUTE FUNCTION bench.row_audit('id')`);
+              }
+            }
             await c.query('SET LOCAL ROLE bench_app');
-            return await timed(() => c.query(side === 'generic' ? sql.ours : sql[side]));
+            return await timed(() => c.query(side === 'generic' ? sql.ours : side === 'row' ? sql.plain : sql[side]));
           } finally {
             await c.query('ROLLBACK');
             await c.query('VACUUM');
           }
         });
         ctx.record(`${loopRows} single-row ${op.replace('_', ' ')}s as the application role vs plain`, m.ours, m.plain, 'ms', '<= 1.5');
+        ctx.record(`${loopRows} single-row ${op.replace('_', ' ')}s on the plain copy with a row-level JSONB audit trigger vs plain`, m.row, m.plain, 'ms', 'none');
+        ctx.record(`${loopRows} single-row ${op.replace('_', ' ')}s as the application role vs the plain copy with a row-level JSONB audit trigger`, m.ours, m.row, 'ms', 'none');
         if (op === 'update') {
           ctx.record(`${loopRows} single-row updates as the application role: capture generated for each table vs the generic capture functions`, m.ours, m.generic, 'ms', 'none');
         }
