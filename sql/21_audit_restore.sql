@@ -5,9 +5,10 @@
 -- cleared are set back. It runs in four set-based steps over a temporary table of the rows to restore:
 --   1. collect: one row per (table, key), its image taken from the first log entry of the scope, so a
 --      row that a SET NULL changed and a CASCADE then deleted comes back as it was before both;
---   2. check: every conflict, at once (table or column dropped, NOT NULL column added, key or unique
---      value taken, a parent that exists neither in the table nor in the restore, a row to re-link
---      that is gone);
+--   2. check: the conflicts (table or column dropped, NOT NULL column added, key or unique value
+--      taken, a parent that exists neither in the table nor in the restore, a row to re-link that is
+--      gone). A restore checks first only what step 4's statements would not refuse themselves; when
+--      one of them refuses, every check runs and reports every conflict at once, as a dry run does;
 --   3. order: tables first, then rows. Tables take a rank, parents before children; rows need an
 --      order of their own only inside a cycle of tables (a self-referencing tree, or
 --      issues.parent_comment_id <-> comments.issue_id), where each row gets a level below its
@@ -245,9 +246,16 @@ AS $$
 $$;
 COMMENT ON FUNCTION audit.json_values(text, text[]) IS 'SQL for some columns of a JSONB row image as a JSONB array.';
 
--- Step 2: every conflict, into pg_temp.audit_restore_conflicts; also the tables' ranks and, inside
+-- Step 2: the conflicts, into pg_temp.audit_restore_conflicts; also the tables' ranks and, inside
 -- cycles of tables, the edges between restored rows (child row needs parent row) that step 3 orders by.
-CREATE OR REPLACE FUNCTION audit.check_restore_rows()
+-- every_conflict false checks only what the inserts and updates of step 4 would not refuse on their
+-- own: a table or column dropped (an INSERT would leave the column out), a row to re-link that is
+-- gone (an UPDATE would change nothing), and keys taken or parents missing where the constraint is
+-- DEFERRABLE (it would only fail at commit). The rest (a key or unique value taken, a parent
+-- missing, a NOT NULL column without a value) the restore leaves to the statements themselves and,
+-- when one of them fails, runs every check (every_conflict true) to report them all. Runs again
+-- from scratch each time.
+CREATE OR REPLACE FUNCTION audit.check_restore_rows(every_conflict boolean)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog
@@ -257,7 +265,11 @@ DECLARE
   fk record;
   uq record;
   key_columns text[];
+  key_deferrable boolean;
 BEGIN
+  TRUNCATE pg_temp.audit_restore_conflicts, pg_temp.audit_restore_edges;
+  DROP INDEX IF EXISTS pg_temp.audit_restore_edges_by_parent, pg_temp.audit_restore_edges_by_child;
+
   -- tables that no longer exist
   INSERT INTO pg_temp.audit_restore_conflicts
   SELECT DISTINCT r.table_name, NULL::text, format('table %s no longer exists', r.table_name)
@@ -278,11 +290,14 @@ BEGIN
     FROM (SELECT DISTINCT r.target, r.table_name FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' AND r.target IS NOT NULL) tb
     JOIN pg_attribute a ON a.attrelid = tb.target AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
                        AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
-   WHERE EXISTS (SELECT FROM pg_temp.audit_restore_rows r WHERE r.target = tb.target AND r.kind = 'insert' AND NOT r.image ? a.attname::text);
+   WHERE every_conflict
+     AND EXISTS (SELECT FROM pg_temp.audit_restore_rows r WHERE r.target = tb.target AND r.kind = 'insert' AND NOT r.image ? a.attname::text);
 
   FOR t IN SELECT DISTINCT r.target FROM pg_temp.audit_restore_rows r WHERE r.target IS NOT NULL LOOP
     SELECT array_agg(k.column_name::text) INTO key_columns FROM deletion.primary_key_columns(t.target) k;
-    IF key_columns IS NOT NULL THEN
+    SELECT coalesce(bool_or(con.condeferrable), false) INTO key_deferrable
+      FROM pg_constraint con WHERE con.conrelid = t.target AND con.contype = 'p';
+    IF key_columns IS NOT NULL AND (every_conflict OR key_deferrable) THEN
       -- a row to insert whose key is taken now
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
@@ -290,6 +305,8 @@ BEGIN
           FROM pg_temp.audit_restore_rows r
          WHERE r.target = $1 AND r.kind = 'insert' AND EXISTS (SELECT FROM %1$s t WHERE (%2$s) = (%3$s))$q$,
         t.target, audit.column_list('t', key_columns), audit.typed_values('r.image', t.target, key_columns)) USING t.target;
+    END IF;
+    IF key_columns IS NOT NULL THEN
       -- a row to re-link that is gone
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
@@ -307,6 +324,7 @@ BEGIN
              pg_get_expr(i.indpred, i.indrelid) AS predicate
         FROM pg_index i
        WHERE i.indrelid = t.target AND i.indisunique AND NOT i.indisprimary AND i.indexprs IS NULL
+         AND (every_conflict OR EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.condeferrable))
     LOOP
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
@@ -328,9 +346,11 @@ BEGIN
   CREATE TEMPORARY TABLE audit_restore_foreign_keys ON COMMIT DROP AS SELECT * FROM audit.restore_foreign_keys();
   PERFORM audit.rank_restore_tables();
   FOR fk IN
-    SELECT f.*, EXISTS (SELECT FROM pg_temp.audit_restore_tables tb WHERE tb.target = f.child AND f.parent = ANY (tb.cycle_tables)) AS orders_rows
+    SELECT f.*, EXISTS (SELECT FROM pg_temp.audit_restore_tables tb WHERE tb.target = f.child AND f.parent = ANY (tb.cycle_tables)) AS orders_rows,
+           every_conflict OR (SELECT con.condeferrable FROM pg_constraint con WHERE con.oid = f.constraint_oid) AS checks_parents
       FROM pg_temp.audit_restore_foreign_keys f
   LOOP
+    CONTINUE WHEN NOT (fk.orders_rows OR fk.checks_parents);
     IF NOT fk.orders_rows THEN
       EXECUTE format($q$
         INSERT INTO pg_temp.audit_restore_conflicts
@@ -367,7 +387,8 @@ BEGIN
       SELECT c.table_name, c.record_id,
              format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', $2, %3$L, %4$L)
         FROM children c
-       WHERE NOT EXISTS (SELECT FROM edges e WHERE e.child = c.row_id)
+       WHERE $6
+         AND NOT EXISTS (SELECT FROM edges e WHERE e.child = c.row_id)
          AND NOT EXISTS (SELECT FROM %5$s t WHERE (%6$s) = (%7$s))$q$,
       audit.json_values('r.image', fk.child_columns), audit.json_values('p.image', fk.parent_columns),
       array_to_string(fk.child_columns, ', '), fk.constraint_name,
@@ -375,15 +396,15 @@ BEGIN
       (SELECT string_agg(format('(c.reference ->> %s)::%s', n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY n)
          FROM unnest(fk.child_columns) WITH ORDINALITY u(col, n)
          JOIN pg_attribute a ON a.attrelid = fk.child AND a.attname = u.col))
-      USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable;
+      USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable, fk.checks_parents;
   END LOOP;
   -- indexed once every edge is in (step 3 reads them by parent and by child)
-  CREATE INDEX ON pg_temp.audit_restore_edges (parent);
-  CREATE INDEX ON pg_temp.audit_restore_edges (child, foreign_key);
+  CREATE INDEX audit_restore_edges_by_parent ON pg_temp.audit_restore_edges (parent);
+  CREATE INDEX audit_restore_edges_by_child ON pg_temp.audit_restore_edges (child, foreign_key);
   ANALYZE pg_temp.audit_restore_edges;
 END
 $$;
-COMMENT ON FUNCTION audit.check_restore_rows() IS 'Restore step 2: every conflict into pg_temp.audit_restore_conflicts; the tables'' ranks, and the parent-before-child edges between restored rows of a cycle of tables.';
+COMMENT ON FUNCTION audit.check_restore_rows(boolean) IS 'Restore step 2: the conflicts (every one, or those the restore''s own statements would not refuse) into pg_temp.audit_restore_conflicts; the tables'' ranks, and the parent-before-child edges between restored rows of a cycle of tables.';
 
 -- Step 3: a level per row to insert, every parent (in the restore, in the same cycle of tables) on
 -- a lower level; rows of tables in no cycle have no edges and stay on level 0. Kahn's
@@ -565,6 +586,10 @@ DECLARE
   previous_reason text := current_setting('deletion.reason', true);
   conflict_count bigint;
   first_conflict record;
+  failed_state text;
+  failed_message text;
+  failed_detail text;
+  failed_hint text;
 BEGIN
   -- one restore of a transaction at a time
   PERFORM pg_advisory_xact_lock(hashtext('audit.restore'), hashtext(scope_txid::text));
@@ -591,7 +616,10 @@ BEGIN
                                array_to_string(pending, ', '), scope_txid);
     RETURN;
   END IF;
-  PERFORM audit.check_restore_rows();
+  -- A dry run checks everything. A restore checks only what its own statements would not refuse,
+  -- and everything when one of them does (below): a key taken or a parent missing costs the checks
+  -- a pass over the rows each, and the INSERTs find it anyway.
+  PERFORM audit.check_restore_rows(dry_run);
   PERFORM audit.order_restore_rows();
 
   SELECT count(*) INTO conflict_count FROM pg_temp.audit_restore_conflicts;
@@ -617,6 +645,26 @@ BEGIN
     RETURN;
   END IF;
 
+  IF conflict_count = 0 THEN
+    PERFORM set_config('deletion.reason', 'restore of ' || scope_txid, true);
+    PERFORM audit.note_transaction(my_txid);
+    restore_seq := audit.next_statement();
+    BEGIN
+      PERFORM audit.apply_restore_rows();
+    EXCEPTION WHEN OTHERS THEN
+      -- a statement refused (its changes are undone with the block's): every check says why, as in
+      -- a dry run (the order found no cycle it could not break: it need not run again); an error no
+      -- check explains (a CHECK constraint, a trigger) is raised as it came
+      GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE, failed_message = MESSAGE_TEXT,
+                              failed_detail = PG_EXCEPTION_DETAIL, failed_hint = PG_EXCEPTION_HINT;
+      PERFORM audit.check_restore_rows(true);
+      SELECT count(*) INTO conflict_count FROM pg_temp.audit_restore_conflicts;
+      IF conflict_count = 0 THEN
+        RAISE EXCEPTION USING ERRCODE = failed_state, MESSAGE = failed_message, DETAIL = failed_detail, HINT = failed_hint;
+      END IF;
+    END;
+  END IF;
+
   IF conflict_count > 0 THEN
     SELECT * INTO first_conflict FROM pg_temp.audit_restore_conflicts c ORDER BY c.table_name, c.record_id LIMIT 1;
     RAISE EXCEPTION 'restore of transaction % refused: % conflict(s), for example % %: %', scope_txid, conflict_count,
@@ -624,12 +672,9 @@ BEGIN
       USING ERRCODE = 'PD202', HINT = 'nothing was changed; run it with dry_run => true to see every conflict';
   END IF;
 
-  PERFORM set_config('deletion.reason', 'restore of ' || scope_txid, true);
-  PERFORM audit.note_transaction(my_txid);
-  restore_seq := audit.next_statement();
-
   RETURN QUERY
-    SELECT 'insert'::text, a.table_name, NULL::text, a.inserted, NULL::text FROM audit.apply_restore_rows() a WHERE a.inserted > 0
+    SELECT 'insert'::text, c.table_name, NULL::text, sum(c.inserted)::bigint, NULL::text
+      FROM pg_temp.audit_restore_counts c GROUP BY c.table_name HAVING sum(c.inserted) > 0
     UNION ALL
     SELECT 'relink', r.table_name, NULL, count(*), NULL FROM pg_temp.audit_restore_rows r WHERE r.kind = 'relink' GROUP BY r.table_name
     ORDER BY 1, 2;
@@ -702,7 +747,7 @@ COMMENT ON FUNCTION audit.restore_transaction(bigint, boolean) IS 'Undoes every 
 -- Restore is for administrators: deletion_admin members (and the owner, and superusers).
 REVOKE EXECUTE ON FUNCTION audit.restore_deleted(regclass, text, boolean), audit.restore_transaction(bigint, boolean),
                            audit.restore_statements(bigint, integer[], boolean),
-                           audit.collect_restore_rows(bigint, integer[]), audit.check_restore_rows(),
+                           audit.collect_restore_rows(bigint, integer[]), audit.check_restore_rows(boolean),
                            audit.rank_restore_tables(), audit.order_restore_rows(), audit.apply_restore_rows()
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit.restore_deleted(regclass, text, boolean), audit.restore_transaction(bigint, boolean)

@@ -3,7 +3,7 @@
 -- conflict refuses the whole restore and changes nothing; cycles through nullable foreign keys;
 -- who may restore; bad input.
 BEGIN;
-SELECT plan(38);
+SELECT plan(43);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.rewire();
@@ -88,6 +88,9 @@ DELETE FROM lab.people WHERE id = '00000000-0000-0000-0000-0000000000b2';
 SELECT matches((SELECT string_agg(detail, '; ') FROM audit.restore_deleted('lab.documents', '00000000-0000-0000-0000-0000000000d1', true) WHERE kind = 'conflict'),
                'its parent in lab.people \(approver_id\) no longer exists', 'a parent deleted meanwhile is a conflict');
 SELECT throws_ok($$ SELECT * FROM audit.restore_deleted('lab.documents', '00000000-0000-0000-0000-0000000000d1') $$, 'PD202', NULL, 'and refuses the restore');
+SELECT throws_like($$ SELECT * FROM audit.restore_deleted('lab.documents', '00000000-0000-0000-0000-0000000000d1') $$,
+                   '%its parent in lab.people (approver_id) no longer exists%',
+                   'the refusal names the conflict (the INSERT found it; the checks, run then, say which)');
 SELECT is((SELECT count(*)::int FROM lab.documents WHERE id = '00000000-0000-0000-0000-0000000000d1'), 0, 'the document stays deleted');
 -- the parent restored first, the restore goes through
 SELECT lives_ok($$ SELECT * FROM audit.restore_deleted('lab.people', '00000000-0000-0000-0000-0000000000b2') $$, 'restoring the parent first');
@@ -100,6 +103,7 @@ ALTER TABLE lab.tags ADD COLUMN color text NOT NULL DEFAULT 'red';
 ALTER TABLE lab.tags ALTER COLUMN color DROP DEFAULT;
 SELECT matches((SELECT detail FROM audit.restore_deleted('lab.tags', '2', true) WHERE kind = 'conflict'),
                'column color of lab.tags is NOT NULL without a default', 'a NOT NULL column added since is a conflict');
+SELECT throws_ok($$ SELECT * FROM audit.restore_deleted('lab.tags', '2') $$, 'PD202', NULL, 'and refuses the restore');
 ALTER TABLE lab.tags DROP COLUMN color, DROP COLUMN label;
 SELECT matches((SELECT detail FROM audit.restore_deleted('lab.tags', '2', true) WHERE kind = 'conflict'),
                'column label of lab.tags was dropped', 'a dropped column is a conflict');
@@ -116,6 +120,24 @@ UPDATE lab.boxes SET lid_id = 10;
 DELETE FROM lab.boxes WHERE id = 1;
 SELECT lives_ok($$ SELECT * FROM audit.restore_deleted('lab.boxes', '1') $$, 'rows that reference each other are restored');
 SELECT is((SELECT lid_id FROM lab.boxes WHERE id = 1), 10, 'with the cycle closed again');
+
+-- an error no check foresees (a CHECK constraint added since the delete) comes as it was raised
+ALTER TABLE lab.boxes ADD CONSTRAINT boxes_after_the_first CHECK (id > 1) NOT VALID;
+DELETE FROM lab.boxes WHERE id = 1;
+SELECT throws_ok($$ SELECT * FROM audit.restore_deleted('lab.boxes', '1') $$, '23514', NULL, 'a restore a CHECK constraint refuses raises its error');
+SELECT is((SELECT count(*)::int FROM lab.lids), 0, 'and puts nothing back');
+
+-- a parent missing through a DEFERRABLE foreign key, which an INSERT would only refuse at commit
+CREATE TABLE lab.shelves (id integer PRIMARY KEY);
+CREATE TABLE lab.books (id integer PRIMARY KEY, shelf_id integer NOT NULL REFERENCES lab.shelves ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+SELECT audit.enable('lab.shelves');
+SELECT audit.enable('lab.books');
+INSERT INTO lab.shelves VALUES (1);
+INSERT INTO lab.books VALUES (1, 1);
+DELETE FROM lab.books WHERE id = 1;
+DELETE FROM lab.shelves WHERE id = 1;
+SELECT throws_like($$ SELECT * FROM audit.restore_deleted('lab.books', '1') $$, '%its parent in lab.shelves (shelf_id) no longer exists%',
+                   'a parent missing through a DEFERRABLE foreign key refuses the restore at once');
 
 -- restore_transaction: every delete and SET NULL of a transaction (here: the test's own)
 SELECT ok((SELECT count(*) FROM audit.restore_transaction(pg_current_xact_id()::text::bigint, true)) > 0, 'restore_transaction plans the rest of the transaction');
