@@ -79,14 +79,15 @@ AS $$
 BEGIN
   DROP TABLE IF EXISTS pg_temp.audit_restore_rows;
   CREATE TEMPORARY TABLE audit_restore_rows ON COMMIT DROP AS
-  WITH logged AS (
-    SELECT l.*, bool_or(l.action = 'DELETE') OVER (PARTITION BY l.statement_seq) AS statement_deleted
-      FROM audit.log l
-     WHERE l.txid = scope_txid AND l.statement_seq = ANY (scope_statements) AND l.action IN ('DELETE', 'UPDATE')
-  ), entries AS (
+  WITH entries AS (
     -- only statements that deleted rows are undone; UPDATE statements (a restore's own re-links,
     -- statistics recounts) are left alone, and their images must not be taken for a row's original
-    SELECT * FROM logged WHERE statement_deleted
+    -- (the statements are found by key: a window over the entries sorted every image)
+    SELECT l.*
+      FROM audit.log l
+     WHERE l.txid = scope_txid AND l.statement_seq = ANY (scope_statements) AND l.action IN ('DELETE', 'UPDATE')
+       AND l.statement_seq IN (SELECT d.statement_seq FROM audit.log d
+                                WHERE d.txid = scope_txid AND d.statement_seq = ANY (scope_statements) AND d.action = 'DELETE')
   ), set_null_columns AS (
     -- the columns an ON DELETE SET NULL / SET DEFAULT foreign key may change, per table
     SELECT format('%I.%I', n.nspname, c.relname) AS table_name, array_agg(DISTINCT a.attname::text) AS columns
@@ -106,7 +107,6 @@ BEGIN
            coalesce(e.record_id, 'log#' || e.id) AS row_key,
            min(e.id) AS first_id,
            bool_or(e.action = 'DELETE') AS deleted,
-           bool_and(e.action = 'DELETE' OR e.statement_deleted) AS changed_by_foreign_keys,
            (array_agg(e.old_data ORDER BY e.id))[1] AS before_image,
            (array_agg(e.primary_key ORDER BY e.id))[1] AS primary_key,
            (array_agg(e.record_id ORDER BY e.id))[1] AS record_id
@@ -126,7 +126,7 @@ BEGIN
     LEFT JOIN changed_columns cc ON cc.table_name = p.table_name AND cc.row_key = p.row_key
     LEFT JOIN set_null_columns s ON s.table_name = p.table_name
    WHERE p.deleted
-      OR (p.changed_by_foreign_keys AND cc.columns <@ coalesce(s.columns, '{}'));
+      OR cc.columns <@ coalesce(s.columns, '{}');
   CREATE INDEX ON pg_temp.audit_restore_rows (row_id);
   CREATE INDEX ON pg_temp.audit_restore_rows (target);
   -- statistics for the columns the steps filter, group and join on: the images would cost the
