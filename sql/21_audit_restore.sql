@@ -351,44 +351,26 @@ BEGIN
       FROM pg_temp.audit_restore_foreign_keys f
   LOOP
     CONTINUE WHEN NOT (fk.orders_rows OR fk.checks_parents);
-    IF NOT fk.orders_rows THEN
-      EXECUTE format($q$
-        INSERT INTO pg_temp.audit_restore_conflicts
-        SELECT c.table_name, c.record_id,
-               format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', $2, %3$L, %4$L)
-          FROM (SELECT r.table_name, r.record_id, %1$s AS reference
-                  FROM pg_temp.audit_restore_rows r
-                 WHERE r.target = $1 AND NOT %1$s @> '[null]') c
-         WHERE NOT EXISTS (SELECT FROM pg_temp.audit_restore_rows p WHERE p.target = $2 AND p.kind = 'insert' AND %2$s = c.reference)
-           AND NOT EXISTS (SELECT FROM %5$s t WHERE (%6$s) = (%7$s))$q$,
-        audit.json_values('r.image', fk.child_columns), audit.json_values('p.image', fk.parent_columns),
-        array_to_string(fk.child_columns, ', '), fk.constraint_name,
-        fk.parent, audit.column_list('t', fk.parent_columns),
-        (SELECT string_agg(format('(c.reference ->> %s)::%s', n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY n)
-           FROM unnest(fk.child_columns) WITH ORDINALITY u(col, n)
-           JOIN pg_attribute a ON a.attrelid = fk.child AND a.attname = u.col))
-        USING fk.child, fk.parent;
-      CONTINUE;
-    END IF;
     EXECUTE format($q$
       WITH children AS (
         SELECT r.row_id, r.table_name, r.record_id, %1$s AS reference
           FROM pg_temp.audit_restore_rows r
          WHERE r.target = $1 AND NOT %1$s @> '[null]'
-      ), edges AS (
-        INSERT INTO pg_temp.audit_restore_edges (child, parent, foreign_key, columns, nullable)
-        SELECT c.row_id, p.row_id, $3, $4, $5
+      ), parents_in_restore AS (
+        SELECT c.row_id AS child, p.row_id AS parent
           FROM children c
           JOIN pg_temp.audit_restore_rows p ON p.target = $2 AND p.kind = 'insert' AND %2$s = c.reference
          WHERE c.row_id <> p.row_id
-        RETURNING child
+      ), edges AS (
+        INSERT INTO pg_temp.audit_restore_edges (child, parent, foreign_key, columns, nullable)
+        SELECT e.child, e.parent, $3, $4, $5 FROM parents_in_restore e WHERE $7
       )
       INSERT INTO pg_temp.audit_restore_conflicts
       SELECT c.table_name, c.record_id,
              format('its parent in %%s (%%s) no longer exists and is not part of this restore (foreign key %%I)', $2, %3$L, %4$L)
         FROM children c
        WHERE $6
-         AND NOT EXISTS (SELECT FROM edges e WHERE e.child = c.row_id)
+         AND NOT EXISTS (SELECT FROM parents_in_restore e WHERE e.child = c.row_id)
          AND NOT EXISTS (SELECT FROM %5$s t WHERE (%6$s) = (%7$s))$q$,
       audit.json_values('r.image', fk.child_columns), audit.json_values('p.image', fk.parent_columns),
       array_to_string(fk.child_columns, ', '), fk.constraint_name,
@@ -396,7 +378,7 @@ BEGIN
       (SELECT string_agg(format('(c.reference ->> %s)::%s', n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY n)
          FROM unnest(fk.child_columns) WITH ORDINALITY u(col, n)
          JOIN pg_attribute a ON a.attrelid = fk.child AND a.attname = u.col))
-      USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable, fk.checks_parents;
+      USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable, fk.checks_parents, fk.orders_rows;
   END LOOP;
   -- indexed once every edge is in (step 3 reads them by parent and by child)
   CREATE INDEX audit_restore_edges_by_parent ON pg_temp.audit_restore_edges (parent);
