@@ -177,7 +177,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 BEGIN
-  DROP TABLE IF EXISTS pg_temp.audit_restore_tables;
+  IF to_regclass('pg_temp.audit_restore_tables') IS NOT NULL THEN
+    DROP TABLE pg_temp.audit_restore_tables;
+  END IF;
   CREATE TEMPORARY TABLE audit_restore_tables ON COMMIT DROP AS
   WITH RECURSIVE tables AS (
     SELECT DISTINCT r.target FROM pg_temp.audit_restore_rows r WHERE r.kind = 'insert' AND r.target IS NOT NULL
@@ -268,7 +270,6 @@ DECLARE
   key_deferrable boolean;
 BEGIN
   TRUNCATE pg_temp.audit_restore_conflicts, pg_temp.audit_restore_edges;
-  DROP INDEX IF EXISTS pg_temp.audit_restore_edges_by_parent, pg_temp.audit_restore_edges_by_child;
 
   -- tables that no longer exist
   INSERT INTO pg_temp.audit_restore_conflicts
@@ -342,7 +343,9 @@ BEGIN
   -- are joined with each other on the JSONB values of the key columns (the same types on both sides
   -- of a foreign key). Inside a cycle of tables a parent in the restore is an edge: the child must be
   -- inserted after it, which step 3 orders; any other foreign key is satisfied by the tables' ranks.
-  DROP TABLE IF EXISTS pg_temp.audit_restore_foreign_keys;
+  IF to_regclass('pg_temp.audit_restore_foreign_keys') IS NOT NULL THEN
+    DROP TABLE pg_temp.audit_restore_foreign_keys;
+  END IF;
   CREATE TEMPORARY TABLE audit_restore_foreign_keys ON COMMIT DROP AS SELECT * FROM audit.restore_foreign_keys();
   PERFORM audit.rank_restore_tables();
   FOR fk IN
@@ -380,9 +383,11 @@ BEGIN
          JOIN pg_attribute a ON a.attrelid = fk.child AND a.attname = u.col))
       USING fk.child, fk.parent, fk.constraint_oid, fk.child_columns, fk.nullable, fk.checks_parents, fk.orders_rows;
   END LOOP;
-  -- indexed once every edge is in (step 3 reads them by parent and by child)
-  CREATE INDEX audit_restore_edges_by_parent ON pg_temp.audit_restore_edges (parent);
-  CREATE INDEX audit_restore_edges_by_child ON pg_temp.audit_restore_edges (child, foreign_key);
+  -- indexed once every edge is in, the first time (step 3 reads them by parent and by child)
+  IF to_regclass('pg_temp.audit_restore_edges_by_parent') IS NULL THEN
+    CREATE INDEX audit_restore_edges_by_parent ON pg_temp.audit_restore_edges (parent);
+    CREATE INDEX audit_restore_edges_by_child ON pg_temp.audit_restore_edges (child, foreign_key);
+  END IF;
   ANALYZE pg_temp.audit_restore_edges;
 END
 $$;
