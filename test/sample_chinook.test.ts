@@ -220,6 +220,41 @@ it('audit on Chinook: a hard delete (deletion.mode = hard) of a soft-delete play
   });
 });
 
+// The restore inserts parents first by ranking tables, not by their names: here the names sort the
+// children first (customer < employee), and the employees' self-reference makes employee a cycle
+// of its own, whose rows are ordered one by one.
+it('audit on Chinook: an employee deleted with the customers they support (keys made CASCADE), their invoices and lines, comes back parents first though the names sort children first', async () => {
+  await onCopy(async ({ su, admin }) => {
+    await migration(su, `${CUSTOMER_TREE_CASCADE}
+      ${recreateForeignKey('public.customer', 'customer_support_rep_id_fkey', 'support_rep_id', 'public.employee', 'employee_id', 'CASCADE')} SELECT 1;`);
+    assert.equal(await registerTables(su), TABLES);
+    const tree = ['SELECT * FROM public.employee', 'SELECT * FROM public.customer', 'SELECT * FROM public.invoice', 'SELECT * FROM public.invoice_line'];
+    const before = [];
+    for (const q of tree) before.push(await images(su, q));
+    const supported = await one(su, `SELECT count(DISTINCT c.customer_id)::int AS customers, count(DISTINCT i.invoice_id)::int AS invoices, count(l.*)::int AS lines
+                                       FROM public.customer c JOIN public.invoice i USING (customer_id) JOIN public.invoice_line l USING (invoice_id)
+                                      WHERE c.support_rep_id = 3`);
+    assert.ok(supported.customers > 10 && supported.lines > supported.invoices, 'employee 3 supports customers who bought');
+    const countsBefore = await rowCounts(su);
+
+    await admin.query('DELETE FROM public.employee WHERE employee_id = 3');
+    assert.equal(countChanges(countsBefore, await rowCounts(su)), {
+      'public.customer': -supported.customers, 'public.employee': -1, 'public.invoice': -supported.invoices, 'public.invoice_line': -supported.lines,
+    }, 'the cascade took the employee, their customers, invoices and lines');
+    const restored = (await admin.query(`SELECT kind, table_name, rows::int FROM audit.restore_deleted('public.employee', '3') ORDER BY table_name`)).rows;
+    assert.equal(restored, [
+      { kind: 'insert', table_name: 'public.customer', rows: supported.customers },
+      { kind: 'insert', table_name: 'public.employee', rows: 1 },
+      { kind: 'insert', table_name: 'public.invoice', rows: supported.invoices },
+      { kind: 'insert', table_name: 'public.invoice_line', rows: supported.lines },
+    ]);
+    const after = [];
+    for (const q of tree) after.push(await images(su, q));
+    assert.equal(after, before, 'every row exactly as it was');
+    assert.equal(await rowCounts(su), countsBefore);
+  });
+});
+
 // audit.restore_deleted checks that each restored row's parents still exist, reading the parent
 // tables as deletion_owner. A team may register customer, invoice and invoice_line but not employee
 // (customer.support_rep_id) or track (invoice_line.track_id): registering a table grants the engine
