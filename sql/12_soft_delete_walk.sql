@@ -14,27 +14,16 @@
 -- `SELECT deletion.wire('<table>')` (or deletion-kit migrate), as the engine's triggers do; until
 -- then the lint rule wiring_differs names the table whose walk is out of date.
 
--- The name of a table's generated walk: 'soft_delete_walk_<table name, letters and digits only, at
--- most 30>_<first 8 hex digits of md5 of the quoted schema.table>', as audit.capture_function_name
--- names the capture functions (plain ASCII, at most 55 bytes, different for tables of the same name
--- in two schemas). Every soft delete asks for its table's walk, so both functions are PL/pgSQL over
--- pg_identify_object_as_address, which reads the names from the catalog cache (unquoted): as SQL
--- functions that joined pg_class and pg_namespace they cost 57 µs a soft delete, now 30.
+-- The name of a table's generated walk: 'soft_delete_walk_<table>_<digest>'
+-- (deletion.generated_function_name, at most 55 bytes). Every soft delete asks for it.
 CREATE OR REPLACE FUNCTION deletion.soft_delete_walk_name(target regclass)
 RETURNS name
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog
 AS $$
-DECLARE
-  names text[] := (pg_identify_object_as_address('pg_class'::regclass, target, 0)).object_names;  -- {schema, table}
 BEGIN
-  IF names IS NULL THEN   -- no such table
-    RETURN NULL;
-  END IF;
-  RETURN format('soft_delete_walk_%s_%s',
-                left(trim(BOTH '_' FROM regexp_replace(lower(names[2]), '[^a-z0-9]+', '_', 'g')), 30),
-                left(md5(format('%I.%I', names[1], names[2])), 8))::name;
+  RETURN deletion.generated_function_name(target, 'soft_delete_walk');
 END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_walk_name(regclass) IS 'The name (in schema deletion) of the walk generated for a soft-delete table.';

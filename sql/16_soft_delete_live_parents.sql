@@ -197,21 +197,15 @@ END
 $$;
 COMMENT ON FUNCTION deletion.live_parent_check() IS 'Trigger deletion_05_live_parent (after INSERT, per statement): refuses rows that reference a soft-delete parent (23503).';
 
--- The name of a table's generated update trigger function: 'live_parent_update_<table name, letters
--- and digits only, at most 30>_<first 8 hex digits of md5 of the quoted schema.table>', as
--- deletion.soft_delete_walk_name names the walks (plain ASCII, different for tables of the same name
--- in two schemas).
+-- The name of a table's generated update trigger function: 'live_parent_update_<table>_<digest>'
+-- (deletion.generated_function_name, at most 63 bytes).
 CREATE OR REPLACE FUNCTION deletion.live_parent_update_name(target regclass)
 RETURNS name
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT format('live_parent_update_%s_%s',
-                left(trim(BOTH '_' FROM regexp_replace(lower(c.relname), '[^a-z0-9]+', '_', 'g')), 30),
-                left(md5(format('%I.%I', n.nspname, c.relname)), 8))::name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.oid = target
+  SELECT deletion.generated_function_name(target, 'live_parent_update')
 $$;
 COMMENT ON FUNCTION deletion.live_parent_update_name(regclass) IS 'The name (in schema deletion) of the live-parent update trigger function generated for a table.';
 
@@ -288,17 +282,10 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   statement text := deletion.live_parent_update_statement(target);
-  stamp text := deletion.wiring_stamp(statement, format('%s live-parent update check of %s', deletion.generated_live_parent_marker(), target));
-  signature text := format('deletion.%I()', deletion.live_parent_update_name(target));
-  fn regprocedure := to_regprocedure(signature);
 BEGIN
-  IF fn IS NOT NULL AND obj_description(fn, 'pg_proc') IS NOT DISTINCT FROM stamp THEN
-    RETURN fn;
-  END IF;
-  EXECUTE statement;
-  fn := to_regprocedure(signature);
-  PERFORM deletion.adopt_generated_function(fn, stamp);
-  RETURN fn;
+  RETURN deletion.ensure_generated_function(
+    format('deletion.%I()', deletion.live_parent_update_name(target)), statement,
+    deletion.wiring_stamp(statement, format('%s live-parent update check of %s', deletion.generated_live_parent_marker(), target)));
 END
 $$;
 COMMENT ON FUNCTION deletion.ensure_live_parent_update_function(regclass) IS 'Creates or replaces a table''s generated live-parent update trigger function when its definition changed (owner deletion_owner, EXECUTE to nobody).';

@@ -215,21 +215,16 @@ COMMENT ON FUNCTION audit.capture_update() IS 'AFTER UPDATE statement trigger: l
 -- citext, text under a nondeterministic collation, a domain over a domain) is compared by its JSONB
 -- image, as the generic function compares it.
 
--- The name of a table's generated capture function: 'capture_<action>_<table name, letters and
--- digits only, at most 30>_<first 8 hex digits of md5 of the quoted schema.table>'. Plain ASCII, at most
--- 61 bytes (PostgreSQL would cut a longer name), stable for as long as the table keeps its name, and
--- different for tables of the same name in two schemas. Used with format('%I') all the same.
+-- The name of a table's generated capture function: 'capture_<action>_<table>_<digest>'
+-- (deletion.generated_function_name, at most 61 bytes); NULL for another action than delete or
+-- update. Used with format('%I') all the same.
 CREATE OR REPLACE FUNCTION audit.capture_function_name(target regclass, action text)
 RETURNS name
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-  SELECT format('capture_%s_%s_%s', lower(action),
-                left(trim(BOTH '_' FROM regexp_replace(lower(c.relname), '[^a-z0-9]+', '_', 'g')), 30),
-                left(md5(format('%I.%I', n.nspname, c.relname)), 8))::name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.oid = target AND lower(action) IN ('delete', 'update')
+  SELECT CASE WHEN lower(action) IN ('delete', 'update') THEN deletion.generated_function_name(target, 'capture_' || lower(action)) END
 $$;
 COMMENT ON FUNCTION audit.capture_function_name(regclass, text) IS 'The name (in schema audit) of the trigger function generated to capture a table''s deletes or updates.';
 
@@ -402,29 +397,21 @@ AS $$
 $$;
 COMMENT ON FUNCTION audit.drop_unused_capture_functions() IS 'Drops the generated audit capture functions that no trigger runs.';
 
--- Creates or replaces one generated capture function, only when its statement changed (a digest in
--- its comment, as for wired triggers: a rewire that changes nothing runs no DDL). It belongs to
--- deletion_owner like every engine function (the wiring role is a member: it already needs that
--- to attach the engine's trigger functions), and nobody may execute it: a trigger needs no EXECUTE to
--- fire. Returns the function.
+-- Creates or replaces one generated capture function, only when its statement changed
+-- (deletion.ensure_generated_function). It belongs to deletion_owner like every engine function (the
+-- wiring role is a member: it already needs that to attach the engine's trigger functions), and
+-- nobody may execute it: a trigger needs no EXECUTE to fire. Returns the function.
 CREATE OR REPLACE FUNCTION audit.ensure_capture_function(target regclass, action text, excluded text[])
 RETURNS regprocedure
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 DECLARE
-  fn name := audit.capture_function_name(target, action);
   statement text := audit.capture_function_statement(target, action, excluded);
-  stamp text := deletion.wiring_stamp(statement, format('%s audit capture of %s (%s)', audit.generated_capture_marker(), target, lower(action)));
-  existing regprocedure := to_regprocedure(format('audit.%I()', fn));
 BEGIN
-  IF existing IS NOT NULL AND obj_description(existing, 'pg_proc') IS NOT DISTINCT FROM stamp THEN
-    RETURN existing;
-  END IF;
-  EXECUTE statement;
-  existing := to_regprocedure(format('audit.%I()', fn));
-  PERFORM deletion.adopt_generated_function(existing, stamp);
-  RETURN existing;
+  RETURN deletion.ensure_generated_function(
+    format('audit.%I()', audit.capture_function_name(target, action)), statement,
+    deletion.wiring_stamp(statement, format('%s audit capture of %s (%s)', audit.generated_capture_marker(), target, lower(action))));
 END
 $$;
 COMMENT ON FUNCTION audit.ensure_capture_function(regclass, text, text[]) IS 'Creates or replaces a table''s generated audit capture function when its definition changed (owner deletion_owner, EXECUTE to nobody).';
