@@ -181,13 +181,16 @@ DECLARE
   fk record;
   offending jsonb;
   parent_op uuid;
-  source text := CASE WHEN TG_OP = 'INSERT' THEN 'new_rows' ELSE format('jsonb_populate_record(NULL::%s, $1)', TG_RELID::regclass) END;
 BEGIN
   PERFORM deletion.require_engine_trigger(TG_RELID, TG_NAME, 'deletion.live_parent_check'::regproc);
+  IF TG_OP = 'UPDATE' THEN
+    PERFORM deletion.check_live_parents_of_row(TG_RELID, TG_ARGV::name[], to_jsonb(NEW));
+    RETURN NEW;
+  END IF;
   -- The parents are locked first and read after (deletion.check_live_parents_of_row says why).
-  FOR fk IN SELECT * FROM deletion.live_parent_statements(TG_RELID, TG_ARGV::name[], source) LOOP
-    EXECUTE fk.lock_active USING to_jsonb(NEW);
-    EXECUTE fk.find_deleted INTO offending, parent_op USING to_jsonb(NEW);
+  FOR fk IN SELECT * FROM deletion.live_parent_statements(TG_RELID, TG_ARGV::name[], 'new_rows') LOOP
+    EXECUTE fk.lock_active;
+    EXECUTE fk.find_deleted INTO offending, parent_op;
     IF offending IS NOT NULL THEN
       PERFORM deletion.refuse_deleted_parent(TG_RELID, fk, offending, parent_op);
     END IF;

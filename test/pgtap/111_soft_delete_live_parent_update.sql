@@ -7,7 +7,7 @@
 -- of every statement on the table, a cascade's included); the function follows the table's keys
 -- when a parent's soft delete is turned off, goes when none is left, and no other role can attach it.
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 
 \i test/fixtures/lab_schema.sql
 SELECT deletion.enable_soft_delete(t) FROM unnest(ARRAY['lab.orgs', 'lab.folders', 'lab.documents', 'lab.people']::regclass[]) t;
@@ -69,6 +69,22 @@ SET LOCAL ROLE deletion_owner;
 SELECT lives_ok($$ UPDATE lab.documents SET folder_id = 2 WHERE slug = 'one, renamed' $$, 'the engine''s own writes are not checked');
 RESET ROLE;
 UPDATE lab.documents SET folder_id = 1 WHERE slug = 'one, renamed';
+
+-- 2b. A trigger an older version wired (deletion.live_parent_check with the keys as its arguments)
+-- keeps checking until the table is wired again: deletion-kit migrate runs a product's migrations
+-- after it replaces the engine's code and before it rewires.
+DROP TRIGGER deletion_05_live_parent_update ON lab.documents;
+CREATE TRIGGER deletion_05_live_parent_update BEFORE UPDATE OF folder_id ON lab.documents FOR EACH ROW
+  WHEN (NOT deletion.acts_with_engine_rights()) EXECUTE FUNCTION deletion.live_parent_check('documents_folder_fkey');
+SET LOCAL ROLE lpu_app;
+SELECT throws_ok($$ UPDATE lab.documents SET folder_id = 2 WHERE slug = 'one, renamed' $$,
+                 '23503', 'insert or update on table "documents" violates foreign key constraint "documents_folder_fkey"',
+                 'the trigger an older version wired refuses a row moved under a soft-deleted folder');
+SELECT lives_ok($$ UPDATE lab.documents SET folder_id = 1 WHERE slug = 'one, renamed' $$, 'and lets one that stays in an active folder through');
+RESET ROLE;
+SELECT deletion.wire('lab.documents');
+SELECT is((SELECT tgfoid::regprocedure::text FROM pg_trigger WHERE tgrelid = 'lab.documents'::regclass AND tgname = 'deletion_05_live_parent_update'),
+          :'fn', 'wired again, the trigger runs the table''s generated function');
 
 -- 3. Another role cannot attach the function to a table of its own.
 SET LOCAL ROLE lpu_nobody;
