@@ -28,7 +28,8 @@
 --             deletion_20_restore_update      BEFORE UPDATE OF deleted_at, per row: UPDATE ... SET
 --                                             deleted_at = NULL (deletion_restorer) restores the
 --                                             row's operation (not for the engine's own restore)
---             deletion_20_soft_delete_flush   AFTER UPDATE OR DELETE, per statement: soft-deletes what
+--             deletion_20_soft_delete_flush   AFTER UPDATE OF deleted_at (and DELETE where a DELETE
+--                                             becomes a soft delete), per statement: soft-deletes what
 --                                             the row triggers collected, set-based, as one operation
 -- Turning soft delete off removes the triggers and policies (and RLS when we turned it on); the
 -- columns, their data and the indexes stay, so no deletion record is ever lost by a setting.
@@ -359,10 +360,17 @@ BEGIN
            format($t$CREATE TRIGGER deletion_20_restore_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
                     WHEN (OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL AND current_user <> 'deletion_owner'::name)
                     EXECUTE FUNCTION deletion.restore_on_update()$t$, target) END);
+  -- The statement trigger fires only on the statements whose row triggers can leave work for it: an
+  -- UPDATE that sets deleted_at, and a DELETE where a plain DELETE becomes a soft delete. A
+  -- foreign-key cascade runs one statement for every parent row it deletes or sets to NULL, and every
+  -- statement on the table pays for each statement trigger that fires on it (its WHEN clause is
+  -- prepared and run anew each time); a hard delete of a workspace ran 42,000 such statements.
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_flush',
-           format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER UPDATE OR DELETE ON %s FOR EACH STATEMENT
+           format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER %s ON %s FOR EACH STATEMENT
                     WHEN (deletion.soft_delete_pending())
-                    EXECUTE FUNCTION deletion.soft_delete_flush()$t$, target));
+                    EXECUTE FUNCTION deletion.soft_delete_flush()$t$,
+                  CASE WHEN policy.delete_becomes_soft AND to_jsonb(policy) ->> 'plain_delete' IS DISTINCT FROM 'refuse'
+                       THEN 'UPDATE OF deleted_at OR DELETE' ELSE 'UPDATE OF deleted_at' END, target));
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_soft_delete(regclass) IS 'Makes one table''s soft-delete columns, indexes, unique keys, policies and triggers match its registry row (idempotent; called by deletion.rewire()).';
