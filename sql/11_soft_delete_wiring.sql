@@ -370,7 +370,7 @@ BEGIN
                     WHEN (deletion.soft_delete_pending())
                     EXECUTE FUNCTION deletion.soft_delete_flush()$t$,
                   CASE WHEN policy.delete_becomes_soft AND to_jsonb(policy) ->> 'plain_delete' IS DISTINCT FROM 'refuse'
-                       THEN 'UPDATE OF deleted_at OR DELETE' ELSE 'UPDATE OF deleted_at' END, target));
+                       THEN 'DELETE OR UPDATE OF deleted_at' ELSE 'UPDATE OF deleted_at' END, target));
 END
 $$;
 COMMENT ON FUNCTION deletion.wire_soft_delete(regclass) IS 'Makes one table''s soft-delete columns, indexes, unique keys, policies and triggers match its registry row (idempotent; called by deletion.rewire()).';

@@ -1,7 +1,7 @@
 -- deletion.enable_soft_delete / wire_soft_delete on the lab schema: columns, indexes, unique keys among
 -- active rows only, row-level security, triggers; idempotent; refusals; turning it off keeps the data.
 BEGIN;
-SELECT plan(31);
+SELECT plan(34);
 
 \i test/fixtures/lab_schema.sql
 
@@ -51,6 +51,22 @@ SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'lab.orgs'::
 SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'lab.people'::regclass AND tgname LIKE 'deletion\_20%' ORDER BY tgname),
           ARRAY['deletion_20_restore_update', 'deletion_20_soft_delete_flush', 'deletion_20_soft_delete_update'],
           'without delete_becomes_soft there is no DELETE trigger');
+-- The statement trigger fires only where a row trigger can leave it work: an UPDATE of deleted_at,
+-- and a DELETE only where a plain DELETE becomes a soft delete (not on the statement of every parent
+-- row that a foreign-key cascade runs through a table whose DELETE stays hard or is refused).
+SELECT matches(pg_get_triggerdef(t.oid), 'AFTER DELETE OR UPDATE OF deleted_at ON lab\.orgs FOR EACH STATEMENT',
+               'where a DELETE becomes a soft delete, the statement trigger fires on UPDATE OF deleted_at and on DELETE')
+  FROM pg_trigger t WHERE t.tgrelid = 'lab.orgs'::regclass AND t.tgname = 'deletion_20_soft_delete_flush';
+SELECT matches(pg_get_triggerdef(t.oid), 'AFTER UPDATE OF deleted_at ON lab\.people FOR EACH STATEMENT',
+               'where a DELETE stays hard, on UPDATE OF deleted_at alone')
+  FROM pg_trigger t WHERE t.tgrelid = 'lab.people'::regclass AND t.tgname = 'deletion_20_soft_delete_flush';
+UPDATE deletion.table_policies SET plain_delete = 'refuse' WHERE table_schema = 'lab' AND table_name = 'orgs';
+DO $$ BEGIN PERFORM deletion.wire('lab.orgs'); END $$;
+SELECT matches(pg_get_triggerdef(t.oid), 'AFTER UPDATE OF deleted_at ON lab\.orgs FOR EACH STATEMENT',
+               'and where a plain DELETE is refused, on UPDATE OF deleted_at alone too')
+  FROM pg_trigger t WHERE t.tgrelid = 'lab.orgs'::regclass AND t.tgname = 'deletion_20_soft_delete_flush';
+UPDATE deletion.table_policies SET plain_delete = 'soft' WHERE table_schema = 'lab' AND table_name = 'orgs';
+DO $$ BEGIN PERFORM deletion.wire('lab.orgs'); END $$;
 
 -- Idempotent, and rewire re-derives the same wiring.
 SELECT lives_ok($$ SELECT deletion.enable_soft_delete('lab.documents'); SELECT deletion.rewire() $$, 'enabling again and rewiring are harmless');
