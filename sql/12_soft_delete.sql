@@ -407,10 +407,10 @@ END
 $$;
 COMMENT ON FUNCTION deletion.soft_delete_on_update() IS 'BEFORE UPDATE row trigger (deletion_20_soft_delete_update): UPDATE ... SET deleted_at stamps the row with its operation (the UPDATE counts it) and the statement trigger cascades.';
 
--- Statement trigger, AFTER UPDATE OF deleted_at (and AFTER DELETE where a plain DELETE becomes a soft
--- delete; only while rows are pending): soft-deletes the rows this
--- statement's row triggers recorded, set-based, as one operation (the one the UPDATE's rows were
--- stamped with, continued), and leaves its id in the transaction's deletion.soft_delete_op setting.
+-- Statement trigger, AFTER UPDATE OF deleted_at (and AFTER DELETE where a plain DELETE becomes a
+-- soft delete), only while rows are pending: soft-deletes the rows this statement's row triggers
+-- recorded, set-based, as one operation (the one the UPDATE's rows were stamped with, continued),
+-- and leaves its id in the transaction's deletion.soft_delete_op setting.
 -- On a partitioned table the row triggers fire on the partitions (TG_RELID is the partition) and the
 -- statement trigger on the table the statement named, the parent or one partition
 -- (sql/03_partitions.sql): it takes the requests of every table of the registered table's partition
