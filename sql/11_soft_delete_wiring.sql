@@ -220,6 +220,8 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
   policy deletion.table_policies := deletion.policy_of(target);
+  -- plain_delete = 'refuse' (migration 0090): a plain DELETE is refused, never turned soft
+  plain_delete_refused boolean := coalesce(to_jsonb(policy) ->> 'plain_delete' = 'refuse', false);
   key_columns name[] := ARRAY(SELECT column_name FROM deletion.primary_key_columns(target));
   key_args text;
   owner_oid oid := (SELECT relowner FROM pg_class WHERE oid = target);
@@ -349,7 +351,7 @@ BEGIN
            format($t$CREATE TRIGGER deletion_20_soft_delete BEFORE DELETE ON %1$s FOR EACH ROW
                       WHEN (deletion.delete_stays_soft(%2$s::oid))
                       EXECUTE FUNCTION deletion.%4$s(%3$s)$t$, target, owner_oid, key_args,
-                  CASE WHEN to_jsonb(policy) ->> 'plain_delete' = 'refuse' THEN 'refuse_plain_delete' ELSE 'soft_delete_on_delete' END) END);
+                  CASE WHEN plain_delete_refused THEN 'refuse_plain_delete' ELSE 'soft_delete_on_delete' END) END);
   PERFORM deletion.ensure_trigger(target, 'deletion_20_soft_delete_update',
            format($t$CREATE TRIGGER deletion_20_soft_delete_update BEFORE UPDATE OF deleted_at ON %s FOR EACH ROW
                     WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
@@ -369,7 +371,7 @@ BEGIN
            format($t$CREATE TRIGGER deletion_20_soft_delete_flush AFTER %s ON %s FOR EACH STATEMENT
                     WHEN (deletion.soft_delete_pending())
                     EXECUTE FUNCTION deletion.soft_delete_flush()$t$,
-                  CASE WHEN policy.delete_becomes_soft AND to_jsonb(policy) ->> 'plain_delete' IS DISTINCT FROM 'refuse'
+                  CASE WHEN policy.delete_becomes_soft AND NOT plain_delete_refused
                        THEN 'DELETE OR UPDATE OF deleted_at' ELSE 'UPDATE OF deleted_at' END, target));
 END
 $$;
